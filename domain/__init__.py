@@ -1,0 +1,1 @@
+"""Pure business rules of liveroom: no I/O, no asyncio, no frameworks. Frozen dataclasses in, decisions out."""

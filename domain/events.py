@@ -1,0 +1,237 @@
+"""Domain events: what happened, as frozen facts. The service writes them to the outbox in the same transaction as
+the state change; projections and screens react to them (DESIGN.md, "One write, traced").
+
+Events carry state where a screen needs it (a stock event carries the new on_hand and reserved, not a delta), so a
+consumer that applies an event twice, or late, still lands on the truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all domain events. `kind` is the stable wire name."""
+
+    kind: ClassVar[str] = "event"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorBound(Event):
+    kind: ClassVar[str] = "visitor_bound"
+    room: str
+    visitor: str
+    leader: str
+    outcome: str  # new | kept | rebound
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted(Event):
+    kind: ClassVar[str] = "order_accepted"
+    order: str
+    room: str
+    leader: str | None
+    assists: tuple[str, ...]
+    buyer_masked: str
+    province: str
+    city: str
+    delivery: str
+    items: tuple[tuple[str, int], ...]
+    total_cents: int
+    status: str  # accepted | held
+    presale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHeld(Event):
+    kind: ClassVar[str] = "order_held"
+    order: str
+    room: str
+    leader: str | None
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderVerified(Event):
+    kind: ClassVar[str] = "order_verified"
+    order: str
+    room: str
+    leader: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(Event):
+    kind: ClassVar[str] = "order_cancelled"
+    order: str
+    room: str
+    leader: str | None
+    total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class StockChanged(Event):
+    kind: ClassVar[str] = "stock_changed"
+    room: str | None
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    sold: int = 0  # units sold by the change that caused this event (feeds the sell rate)
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentPlanned(Event):
+    kind: ClassVar[str] = "shipment_planned"
+    shipment: str
+    order: str
+    room: str
+    leader: str | None
+    warehouse: str
+    carrier: str
+    waybill: str | None
+    items: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelStateChanged(Event):
+    kind: ClassVar[str] = "parcel_state_changed"
+    shipment: str
+    order: str
+    room: str
+    leader: str | None
+    carrier: str
+    waybill: str
+    state: str
+    previous: str
+    station: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelStuck(Event):
+    kind: ClassVar[str] = "parcel_stuck"
+    shipment: str
+    order: str
+    waybill: str
+    carrier: str
+    state: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionMoved(Event):
+    kind: ClassVar[str] = "commission_moved"
+    order: str
+    room: str
+    leader: str
+    role: str
+    source: str | None
+    target: str
+    amount_cents: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseStatusChanged(Event):
+    kind: ClassVar[str] = "warehouse_status_changed"
+    warehouse: str
+    active: bool
+    rerouted_orders: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AfterSaleOpened(Event):
+    kind: ClassVar[str] = "after_sale_opened"
+    after_sale: str
+    order: str
+    leader: str | None
+    amount_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class AfterSaleResolved(Event):
+    kind: ClassVar[str] = "after_sale_resolved"
+    after_sale: str
+    order: str
+    leader: str | None
+    approved: bool
+    amount_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChanged(Event):
+    """A warehouse, SKU, leader or room was created or changed (screens refresh names and settings)."""
+
+    kind: ClassVar[str] = "catalog_changed"
+    entity: str  # warehouse | sku | leader | room | deal | link
+    key: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        VisitorBound,
+        OrderAccepted,
+        OrderHeld,
+        OrderVerified,
+        OrderCancelled,
+        StockChanged,
+        ShipmentPlanned,
+        ParcelStateChanged,
+        ParcelStuck,
+        CommissionMoved,
+        WarehouseStatusChanged,
+        AfterSaleOpened,
+        AfterSaleResolved,
+        CatalogChanged,
+    )
+}
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """The event as plain JSON-ready data: datetimes as ISO-8601 strings, tuples as lists, plus its `kind`."""
+    record: dict[str, Any] = {"kind": event.kind}
+    for field in dataclasses.fields(event):
+        record[field.name] = _plain(getattr(event, field.name))
+    return record
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    """Rebuild an event from `to_record` output. Unknown kinds raise KeyError: a consumer must know its events."""
+    cls = EVENT_TYPES[record["kind"]]
+    hints = typing.get_type_hints(cls)
+    values = {
+        f.name: _typed(record[f.name], hints[f.name]) for f in dataclasses.fields(cls) if f.name in record
+    }
+    return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _typed(value, non_none[0]) if len(non_none) == 1 else value
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(v, args[0]) for v in value)
+        return tuple(_typed(v, a) for v, a in zip(value, args, strict=True))
+    return value
