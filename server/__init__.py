@@ -1,0 +1,1 @@
+"""liveroom server package."""

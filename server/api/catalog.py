@@ -1,0 +1,217 @@
+"""Catalog routes (API.md, "Catalog (idempotent upserts)"): parse, authorize, call server/services/catalog.py.
+
+Upserts answer 201 when they created the resource and 200 otherwise. A body's optional fields left out keep
+what is stored; sent as null they clear it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.api.common import Body, Id, Text, When, ctx, parse, path_id, require_api_key
+from server.api.errors import json_response
+from server.services import catalog
+
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Street = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Cents = Annotated[int, Field(ge=0, le=10**12)]
+Units = Annotated[int, Field(ge=0, le=10**9)]
+Bp = Annotated[int, Field(ge=0, le=10_000)]
+
+
+class WarehouseBody(Body):
+    name: Text
+    province: Place
+    city: Place
+    active: bool = True
+
+
+class SkuBody(Body):
+    name: Text
+    price_cents: Cents
+    category: Place | None = None
+    presale_when_sold_out: bool = False
+    low_stock_units: Units = 20
+
+
+class OnHandBody(Body):
+    on_hand: Units
+
+
+class AdjustBody(Body):
+    delta: Annotated[int, Field(ge=-(10**9), le=10**9)]
+    reason: Text
+
+    @field_validator("delta")
+    @classmethod
+    def _moves(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("delta must not be zero")
+        return value
+
+
+class PickupPointBody(Body):
+    name: Text
+    province: Place
+    city: Place
+    district: Place
+    address: Street
+
+
+class LeaderBody(Body):
+    name: Text
+    community: Text | None = None
+    upline: Id | None = None
+    pickup_point: PickupPointBody | None = None
+
+
+class TierBody(Body):
+    gmv_cents: Cents
+    bonus_bp: Bp
+
+
+class BindingBody(Body):
+    mode: Literal["first_touch", "last_touch", "permanent"]
+    protection_days: Annotated[int, Field(ge=0, le=3650)] = 7
+
+
+class RoomBody(Body):
+    title: Text
+    starts_at: When
+    ends_at: When | None = None
+    skus: Annotated[list[Id], Field(max_length=1000)]
+    base_rate_bp: Bp
+    live_rate_bp: Bp | None = None
+    first_hour_bonus_bp: Bp = 0
+    team_rate_bp: Bp = 0
+    gmv_tiers: Annotated[list[TierBody], Field(max_length=50)] = Field(default_factory=list)
+    after_sale_days: Annotated[int, Field(ge=0, le=365)]
+    binding: BindingBody
+
+
+class DealBody(Body):
+    sku: Id
+    leader: Id
+    price_cents: Cents
+    quota: Units
+
+
+class LinkBody(Body):
+    leader: Id
+    kind: Literal["live", "replay"]
+
+
+class StatusBody(Body):
+    active: bool
+
+
+def _given(body: Body) -> dict[str, Any]:
+    """The fields the client sent (left-out optional fields keep their stored value)."""
+    return body.model_dump(exclude_unset=True)
+
+
+def _answer(answer: catalog.Answer) -> Response:
+    body, created = answer
+    return json_response(body, 201 if created else 200)
+
+
+async def put_warehouse(request: Request) -> Response:
+    require_api_key(request)
+    code = path_id(request, "code")
+    body = await parse(request, WarehouseBody)
+    return _answer(await catalog.put_warehouse(ctx(request), code, _given(body)))
+
+
+async def warehouse_status(request: Request) -> Response:
+    """An outage (active false) re-routes the warehouse's unshipped orders."""
+    require_api_key(request)
+    code = path_id(request, "code")
+    body = await parse(request, StatusBody)
+    return json_response(await catalog.warehouse_status(ctx(request), code, body.active))
+
+
+async def put_sku(request: Request) -> Response:
+    require_api_key(request)
+    sku = path_id(request, "sku")
+    body = await parse(request, SkuBody)
+    return _answer(await catalog.put_sku(ctx(request), sku, _given(body)))
+
+
+async def put_stock(request: Request) -> Response:
+    require_api_key(request)
+    sku, warehouse = path_id(request, "sku"), path_id(request, "warehouse")
+    body = await parse(request, OnHandBody)
+    return _answer(await catalog.set_stock(ctx(request), sku, warehouse, body.on_hand))
+
+
+async def adjust_stock(request: Request) -> Response:
+    require_api_key(request)
+    sku, warehouse = path_id(request, "sku"), path_id(request, "warehouse")
+    body = await parse(request, AdjustBody)
+    return _answer(await catalog.adjust_stock(ctx(request), sku, warehouse, body.delta))
+
+
+async def get_stock(request: Request) -> Response:
+    """A SKU's stock per warehouse (no key needed)."""
+    return json_response(await catalog.stock_view(ctx(request), path_id(request, "sku")))
+
+
+async def put_leader(request: Request) -> Response:
+    require_api_key(request)
+    leader = path_id(request, "leader")
+    body = await parse(request, LeaderBody)
+    return _answer(await catalog.put_leader(ctx(request), leader, _given(body)))
+
+
+async def put_room(request: Request) -> Response:
+    require_api_key(request)
+    room = path_id(request, "room")
+    body = await parse(request, RoomBody)
+    return _answer(await catalog.put_room(ctx(request), room, _given(body)))
+
+
+async def put_deal(request: Request) -> Response:
+    """A community-exclusive price for buyers bound to the leader, for the first `quota` units."""
+    require_api_key(request)
+    room = path_id(request, "room")
+    body = await parse(request, DealBody)
+    answer = await catalog.put_deal(ctx(request), room, body.sku, body.leader, body.price_cents, body.quota)
+    return _answer(answer)
+
+
+async def share_link(request: Request) -> Response:
+    require_api_key(request)
+    room = path_id(request, "room")
+    body = await parse(request, LinkBody)
+    return _answer(await catalog.share_link(ctx(request), room, body.leader, body.kind))
+
+
+routes = [
+    Route("/api/v1/warehouses/{code}", put_warehouse, methods=["PUT"]),
+    Route("/api/v1/warehouses/{code}/status", warehouse_status, methods=["POST"]),
+    Route("/api/v1/skus/{sku}", put_sku, methods=["PUT"]),
+    Route("/api/v1/skus/{sku}/stock", get_stock, methods=["GET"]),
+    Route("/api/v1/skus/{sku}/stock/{warehouse}", put_stock, methods=["PUT"]),
+    Route("/api/v1/skus/{sku}/stock/{warehouse}/adjust", adjust_stock, methods=["POST"]),
+    Route("/api/v1/leaders/{leader}", put_leader, methods=["PUT"]),
+    Route("/api/v1/rooms/{room}", put_room, methods=["PUT"]),
+    Route("/api/v1/rooms/{room}/deals", put_deal, methods=["POST"]),
+    Route("/api/v1/rooms/{room}/links", share_link, methods=["POST"]),
+]
+
+BODIES = {
+    ("PUT", "/api/v1/warehouses/{code}"): WarehouseBody,
+    ("POST", "/api/v1/warehouses/{code}/status"): StatusBody,
+    ("PUT", "/api/v1/skus/{sku}"): SkuBody,
+    ("PUT", "/api/v1/skus/{sku}/stock/{warehouse}"): OnHandBody,
+    ("POST", "/api/v1/skus/{sku}/stock/{warehouse}/adjust"): AdjustBody,
+    ("PUT", "/api/v1/leaders/{leader}"): LeaderBody,
+    ("PUT", "/api/v1/rooms/{room}"): RoomBody,
+    ("POST", "/api/v1/rooms/{room}/deals"): DealBody,
+    ("POST", "/api/v1/rooms/{room}/links"): LinkBody,
+}

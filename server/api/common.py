@@ -1,0 +1,95 @@
+"""What every route shares: reading a bounded JSON body into a pydantic model, ids from the path, API-key auth."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
+from starlette.requests import Request
+
+from server.api.errors import ApiError, from_validation
+from server.context import AppContext
+
+M = TypeVar("M", bound=BaseModel)
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+_ID = re.compile(ID_PATTERN)
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+When = AwareDatetime
+
+
+class Body(BaseModel):
+    """Request bodies are strict: "2" is not a quantity and 1.5 is not a number of cents."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+def ctx(request: Request) -> AppContext:
+    context: AppContext = request.app.state.ctx
+    return context
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse(request: Request, model: type[M]) -> M:
+    """The body as `model`: 400 when it is not a JSON object, 422 naming the first field at fault."""
+    raw = await read_body(request, ctx(request).settings.max_body_bytes)
+    if not raw.strip():
+        raise ApiError(400, "malformed_json", "request body is empty; a JSON object is expected")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        if first["type"] in ("json_invalid", "json_type") or (
+            first["type"] == "model_type" and not first["loc"]
+        ):
+            raise ApiError(400, "malformed_json", "request body is not a JSON object") from None
+        raise from_validation(error) from None
+
+
+def path_id(request: Request, name: str) -> str:
+    value: str = request.path_params[name]
+    if not _ID.match(value):
+        raise ApiError(422, "invalid_field", f"{name} must be 1-64 letters, digits or _.:-", name)
+    return value
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def require_api_key(request: Request) -> None:
+    """Writes need `Authorization: Bearer $LIVEROOM_API_KEY`: 401 without a key, 403 with a wrong one."""
+    presented = bearer(request)
+    if presented is None:
+        raise ApiError(401, "unauthorized", "Authorization: Bearer <api key> is required for writes")
+    if not hmac.compare_digest(presented.encode(), ctx(request).settings.api_key.encode()):
+        raise ApiError(403, "forbidden", "the API key is not valid")
+
+
+def has_api_key(request: Request) -> bool:
+    presented = bearer(request)
+    return presented is not None and hmac.compare_digest(
+        presented.encode(), ctx(request).settings.api_key.encode()
+    )
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -1,0 +1,170 @@
+"""Orders: place, read, cancel, verify, after-sales (API.md, "Buyer activity")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.api.common import (
+    Body,
+    Id,
+    Text,
+    When,
+    bearer,
+    ctx,
+    dump,
+    has_api_key,
+    parse,
+    path_id,
+    require_api_key,
+)
+from server.api.errors import ApiError, json_response
+from server.services import order_changes, order_reads
+from server.services import orders as placing
+
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Street = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+
+
+class BuyerBody(Body):
+    name: Text
+    phone: Phone
+    province: Place
+    city: Place
+    district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    address: Street = ""
+
+
+class ItemBody(Body):
+    sku: Id
+    qty: Annotated[int, Field(gt=0, le=10_000)]
+
+
+class OrderBody(Body):
+    order: Id
+    room: Id
+    visitor: Id
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
+    buyer: BuyerBody
+    items: Annotated[list[ItemBody], Field(min_length=1, max_length=100)]
+    delivery: Literal["express", "pickup", "instant"] = "express"
+    at: When | None = None
+
+
+class VerifyBody(Body):
+    phone: Phone | None = None
+    province: Place | None = None
+    city: Place | None = None
+    district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    address: Street | None = None
+    name: Text | None = None
+
+
+class AfterSaleBody(Body):
+    kind: Literal["refund"]
+    amount_cents: Annotated[int, Field(gt=0)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    after_sale: Id | None = None
+
+
+class ResolveBody(Body):
+    approved: bool
+
+
+def order_request(body: OrderBody) -> placing.OrderRequest:
+    return placing.OrderRequest(
+        order=body.order,
+        room=body.room,
+        visitor=body.visitor,
+        code=body.code,
+        buyer=placing.Buyer(**body.buyer.model_dump()),
+        items=tuple((item.sku, item.qty) for item in body.items),
+        delivery=body.delivery,
+        at=body.at,
+        body_hash=placing.body_hash(dump(body)),
+    )
+
+
+async def place_order(request: Request) -> Response:
+    require_api_key(request)
+    body = await parse(request, OrderBody)
+    answer = await placing.place(ctx(request), order_request(body))
+    return json_response(answer.body, answer.status_code)
+
+
+async def get_order(request: Request) -> Response:
+    order = path_id(request, "order")
+    return json_response(
+        await order_reads.order_view(ctx(request), order, full=_can_see_buyer(request, order))
+    )
+
+
+def _can_see_buyer(request: Request, order: str) -> bool:
+    """Buyer details (name, phone, street) only for the API key or the order's own tracking token."""
+    if has_api_key(request):
+        return True
+    return ctx(request).claim(request.query_params.get("token") or bearer(request)) == ("order", order)
+
+
+async def cancel_order(request: Request) -> Response:
+    require_api_key(request)
+    order = path_id(request, "order")
+    return json_response(await order_changes.cancel(ctx(request), order))
+
+
+async def verify_order(request: Request) -> Response:
+    order = path_id(request, "order")
+    acting_leader = None if has_api_key(request) else _leader_claim(request)
+    body = await parse(request, VerifyBody)
+    fixes = {k: v for k, v in body.model_dump().items() if v is not None}
+    return json_response(await order_changes.verify(ctx(request), order, fixes, acting_leader))
+
+
+def _leader_claim(request: Request) -> str:
+    """The leader page fixes its own held orders with its screen token instead of the API key."""
+    token = bearer(request) or request.cookies.get("liveroom_token")
+    claim = ctx(request).claim(token)
+    if claim is None:
+        raise ApiError(401, "unauthorized", "an API key or the leader's token is required")
+    if claim[0] != "leader":
+        raise ApiError(403, "forbidden", "only the order's leader may verify it")
+    return claim[1]
+
+
+async def open_after_sale(request: Request) -> Response:
+    require_api_key(request)
+    order = path_id(request, "order")
+    body = await parse(request, AfterSaleBody)
+    answer, created = await order_changes.open_after_sale(
+        ctx(request), order, body.amount_cents, body.reason, body.after_sale
+    )
+    return json_response(answer, 201 if created else 200)
+
+
+async def resolve_after_sale(request: Request) -> Response:
+    require_api_key(request)
+    after_sale = path_id(request, "after_sale")
+    body = await parse(request, ResolveBody)
+    return json_response(await order_changes.resolve_after_sale(ctx(request), after_sale, body.approved))
+
+
+routes = [
+    Route("/api/v1/orders", place_order, methods=["POST"]),
+    Route("/api/v1/orders/{order}", get_order, methods=["GET"]),
+    Route("/api/v1/orders/{order}/cancel", cancel_order, methods=["POST"]),
+    Route("/api/v1/orders/{order}/verify", verify_order, methods=["POST"]),
+    Route("/api/v1/orders/{order}/after-sales", open_after_sale, methods=["POST"]),
+    Route("/api/v1/after-sales/{after_sale}/resolve", resolve_after_sale, methods=["POST"]),
+]
+
+BODIES = {
+    ("POST", "/api/v1/orders"): OrderBody,
+    ("POST", "/api/v1/orders/{order}/verify"): VerifyBody,
+    ("POST", "/api/v1/orders/{order}/after-sales"): AfterSaleBody,
+    ("POST", "/api/v1/after-sales/{after_sale}/resolve"): ResolveBody,
+}

@@ -1,0 +1,104 @@
+"""The Starlette application factory: routes, error handlers, and the process's long-lived parts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from domain.errors import DomainError
+from server.api import errors
+from server.api.errors import json_response
+from server.clock import system_clock
+from server.context import AppContext
+from server.db.engine import create_engine
+from server.db.instance import resolve_secrets
+from server.db.uow import Writer
+from server.settings import Settings
+
+Hook = Callable[[AppContext], Any]
+
+
+def api_routes() -> list[BaseRoute]:
+    from server.api import admin, carriers, catalog, openapi, orders, reads, visits
+
+    return [
+        *catalog.routes,
+        *visits.routes,
+        *orders.routes,
+        *carriers.routes,
+        *reads.routes,
+        *admin.routes,
+        *openapi.routes,
+    ]
+
+
+async def healthz(request: Request) -> Response:
+    app: AppContext = request.app.state.ctx
+    return json_response(
+        {
+            "ok": True,
+            "database": app.engine.dialect.name,
+            "writer_batches": app.writer.batches,
+            "writer_commands": app.writer.commands,
+        }
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    extra_routes: Sequence[BaseRoute] = (),
+    on_start: Sequence[Hook] = (),
+    run_scheduler: bool = True,
+) -> Starlette:
+    """Build the app. Database, writer and background tasks start in the lifespan and stop with it."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        resolved = await resolve_secrets(engine, settings)
+        writer = Writer(engine, clock)
+        context = AppContext(resolved, engine, writer, clock)
+        app.state.ctx = context
+        writer.start()
+        stops: list[Any] = []
+        try:
+            if run_scheduler:
+                from server.services.scheduler import Scheduler
+
+                scheduler = Scheduler(context)
+                scheduler.start()
+                stops.append(scheduler.stop)
+            for hook in on_start:
+                stop = await hook(context)
+                if stop is not None:
+                    stops.append(stop)
+            yield
+        finally:
+            for stop in reversed(stops):
+                await stop()
+            await writer.stop()
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz), *api_routes(), *extra_routes],
+        lifespan=lifespan,
+        exception_handlers={
+            errors.ApiError: errors.handle_api_error,
+            DomainError: errors.handle_domain_error,
+            ValidationError: errors.handle_validation_error,
+            HTTPException: errors.handle_http_exception,
+        },
+    )
+    return app

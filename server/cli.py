@@ -1,0 +1,122 @@
+"""`liveroom serve | migrate | token | settle` (API.md, "Running it")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+from server.settings import Settings
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from server.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print(f"migrated {settings.database_url}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        ws_per_message_deflate=False,
+        ws_max_size=64 * 1024,
+    )
+    return 0
+
+
+async def _resolved(settings: Settings) -> Settings:
+    from server.db.engine import create_engine
+    from server.db.instance import resolve_secrets
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await resolve_secrets(engine, settings)
+    finally:
+        await engine.dispose()
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from server import tokens
+    from server.db.migrate import upgrade
+
+    if args.role == "ops" and args.subject != "-":
+        print("the ops token's subject is '-'", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    print(tokens.mint(asyncio.run(_resolved(settings)).secret, args.role, args.subject))
+    return 0
+
+
+def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
+    from server.db.migrate import upgrade
+    from server.services.settlement import settle_once
+
+    upgrade(settings.database_url)
+    as_of = args.as_of or datetime.now(UTC)
+    report = asyncio.run(settle_once(settings, as_of))
+    print(
+        f"settled {report['settled']} commission lines as of {as_of.isoformat()}"
+        f" ({report['stuck']} parcels newly stuck)"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liveroom", description="The realtime back office of a live room.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="migrate, then serve the API, the screens and the WebSocket hub"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=cmd_migrate)
+
+    token = commands.add_parser("token", help="mint a screen token: host ROOM | leader LEADER | ops -")
+    token.add_argument("role", choices=["host", "leader", "ops"])
+    token.add_argument("subject")
+    token.set_defaults(run=cmd_token)
+
+    settle = commands.add_parser(
+        "settle", help="freeze and settle commissions whose after-sale window closed"
+    )
+    settle.add_argument("--as-of", type=_parse_time, default=None, help="ISO-8601 time (default: now)")
+    settle.set_defaults(run=cmd_settle)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(Settings.from_env(), args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""The unit of work and the one writer of a process (group commit).
+
+Every write of liveroom is a *command* handed to the `Writer`. The writer takes whatever commands are waiting, runs
+them in arrival order inside ONE transaction, writes their domain events to the outbox in that same transaction,
+commits, and only then answers each caller. Under a burst, hundreds of orders share one commit; when idle, a
+command is committed alone at once. A command that the rules refuse writes nothing: commands decide in memory and
+write only once they have decided, and anything a refused command might have started is rolled back to its savepoint.
+If the batch's transaction itself fails, each command is retried alone so one bad apple cannot spoil the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.errors import DomainError
+from domain.events import Event, to_record
+from server.db import models
+
+log = logging.getLogger("liveroom.writer")
+
+R = TypeVar("R")
+Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the relay publishes after commit
+# Serializes outbox appends across processes on PostgreSQL, so sequence order is commit order for the relay.
+_OUTBOX_LOCK = 7_411_001
+
+
+@dataclass
+class Tx:
+    """One transaction of the writer: the connection, the batch's clock reading and the events to append."""
+
+    conn: AsyncConnection
+    now: datetime
+    events: list[Event] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)  # per-transaction memo (counters, loaded rows)
+    before_commit: dict[str, Callable[[], Awaitable[None]]] = field(
+        default_factory=dict
+    )  # once each, by name
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    def emit(self, *events: Event) -> None:
+        self.events.extend(events)
+
+
+class Command(Generic[R]):
+    """A write. Subclasses implement `run`; those that come in bursts also override `run_batch`."""
+
+    batch_group: ClassVar[str | None] = None  # consecutive commands of one group go to run_batch together
+
+    async def run(self, tx: Tx) -> R:
+        raise NotImplementedError
+
+    @classmethod
+    async def run_batch(cls, tx: Tx, commands: Sequence[Command[Any]]) -> list[Any]:
+        """Run each command under a savepoint; a refused one leaves nothing behind. Returns result or exception."""
+        results: list[Any] = []
+        for command in commands:
+            mark = len(tx.events)
+            try:
+                async with tx.conn.begin_nested():
+                    results.append(await command.run(tx))
+            except DomainError as refused:
+                del tx.events[mark:]
+                results.append(refused)
+        return results
+
+
+class FunctionCommand(Command[R]):
+    """A one-off write given as a coroutine function of the transaction (catalog upserts and the like)."""
+
+    def __init__(self, fn: Callable[[Tx], Awaitable[R]]) -> None:
+        self.fn = fn
+
+    async def run(self, tx: Tx) -> R:
+        return await self.fn(tx)
+
+
+@dataclass
+class _Pending:
+    command: Command[Any]
+    future: asyncio.Future[Any]
+
+
+class Writer:
+    """The single writer of this process. `submit` returns once the command's transaction has committed."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Callable[[], datetime],
+        *,
+        max_batch: int = 500,
+        on_commit: Callable[[list[Envelope]], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.max_batch = max_batch
+        self.on_commit = on_commit
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.commands = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="liveroom-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, command: Command[R]) -> R:
+        if self._task is None:
+            raise RuntimeError("writer is not running")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(command, future))
+        return await future
+
+    async def call(self, fn: Callable[[Tx], Awaitable[R]]) -> R:
+        return await self.submit(FunctionCommand(fn))
+
+    async def _loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._execute(batch)
+
+    async def _execute(self, batch: list[_Pending]) -> None:
+        try:
+            results, envelopes = await self._transaction([p.command for p in batch])
+        except asyncio.CancelledError:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.cancel()
+            raise
+        except Exception as failure:
+            if len(batch) == 1:
+                log.exception("write failed")
+                _settle(batch[0].future, failure)
+                return
+            log.warning("batch of %d failed (%s); retrying each alone", len(batch), failure)
+            for pending in batch:
+                await self._execute([pending])
+            return
+        self.batches += 1
+        self.commands += len(batch)
+        if self.on_commit is not None and envelopes:
+            self.on_commit(envelopes)
+        for pending, result in zip(batch, results, strict=True):
+            _settle(pending.future, result)
+
+    async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
+        async with self.engine.begin() as conn:
+            tx = Tx(conn, self.clock())
+            if tx.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+            results: list[Any] = []
+            for group in _groups(commands):
+                results.extend(await type(group[0]).run_batch(tx, group))
+            for finish in tx.before_commit.values():
+                await finish()
+            return results, await _append_outbox(conn, tx)
+
+
+def _groups(commands: list[Command[Any]]) -> list[list[Command[Any]]]:
+    groups: list[list[Command[Any]]] = []
+    for command in commands:
+        group = type(command).batch_group
+        if groups and group is not None and type(groups[-1][0]).batch_group == group:
+            groups[-1].append(command)
+        else:
+            groups.append([command])
+    return groups
+
+
+async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
+    if not tx.events:
+        return []
+    records = [to_record(e) for e in tx.events]
+    statement = insert(models.outbox).returning(models.outbox.c.seq, sort_by_parameter_order=True)
+    result = await conn.execute(
+        statement, [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
+    return list(zip((row.seq for row in result), records, strict=True))
+
+
+def _settle(future: asyncio.Future[Any], result: Any) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

@@ -1,0 +1,129 @@
+"""Visits through share links: bind the visitor to the link's leader under the room's binding mode.
+
+Visits come in the same bursts as orders (a host's pitch sends thousands of people through links at once), so they
+are decided in batches like orders: one load, decisions in memory in arrival order, one write per table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from domain import attribution
+from domain.errors import DomainError
+from domain.events import VisitorBound
+from server.context import AppContext
+from server.db import models
+from server.db.sql import accumulate, upsert
+from server.db.uow import Command, Tx
+from server.services import catalog_rows
+from server.services.orders import load_leaders
+
+
+@dataclass(frozen=True)
+class VisitRequest:
+    visitor: str
+    code: str
+    at: datetime | None
+
+
+async def record(app: AppContext, request: VisitRequest) -> dict[str, Any]:
+    return await app.writer.submit(RecordVisit(request))
+
+
+class RecordVisit(Command[dict[str, Any]]):
+    batch_group = "visits"
+
+    def __init__(self, request: VisitRequest) -> None:
+        self.request = request
+
+    @classmethod
+    async def run_batch(cls, tx: Tx, commands: Sequence[Command[Any]]) -> list[Any]:
+        requests = [c.request for c in commands if isinstance(c, RecordVisit)]
+        links = {
+            row.code: row
+            for row in await tx.conn.execute(
+                select(models.links).where(models.links.c.code.in_({r.code for r in requests}))
+            )
+        }
+        rooms = {
+            row.room: row
+            for row in await tx.conn.execute(
+                select(models.rooms).where(models.rooms.c.room.in_({link.room for link in links.values()}))
+            )
+        }
+        bindings = {
+            row.visitor: catalog_rows.binding(row)
+            for row in await tx.conn.execute(
+                select(models.bindings).where(models.bindings.c.visitor.in_({r.visitor for r in requests}))
+            )
+        }
+        uplines = {
+            lead: row.upline
+            for lead, row in (await load_leaders(tx, {link.leader for link in links.values()})).items()
+        }
+        changed: dict[str, tuple[attribution.Binding, str]] = {}
+        invites: Counter[tuple[str, str]] = Counter()
+        results: list[Any] = []
+        for request in requests:
+            link = links.get(request.code)
+            if link is None:
+                results.append(
+                    DomainError(f"unknown share code: {request.code}", field="code", code="not_found")
+                )
+                continue
+            at = request.at or tx.now
+            decision = attribution.visit(
+                bindings.get(request.visitor),
+                request.visitor,
+                link.leader,
+                at,
+                catalog_rows.binding_policy(rooms[link.room]),
+                uplines,
+            )
+            if decision.binding is not None and decision.outcome != attribution.BindingOutcome.KEPT:
+                bindings[request.visitor] = decision.binding
+                changed[request.visitor] = (decision.binding, link.room)
+                invites[(link.room, decision.binding.leader)] += 1
+                tx.emit(
+                    VisitorBound(
+                        at=at,
+                        room=link.room,
+                        visitor=request.visitor,
+                        leader=decision.binding.leader,
+                        outcome=str(decision.outcome),
+                    )
+                )
+            elif decision.binding is not None and decision.binding != bindings.get(request.visitor):
+                bindings[request.visitor] = decision.binding  # same leader, protection renewed
+                changed[request.visitor] = (decision.binding, link.room)
+            results.append(
+                {
+                    "leader": decision.binding.leader if decision.binding else None,
+                    "binding": str(decision.outcome),
+                    "room": link.room,
+                }
+            )
+        await upsert(
+            tx.conn,
+            models.bindings,
+            [catalog_rows.binding_row(b, room) for b, room in changed.values()],
+            ["visitor"],
+            ["leader", "room", "bound_at", "protected_until"],
+        )
+        await accumulate(
+            tx.conn,
+            models.room_leaders,
+            [
+                {"room": room, "leader": lead, "gmv_cents": 0, "orders": 0, "invites": n, "assists": 0}
+                for (room, lead), n in sorted(invites.items())
+            ],
+            ["room", "leader"],
+            ["invites"],
+        )
+        return results

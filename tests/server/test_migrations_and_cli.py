@@ -1,0 +1,77 @@
+"""The schema changes only through migrations, and the CLI does what API.md says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine as create_sync_engine
+
+from server import cli, tokens
+from server.db.migrate import upgrade
+from server.db.models import metadata
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'schema.db'}"
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}")
+    engine = create_sync_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'twice.db'}"
+    upgrade(url)
+    before = (tmp_path / "twice.db").stat().st_size
+    upgrade(url)
+    assert (tmp_path / "twice.db").stat().st_size == before
+
+
+def test_token_command_mints_a_token_the_instance_secret_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVEROOM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("LIVEROOM_SECRET", "cli-secret")
+    assert cli.main(["token", "leader", "lead-a"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert tokens.verify("cli-secret", token) == ("leader", "lead-a")
+    assert tokens.verify("another-secret", token) is None
+
+
+def test_token_command_without_a_configured_secret_uses_one_kept_in_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVEROOM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("LIVEROOM_SECRET", raising=False)
+    assert cli.main(["token", "host", "room-1"]) == 0
+    assert cli.main(["token", "host", "room-1"]) == 0
+    first, second = capsys.readouterr().out.split()
+    assert first == second  # the same instance secret both times, so the server accepts what the CLI mints
+
+
+def test_ops_token_takes_dash_as_its_subject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEROOM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    assert cli.main(["token", "ops", "everyone"]) == 2
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "token", "settle"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: liveroom" in capsys.readouterr().out
+
+
+def test_tokens_open_only_their_own_role_and_subject() -> None:
+    token = tokens.mint("s", "order", "o-1")
+    assert tokens.verify("s", token) == ("order", "o-1")
+    forged: Any = token.replace("order.", "leader.", 1)
+    assert tokens.verify("s", forged) is None
+    assert tokens.verify("s", "garbage") is None
+    assert tokens.verify("s", None) is None

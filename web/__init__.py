@@ -1,0 +1,1 @@
+"""liveroom web package."""
