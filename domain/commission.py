@@ -88,10 +88,10 @@ def _as_enum(kind: type[_E], value: _E | str, name: str) -> _E:
 
 
 def _half_down(numerator: int, denominator: int) -> int:
-    """numerator / denominator in whole cents, the fraction of a cent dropped, a half included. This is the
-    issue's "half-down" as its worked examples fix it (49.95 → 49, 2.5 → 2, 7.5 → 7): a commission is never
-    rounded up into cents the brand did not owe. Integers only."""
-    return numerator // denominator
+    """numerator / denominator to the nearest whole cent, an exact half rounded down (issue #2: "amounts in
+    integer cents, rounded half-down"): 49.95 → 50, 2.5 → 2, 7.5 → 7, 3.75 → 4. Integers only."""
+    quotient, remainder = divmod(numerator, denominator)
+    return quotient + 1 if 2 * remainder > denominator else quotient
 
 
 # --- rates --------------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def leader_rate_bp(rates: RoomRates, at: datetime, leader_gmv_before_cents: int)
 
 
 def amount_cents(total_cents: int, rate_bp: int) -> int:
-    """The commission on `total_cents` at `rate_bp` in whole cents, rounded half-down as the issue's examples
+    """The commission on `total_cents` at `rate_bp` in whole cents, rounded half-down (an exact half goes down)
     fix it (333 cents at 1500 bp = 49.95 → 49; 30 cents at 2500 bp = 7.5 → 7), and never more than the order
     total (commission issue: integer cents, rounded half-down)."""
     _require_whole(total_cents, "total_cents")

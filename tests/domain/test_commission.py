@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -86,7 +87,8 @@ def closes() -> datetime:
 @pytest.mark.parametrize("value", [-1, 10_001])
 def test_room_rates_outside_zero_to_full_rate_are_refused(name: str, value: int) -> None:
     with pytest.raises(DomainError) as refused:
-        dataclasses.replace(ROOM, **{name: value})
+        changes: dict[str, Any] = {name: value}
+        dataclasses.replace(ROOM, **changes)
     assert refused.value.field == name
 
 
@@ -236,19 +238,20 @@ def test_more_gmv_never_lowers_the_rate_and_the_rate_stays_within_full_rate(
 @pytest.mark.parametrize(
     ("total", "rate", "expected"),
     [
-        (333, 1500, 49),  # 49.95 → 49
-        (10, 2500, 2),  # 2.5 → 2
+        (333, 1500, 50),  # 49.95 → 50
+        (10, 2500, 2),  # 2.5 → 2: an exact half goes down
         (30, 2500, 7),  # 7.5 → 7
         (14, 2500, 3),  # 3.5 → 3
-        (15, 2500, 3),  # 3.75 → 3
-        (999, 1500, 149),  # 149.85 → 149
-        (1, 9999, 0),  # 0.9999 → 0
+        (15, 2500, 4),  # 3.75 → 4
+        (999, 1500, 150),  # 149.85 → 150
+        (1, 9999, 1),  # 0.9999 → 1
+        (3, 1500, 0),  # 0.45 → 0
         (10_000, 1500, 1500),
         (0, 1500, 0),
         (12_345, 0, 0),
     ],
 )
-def test_amount_drops_the_fraction_of_a_cent_a_half_included(total: int, rate: int, expected: int) -> None:
+def test_amount_rounds_to_the_nearest_cent_an_exact_half_down(total: int, rate: int, expected: int) -> None:
     assert amount_cents(total, rate) == expected
 
 
@@ -270,13 +273,13 @@ def test_amount_refuses_float_money() -> None:
 
 
 def half_down_oracle(exact: Fraction) -> int:
-    """The issue's half-down as its worked examples fix it: 49.95 → 49, 7.5 → 7 (the fraction is dropped)."""
-    return math.floor(exact)
+    """Round half-down, computed independently: the nearest integer, and the lower one on an exact half."""
+    return math.ceil(exact - Fraction(1, 2))
 
 
 @settings(max_examples=300, deadline=None)
 @given(total=st.integers(0, 10**9), rate=st.integers(0, 20_000))
-def test_amount_matches_exact_rational_arithmetic_rounded_down(total: int, rate: int) -> None:
+def test_amount_matches_exact_rational_arithmetic_rounded_half_down(total: int, rate: int) -> None:
     result = amount_cents(total, rate)
     assert type(result) is int
     assert result == min(half_down_oracle(Fraction(total * rate, 10_000)), total)
@@ -291,7 +294,7 @@ def test_house_order_earns_no_commission() -> None:
 
 def test_paid_order_accrues_the_leaders_commission_as_pending() -> None:
     (entry,) = accrue("o1", 333, "lead", None, PLAIN, PAID_AT, 0)
-    assert entry == Entry("o1", "lead", Role.LEADER, None, State.PENDING, 49, PAID_AT, Reason.PAID)
+    assert entry == Entry("o1", "lead", Role.LEADER, None, State.PENDING, 50, PAID_AT, Reason.PAID)  # 49.95
 
 
 def test_upline_earns_the_team_rate_on_the_same_order() -> None:
@@ -530,10 +533,10 @@ def test_cancel_stays_refused_after_a_signed_order_was_fully_refunded() -> None:
 
 def test_partial_refund_reverses_each_line_in_proportion() -> None:
     moves = on_refund(signed(paid(10_000)), 10_000, 3_333, SIGNED_AT + DAY)
-    # leader 1500 × 3333 / 10000 = 499.95 → 499; team 300 × 3333 / 10000 = 99.99 → 99
+    # leader 1500 × 3333 / 10000 = 499.95 → 500; team 300 × 3333 / 10000 = 99.99 → 100
     assert [(m.role, m.source, m.amount_cents, m.reason) for m in moves] == [
-        (Role.LEADER, State.FROZEN, 499, Reason.REFUNDED),
-        (Role.TEAM, State.FROZEN, 99, Reason.REFUNDED),
+        (Role.LEADER, State.FROZEN, 500, Reason.REFUNDED),
+        (Role.TEAM, State.FROZEN, 100, Reason.REFUNDED),
     ]
 
 
@@ -543,8 +546,10 @@ def test_proportional_reversal_rounds_half_down_on_the_cumulative_refund() -> No
     assert on_refund(ledger, 20, 2, SIGNED_AT) == ()  # 5 × 2 / 20 = 0.5 → 0
     ledger = (*ledger, *on_refund(ledger, 20, 6, SIGNED_AT))  # 5 × 6 / 20 = 1.5 → 1
     assert line(ledger).reversed_cents == 1
-    ledger = (*ledger, *on_refund(ledger, 20, 19, SIGNED_AT))  # 5 × 19 / 20 = 4.75 → 4
+    ledger = (*ledger, *on_refund(ledger, 20, 17, SIGNED_AT))  # 5 × 17 / 20 = 4.25 → 4
     assert line(ledger).reversed_cents == 4
+    ledger = (*ledger, *on_refund(ledger, 20, 19, SIGNED_AT))  # 5 × 19 / 20 = 4.75 → 5
+    assert line(ledger).reversed_cents == 5
 
 
 def test_cumulative_refund_is_not_double_counted_when_replayed() -> None:
