@@ -183,9 +183,8 @@ def leader_rate_bp(rates: RoomRates, at: datetime, leader_gmv_before_cents: int)
 
 
 def amount_cents(total_cents: int, rate_bp: int) -> int:
-    """The commission on `total_cents` at `rate_bp` in whole cents, rounded half-down (an exact half goes down)
-    fix it (333 cents at 1500 bp = 49.95 → 49; 30 cents at 2500 bp = 7.5 → 7), and never more than the order
-    total (commission issue: integer cents, rounded half-down)."""
+    """The commission on `total_cents` at `rate_bp` in whole cents, rounded half-down (333 cents at 1500 bp =
+    49.95 → 50; 30 cents at 2500 bp = 7.5 → 7), and never more than the order total (issue #2)."""
     _require_whole(total_cents, "total_cents")
     _require_whole(rate_bp, "rate_bp")
     return min(_half_down(total_cents * rate_bp, FULL_RATE_BP), total_cents)
