@@ -114,6 +114,16 @@ class ParcelStateChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ParcelShipped(Event):
+    """The parcel left its warehouse (its units left on_hand); `at` is when, from the carrier's first scan."""
+
+    kind: ClassVar[str] = "parcel_shipped"
+    shipment: str
+    order: str
+    warehouse: str
+
+
+@dataclass(frozen=True, slots=True)
 class ParcelStuck(Event):
     kind: ClassVar[str] = "parcel_stuck"
     shipment: str
@@ -184,6 +194,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StockChanged,
         ShipmentPlanned,
         ParcelStateChanged,
+        ParcelShipped,
         ParcelStuck,
         CommissionMoved,
         WarehouseStatusChanged,

@@ -15,6 +15,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from domain.errors import DomainError
+from realtime import ws
+from realtime.hub import HtmlRenderer
+from realtime.runtime import Realtime
 from server.api import errors
 from server.api.errors import json_response
 from server.clock import system_clock
@@ -39,6 +42,15 @@ def api_routes() -> list[BaseRoute]:
         *admin.routes,
         *openapi.routes,
     ]
+
+
+def html_renderer() -> HtmlRenderer | None:
+    """The screens' htmx fragments (web/); None until the screens exist, and frames then go out as JSON."""
+    try:
+        from web.frames import render_frame
+    except ImportError:
+        return None
+    return render_frame
 
 
 async def healthz(request: Request) -> Response:
@@ -74,6 +86,12 @@ def create_app(
         writer.start()
         stops: list[Any] = []
         try:
+            realtime = Realtime(engine, clock, redis_url=resolved.redis_url, tick_ms=resolved.tick_ms,
+                                html=html_renderer(), claim=context.claim,
+                                allowed_origins=resolved.allowed_origins)
+            writer.on_commit = await realtime.start()
+            app.state.realtime = realtime
+            stops.append(realtime.stop)
             if run_scheduler:
                 from server.services.scheduler import Scheduler
 
@@ -92,7 +110,7 @@ def create_app(
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *api_routes(), *extra_routes],
+        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *extra_routes],
         lifespan=lifespan,
         exception_handlers={
             errors.ApiError: errors.handle_api_error,

@@ -20,11 +20,11 @@ from sqlalchemy import select, update
 
 from domain import commission, stock, tracking
 from domain.errors import Conflict, DomainError
-from domain.events import ParcelStateChanged, StockChanged
+from domain.events import ParcelShipped, ParcelStateChanged, StockChanged
 from server.db import models
 from server.db.sql import insert_missing
 from server.db.uow import Tx
-from server.services import catalog_rows, ledger, stock_rows
+from server.services import ledger, stock_rows
 from server.services.order_changes import load_order, order_shipments
 
 # Kept from the trace as the carrier wrote it; longer lines are cut to the column's width.
@@ -201,13 +201,12 @@ async def _ship_stock(tx: Tx, row: Any, room: str, shipped_at: datetime) -> None
     units: Counter[tuple[str, str]] = Counter()
     for sku, qty in row.items:
         units[(sku, row.warehouse)] += qty
-    s = models.stock
-    levels = {(r.sku, r.warehouse): catalog_rows.stock_level(r) for r in await tx.conn.execute(
-        select(s).where(s.c.warehouse == row.warehouse, s.c.sku.in_({sku for sku, _ in units})))}
+    levels = await stock_rows.load_levels(tx, {sku for sku, _ in units})
     shipped = stock.ship(levels, [stock.Allocation(sku, wh, n) for (sku, wh), n in sorted(units.items())])
     await stock_rows.ship(tx, units)
     await tx.conn.execute(update(models.shipments).where(models.shipments.c.shipment == row.shipment)
                           .values(shipped_at=shipped_at))
+    tx.emit(ParcelShipped(at=shipped_at, shipment=row.shipment, order=row.order, warehouse=row.warehouse))
     tx.emit(*(StockChanged(at=shipped_at, room=room, sku=level.sku, warehouse=level.warehouse,
                            on_hand=level.on_hand, reserved=level.reserved) for level in shipped.values()))
 

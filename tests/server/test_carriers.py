@@ -24,31 +24,51 @@ def beijing(at: datetime) -> str:
     return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def kdniao_item(waybill: str, state: str, state_ex: str | None, traces: list[tuple[datetime, str]],
-                carrier: str = "SF") -> dict[str, Any]:
-    item: dict[str, Any] = {"ShipperCode": carrier, "LogisticCode": waybill, "State": state,
-                            "Traces": [{"AcceptTime": beijing(t), "AcceptStation": s} for t, s in traces]}
+def kdniao_item(
+    waybill: str, state: str, state_ex: str | None, traces: list[tuple[datetime, str]], carrier: str = "SF"
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "ShipperCode": carrier,
+        "LogisticCode": waybill,
+        "State": state,
+        "Traces": [{"AcceptTime": beijing(t), "AcceptStation": s} for t, s in traces],
+    }
     if state_ex is not None:
         item["StateEx"] = state_ex
     return item
 
 
 def kdniao_form(appkey: str, *items: dict[str, Any]) -> dict[str, str]:
-    request_data = json.dumps({"EBusinessID": "1234567", "PushTime": "2026-11-25 08:00:00",
-                               "Count": len(items), "Data": list(items)}, ensure_ascii=False)
+    request_data = json.dumps(
+        {
+            "EBusinessID": "1234567",
+            "PushTime": "2026-11-25 08:00:00",
+            "Count": len(items),
+            "Data": list(items),
+        },
+        ensure_ascii=False,
+    )
     digest = hashlib.md5((request_data + appkey).encode()).hexdigest()
-    return {"RequestData": request_data, "DataSign": base64.b64encode(digest.encode()).decode(),
-            "RequestType": "101"}
+    return {
+        "RequestData": request_data,
+        "DataSign": base64.b64encode(digest.encode()).decode(),
+        "RequestType": "101",
+    }
 
 
-def kuaidi100_form(salt: str, waybill: str, state: str, lines: list[tuple[datetime, str]],
-                   com: str = "shunfeng") -> dict[str, str]:
+def kuaidi100_form(
+    salt: str, waybill: str, state: str, lines: list[tuple[datetime, str]], com: str = "shunfeng"
+) -> dict[str, str]:
     # Kuaidi100 lists the newest line first.
     data = [{"context": s, "time": beijing(t), "ftime": beijing(t)} for t, s in reversed(lines)]
-    param = json.dumps({
-        "status": "polling", "message": "",
-        "lastResult": {"message": "ok", "state": state, "com": com, "nu": waybill, "data": data},
-    }, ensure_ascii=False)
+    param = json.dumps(
+        {
+            "status": "polling",
+            "message": "",
+            "lastResult": {"message": "ok", "state": state, "com": com, "nu": waybill, "data": data},
+        },
+        ensure_ascii=False,
+    )
     return {"param": param, "sign": hashlib.md5((param + salt).encode()).hexdigest().upper()}
 
 
@@ -79,8 +99,13 @@ async def commission_of(svc: Any, leader: str) -> dict[str, Any]:
 
 async def outbox_kinds(svc: Any, kind: str) -> int:
     async with svc.ctx.engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(models.outbox)
-                                       .where(models.outbox.c.kind == kind))).scalar_one())
+        return int(
+            (
+                await conn.execute(
+                    select(func.count()).select_from(models.outbox).where(models.outbox.c.kind == kind)
+                )
+            ).scalar_one()
+        )
 
 
 async def gz_tea(svc: Any) -> tuple[int, int]:
@@ -106,7 +131,8 @@ def start(svc: Any) -> datetime:
 
 
 async def test_kdniao_push_without_a_valid_signature_is_refused_and_writes_nothing(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, appkey = service, service.ctx.settings.kdniao_appkey
     item = kdniao_item(parcel["waybill"], "3", "301", [(start(svc) + timedelta(hours=20), "已签收")])
     good = kdniao_form(appkey, item)
@@ -126,7 +152,8 @@ async def test_kdniao_push_without_a_valid_signature_is_refused_and_writes_nothi
 
 
 async def test_kuaidi100_push_without_a_valid_sign_is_refused_and_writes_nothing(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, salt = service, service.ctx.settings.kuaidi100_salt
     good = kuaidi100_form(salt, parcel["waybill"], "3", [(start(svc) + timedelta(hours=20), "已签收")])
     tampered = {**good, "param": good["param"].replace('"state": "3"', '"state": "1"')}
@@ -142,7 +169,8 @@ async def test_kuaidi100_push_without_a_valid_sign_is_refused_and_writes_nothing
 
 
 async def test_pushes_are_refused_while_their_shared_secret_is_not_configured(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc = service
     svc.ctx.settings = dataclasses.replace(svc.ctx.settings, kdniao_appkey="", kuaidi100_salt="")
     at = start(svc) + timedelta(hours=1)
@@ -150,8 +178,9 @@ async def test_pushes_are_refused_while_their_shared_secret_is_not_configured(
     # Signed with the empty secret: anyone could compute that, so it proves nothing.
     item = kdniao_item(parcel["waybill"], "1", "1", [(at, "揽收")])
     kdniao = await svc.client.post("/api/v1/carriers/kdniao/push", data=kdniao_form("", item))
-    kuaidi100 = await svc.client.post("/api/v1/carriers/kuaidi100/push",
-                                      data=kuaidi100_form("", parcel["waybill"], "1", [(at, "揽收")]))
+    kuaidi100 = await svc.client.post(
+        "/api/v1/carriers/kuaidi100/push", data=kuaidi100_form("", parcel["waybill"], "1", [(at, "揽收")])
+    )
     assert (kdniao.status_code, kuaidi100.status_code) == (401, 401)
     assert await svc.counts() == before
 
@@ -160,12 +189,21 @@ async def test_pushes_are_refused_while_their_shared_secret_is_not_configured(
 
 
 async def test_kdniao_state_and_state_ex_walk_the_parcel_from_collected_to_signed(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, appkey, t0 = service, service.ctx.settings.kdniao_appkey, start(service)
-    trace = [(t0 + timedelta(hours=1), "【广州仓】已揽收"), (t0 + timedelta(hours=5), "【广州转运中心】发出"),
-             (t0 + timedelta(hours=18), "【天河网点】派件中"), (t0 + timedelta(hours=20), "已签收")]
-    walk = [("1", "1", "collected"), ("2", "2", "in_transit"), ("2", "202", "out_for_delivery"),
-            ("3", "301", "signed")]
+    trace = [
+        (t0 + timedelta(hours=1), "【广州仓】已揽收"),
+        (t0 + timedelta(hours=5), "【广州转运中心】发出"),
+        (t0 + timedelta(hours=18), "【天河网点】派件中"),
+        (t0 + timedelta(hours=20), "已签收"),
+    ]
+    walk = [
+        ("1", "1", "collected"),
+        ("2", "2", "in_transit"),
+        ("2", "202", "out_for_delivery"),
+        ("3", "301", "signed"),
+    ]
     for seen, (state, state_ex, expected) in enumerate(walk, start=1):
         form = kdniao_form(appkey, kdniao_item(parcel["waybill"], state, state_ex, trace[:seen]))
         response = await svc.client.post("/api/v1/carriers/kdniao/push", data=form)
@@ -179,23 +217,32 @@ async def test_kdniao_state_and_state_ex_walk_the_parcel_from_collected_to_signe
 
 
 async def test_kuaidi100_states_walk_the_parcel_from_collected_to_signed(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, salt, t0 = service, service.ctx.settings.kuaidi100_salt, start(service)
     lines = [(t0 + timedelta(hours=h), f"line {h}") for h in (1, 5, 18, 20)]
     walk = [("1", "collected"), ("0", "in_transit"), ("5", "out_for_delivery"), ("3", "signed")]
     for seen, (state, expected) in enumerate(walk, start=1):
-        response = await svc.client.post("/api/v1/carriers/kuaidi100/push",
-                                         data=kuaidi100_form(salt, parcel["waybill"], state, lines[:seen]))
+        response = await svc.client.post(
+            "/api/v1/carriers/kuaidi100/push",
+            data=kuaidi100_form(salt, parcel["waybill"], state, lines[:seen]),
+        )
         assert response.status_code == 200, response.text
         assert (response.json()["result"], response.json()["returnCode"]) == (True, "200")
         assert await states(svc, "o-1") == [expected]
 
 
 async def test_kuaidi100_push_from_an_unknown_company_is_refused_and_writes_nothing(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc = service
-    form = kuaidi100_form(svc.ctx.settings.kuaidi100_salt, parcel["waybill"], "1",
-                          [(start(svc) + timedelta(hours=1), "揽收")], com="pigeonpost")
+    form = kuaidi100_form(
+        svc.ctx.settings.kuaidi100_salt,
+        parcel["waybill"],
+        "1",
+        [(start(svc) + timedelta(hours=1), "揽收")],
+        com="pigeonpost",
+    )
     before = await svc.counts()
     response = await svc.client.post("/api/v1/carriers/kuaidi100/push", data=form)
     assert response.status_code == 422, response.text
@@ -208,8 +255,15 @@ async def test_kuaidi100_push_from_an_unknown_company_is_refused_and_writes_noth
 
 async def test_a_replayed_push_changes_nothing_the_second_time(service: Any, parcel: dict[str, Any]) -> None:
     svc, t0 = service, start(service)
-    form = kdniao_form(svc.ctx.settings.kdniao_appkey, kdniao_item(
-        parcel["waybill"], "2", "2", [(t0 + timedelta(hours=1), "揽收"), (t0 + timedelta(hours=5), "发出")]))
+    form = kdniao_form(
+        svc.ctx.settings.kdniao_appkey,
+        kdniao_item(
+            parcel["waybill"],
+            "2",
+            "2",
+            [(t0 + timedelta(hours=1), "揽收"), (t0 + timedelta(hours=5), "发出")],
+        ),
+    )
     first = await svc.client.post("/api/v1/carriers/kdniao/push", data=form)
     assert first.status_code == 200, first.text
     after_first = await svc.counts()
@@ -233,13 +287,15 @@ async def test_a_late_push_never_moves_a_parcel_backwards(service: Any, parcel: 
 
 
 async def test_a_problem_parcel_goes_on_when_the_carrier_reports_progress_again(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, t0 = service, start(service)
 
     async def report(state: str, hours: int) -> None:
         at = (t0 + timedelta(hours=hours)).isoformat()
-        response = await svc.post("/api/v1/tracking", {"carrier": "SF", "waybill": parcel["waybill"],
-                                                       "state": state, "at": at})
+        response = await svc.post(
+            "/api/v1/tracking", {"carrier": "SF", "waybill": parcel["waybill"], "state": state, "at": at}
+        )
         assert response.status_code == 200, response.text
 
     await report("in_transit", 5)
@@ -255,17 +311,22 @@ async def test_a_problem_parcel_goes_on_when_the_carrier_reports_progress_again(
 
 
 async def test_collection_takes_the_parcel_units_out_of_the_warehouse_once(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, appkey, t0 = service, service.ctx.settings.kdniao_appkey, start(service)
     assert await gz_tea(svc) == (100, 2)
     stock_events = await outbox_kinds(svc, "stock_changed")
     trace = [(t0 + timedelta(hours=1), "揽收"), (t0 + timedelta(hours=5), "发出")]
-    await svc.client.post("/api/v1/carriers/kdniao/push", data=kdniao_form(appkey, kdniao_item(
-        parcel["waybill"], "1", "1", trace[:1])))
+    await svc.client.post(
+        "/api/v1/carriers/kdniao/push",
+        data=kdniao_form(appkey, kdniao_item(parcel["waybill"], "1", "1", trace[:1])),
+    )
     assert await gz_tea(svc) == (98, 0)  # left the warehouse: out of on_hand and out of reserved
     assert await outbox_kinds(svc, "stock_changed") == stock_events + 1
-    await svc.client.post("/api/v1/carriers/kdniao/push", data=kdniao_form(appkey, kdniao_item(
-        parcel["waybill"], "2", "2", trace)))
+    await svc.client.post(
+        "/api/v1/carriers/kdniao/push",
+        data=kdniao_form(appkey, kdniao_item(parcel["waybill"], "2", "2", trace)),
+    )
     assert await gz_tea(svc) == (98, 0)
     assert await outbox_kinds(svc, "stock_changed") == stock_events + 1
     cancel = await svc.post("/api/v1/orders/o-1/cancel")
@@ -280,9 +341,15 @@ async def test_the_last_parcel_signed_freezes_the_order_commission(service: Any)
     pending = (await commission_of(svc, "lead-b"))["pending_cents"]
     assert pending > 0
     for i, (shipment, hours) in enumerate(zip(parcels, (20, 30), strict=True)):
-        response = await svc.post("/api/v1/tracking", {
-            "carrier": shipment["carrier"], "waybill": shipment["waybill"], "state": "signed",
-            "at": (t0 + timedelta(hours=hours)).isoformat()})
+        response = await svc.post(
+            "/api/v1/tracking",
+            {
+                "carrier": shipment["carrier"],
+                "waybill": shipment["waybill"],
+                "state": "signed",
+                "at": (t0 + timedelta(hours=hours)).isoformat(),
+            },
+        )
         assert response.status_code == 200, response.text
         mine = await commission_of(svc, "lead-b")
         order = await order_of(svc, "o-split")
@@ -296,8 +363,15 @@ async def test_the_last_parcel_signed_freezes_the_order_commission(service: Any)
 async def test_a_returned_parcel_reverses_the_commission(service: Any, parcel: dict[str, Any]) -> None:
     svc, t0 = service, start(service)
     accrued = (await commission_of(svc, "lead-b"))["pending_cents"]
-    form = kdniao_form(svc.ctx.settings.kdniao_appkey, kdniao_item(parcel["waybill"], "4", "404", [
-        (t0 + timedelta(hours=1), "揽收"), (t0 + timedelta(hours=30), "客户拒收，退回寄件人")]))
+    form = kdniao_form(
+        svc.ctx.settings.kdniao_appkey,
+        kdniao_item(
+            parcel["waybill"],
+            "4",
+            "404",
+            [(t0 + timedelta(hours=1), "揽收"), (t0 + timedelta(hours=30), "客户拒收，退回寄件人")],
+        ),
+    )
     response = await svc.client.post("/api/v1/carriers/kdniao/push", data=form)
     assert response.status_code == 200, response.text
     assert await states(svc, "o-1") == ["returned"]
@@ -310,26 +384,36 @@ async def test_a_returned_parcel_reverses_the_commission(service: Any, parcel: d
 
 
 async def test_a_push_naming_only_unknown_waybills_is_404_and_writes_nothing(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, at = service, start(service) + timedelta(hours=1)
     before = await svc.counts()
-    kdniao = await svc.client.post("/api/v1/carriers/kdniao/push", data=kdniao_form(
-        svc.ctx.settings.kdniao_appkey, kdniao_item("SF9999999999999", "1", "1", [(at, "揽收")])))
+    kdniao = await svc.client.post(
+        "/api/v1/carriers/kdniao/push",
+        data=kdniao_form(
+            svc.ctx.settings.kdniao_appkey, kdniao_item("SF9999999999999", "1", "1", [(at, "揽收")])
+        ),
+    )
     assert kdniao.status_code == 404, kdniao.text
     assert (kdniao.json()["Success"], kdniao.json()["error"]) == (False, "not_found")
     assert "SF9999999999999" in kdniao.json()["Reason"]
-    kuaidi100 = await svc.client.post("/api/v1/carriers/kuaidi100/push", data=kuaidi100_form(
-        svc.ctx.settings.kuaidi100_salt, "SF9999999999999", "1", [(at, "揽收")]))
+    kuaidi100 = await svc.client.post(
+        "/api/v1/carriers/kuaidi100/push",
+        data=kuaidi100_form(svc.ctx.settings.kuaidi100_salt, "SF9999999999999", "1", [(at, "揽收")]),
+    )
     assert kuaidi100.status_code == 404 and kuaidi100.json()["returnCode"] == "404"
     assert await svc.counts() == before
 
 
 async def test_a_push_applies_the_known_waybills_and_names_the_unknown(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc, at = service, start(service) + timedelta(hours=1)
-    form = kdniao_form(svc.ctx.settings.kdniao_appkey,
-                       kdniao_item("SF9999999999999", "1", "1", [(at, "揽收")]),
-                       kdniao_item(parcel["waybill"], "1", "1", [(at, "揽收")]))
+    form = kdniao_form(
+        svc.ctx.settings.kdniao_appkey,
+        kdniao_item("SF9999999999999", "1", "1", [(at, "揽收")]),
+        kdniao_item(parcel["waybill"], "1", "1", [(at, "揽收")]),
+    )
     response = await svc.client.post("/api/v1/carriers/kdniao/push", data=form)
     assert response.status_code == 200, response.text
     assert response.json()["Success"] is True and "SF9999999999999" in response.json()["Reason"]
@@ -337,24 +421,29 @@ async def test_a_push_applies_the_known_waybills_and_names_the_unknown(
 
 
 async def test_a_normalized_report_for_another_carrier_is_refused_and_writes_nothing(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc = service
     before = await svc.counts()
-    response = await svc.post("/api/v1/tracking", {"carrier": "ZTO", "waybill": parcel["waybill"],
-                                                   "state": "collected", "at": start(svc).isoformat()})
+    response = await svc.post(
+        "/api/v1/tracking",
+        {"carrier": "ZTO", "waybill": parcel["waybill"], "state": "collected", "at": start(svc).isoformat()},
+    )
     assert response.status_code == 422, response.text
     assert (response.json()["error"], response.json()["field"]) == ("carrier_mismatch", "carrier")
     assert await svc.counts() == before
 
 
 async def test_a_kdniao_push_with_an_unparseable_trace_time_is_refused_and_writes_nothing(
-        service: Any, parcel: dict[str, Any]) -> None:
+    service: Any, parcel: dict[str, Any]
+) -> None:
     svc = service
     item = kdniao_item(parcel["waybill"], "1", "1", [])
     item["Traces"] = [{"AcceptTime": "yesterday", "AcceptStation": "揽收"}]
     before = await svc.counts()
-    response = await svc.client.post("/api/v1/carriers/kdniao/push",
-                                     data=kdniao_form(svc.ctx.settings.kdniao_appkey, item))
+    response = await svc.client.post(
+        "/api/v1/carriers/kdniao/push", data=kdniao_form(svc.ctx.settings.kdniao_appkey, item)
+    )
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "Data[0].Traces[0].AcceptTime"
     assert await svc.counts() == before
@@ -362,8 +451,9 @@ async def test_a_kdniao_push_with_an_unparseable_trace_time_is_refused_and_write
 
 async def test_a_push_over_the_body_limit_is_refused_in_the_carrier_format(service: Any) -> None:
     before = await service.counts()
-    response = await service.client.post("/api/v1/carriers/kdniao/push",
-                                         data={"RequestData": "x" * (70 * 1024), "DataSign": "x"})
+    response = await service.client.post(
+        "/api/v1/carriers/kdniao/push", data={"RequestData": "x" * (70 * 1024), "DataSign": "x"}
+    )
     assert response.status_code == 413
     assert (response.json()["Success"], response.json()["error"]) == (False, "too_large")
     assert await service.counts() == before

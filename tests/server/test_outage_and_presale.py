@@ -23,8 +23,11 @@ async def parcels(svc: Any, order: str) -> dict[str, tuple[str, list[list[Any]],
     """The order's parcels as shipment → (warehouse, items, waybill)."""
     response = await svc.client.get(f"/api/v1/orders/{order}")
     assert response.status_code == 200, response.text
-    return {s["shipment"]: (s["warehouse"], [[i["sku"], i["qty"]] for i in s["items"]], s["waybill"])
-            for s in response.json()["shipments"] if s["state"] != "cancelled"}
+    return {
+        s["shipment"]: (s["warehouse"], [[i["sku"], i["qty"]] for i in s["items"]], s["waybill"])
+        for s in response.json()["shipments"]
+        if s["state"] != "cancelled"
+    }
 
 
 async def held_units(svc: Any, sku: str) -> dict[str, tuple[int, int]]:
@@ -50,7 +53,8 @@ async def outage(svc: Any, warehouse: str) -> dict[str, Any]:
 
 
 async def test_outage_moves_an_unshipped_order_to_the_next_nearest_warehouse_and_its_stock_with_it(
-        service: Any) -> None:
+    service: Any,
+) -> None:
     await seed_catalog(service)
     placed = await place(service, "o-1", [("tea", 2)])
     old_waybill = placed["shipments"][0]["waybill"]
@@ -81,14 +85,17 @@ async def test_outage_splits_a_parcel_when_no_single_other_warehouse_can_take_it
     assert (answer["rerouted"], answer["stranded"]) == (1, 0)
     moved = await parcels(service, "o-big")
     assert {s: (w, items) for s, (w, items, _) in moved.items()} == {
-        "o-big-1": ("SH", [["tea", 40]]), "o-big-2": ("BJ", [["tea", 20]])}
+        "o-big-1": ("SH", [["tea", 40]]),
+        "o-big-2": ("BJ", [["tea", 20]]),
+    }
     assert all(waybill for _, _, waybill in moved.values())
     tea = await held_units(service, "tea")
     assert (tea["GZ"][1], tea["SH"][1], tea["BJ"][1]) == (0, 40, 20)
 
 
 async def test_parcel_no_other_warehouse_can_serve_stays_where_it_is_and_is_counted_stranded(
-        service: Any) -> None:
+    service: Any,
+) -> None:
     await seed_catalog(service)  # mango is only in Guangzhou
     await place(service, "o-mango", [("mango", 3)])
     before = await parcels(service, "o-mango")
@@ -127,9 +134,15 @@ async def test_shipped_parcel_is_not_rerouted(service: Any) -> None:
     await seed_catalog(service)
     placed = await place(service, "o-gone", [("tea", 1)])
     shipment = placed["shipments"][0]
-    collected = await service.post("/api/v1/tracking", {
-        "carrier": shipment["carrier"], "waybill": shipment["waybill"], "state": "collected",
-        "at": "2026-11-23T13:00:00+00:00"})
+    collected = await service.post(
+        "/api/v1/tracking",
+        {
+            "carrier": shipment["carrier"],
+            "waybill": shipment["waybill"],
+            "state": "collected",
+            "at": "2026-11-23T13:00:00+00:00",
+        },
+    )
     assert collected.status_code == 200, collected.text
 
     answer = await outage(service, "GZ")
@@ -184,8 +197,9 @@ async def sell_out_serum_then_take_two_presale_orders(svc: Any) -> None:
 
 
 async def replenish(svc: Any, units: int, warehouse: str = "SH") -> int:
-    response = await svc.post(f"/api/v1/skus/serum/stock/{warehouse}/adjust",
-                              {"delta": units, "reason": "到货"})
+    response = await svc.post(
+        f"/api/v1/skus/serum/stock/{warehouse}/adjust", {"delta": units, "reason": "到货"}
+    )
     assert response.status_code in (200, 201), response.text
     return int(response.json()["backorders_filled"])
 

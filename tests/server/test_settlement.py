@@ -31,8 +31,15 @@ async def place(svc: Any, order: str) -> dict[str, Any]:
 
 
 async def report(svc: Any, shipment: dict[str, Any], state: str, at: datetime) -> None:
-    response = await svc.post("/api/v1/tracking", {
-        "carrier": shipment["carrier"], "waybill": shipment["waybill"], "state": state, "at": at.isoformat()})
+    response = await svc.post(
+        "/api/v1/tracking",
+        {
+            "carrier": shipment["carrier"],
+            "waybill": shipment["waybill"],
+            "state": state,
+            "at": at.isoformat(),
+        },
+    )
     assert response.status_code == 200, response.text
 
 
@@ -50,8 +57,13 @@ async def commission_of(svc: Any, leader: str) -> dict[str, Any]:
 
 async def outbox_count(svc: Any, kind: str) -> int:
     async with svc.ctx.engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(models.outbox)
-                                       .where(models.outbox.c.kind == kind))).scalar_one())
+        return int(
+            (
+                await conn.execute(
+                    select(func.count()).select_from(models.outbox).where(models.outbox.c.kind == kind)
+                )
+            ).scalar_one()
+        )
 
 
 @pytest.fixture
@@ -76,7 +88,8 @@ async def test_settling_inside_the_after_sale_window_settles_nothing(service: An
 
 
 async def test_settling_after_the_window_settles_every_frozen_line_once(
-        service: Any, signed: datetime) -> None:
+    service: Any, signed: datetime
+) -> None:
     frozen = (await commission_of(service, "lead-b"))["frozen_cents"]
     assert await settle(service, signed + 7 * DAY) == {"settled": 2, "stuck": 0}  # leader line and team line
     mine = await commission_of(service, "lead-b")
@@ -88,9 +101,11 @@ async def test_settling_after_the_window_settles_every_frozen_line_once(
 
 
 async def test_an_open_after_sale_blocks_settlement_until_it_is_resolved(
-        service: Any, signed: datetime) -> None:
-    opened = await service.post("/api/v1/orders/o-1/after-sales",
-                                {"kind": "refund", "amount_cents": 1_000, "reason": "包装破损"})
+    service: Any, signed: datetime
+) -> None:
+    opened = await service.post(
+        "/api/v1/orders/o-1/after-sales", {"kind": "refund", "amount_cents": 1_000, "reason": "包装破损"}
+    )
     assert opened.status_code == 201, opened.text
     assert (await settle(service, signed + 10 * DAY))["settled"] == 0
     after_sale = opened.json()["after_sale"]
@@ -150,8 +165,8 @@ async def test_admin_settle_without_a_body_settles_as_of_the_clock(service: Any,
 
 
 async def test_liveroom_settle_command_settles_as_of_the_given_time(
-        service: Any, signed: datetime, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    service: Any, signed: datetime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("LIVEROOM_DATABASE_URL", service.ctx.settings.database_url)
     too_early = (signed + 2 * DAY).isoformat()
     # The command runs its own event loop, so it runs in a thread beside the test's.
@@ -164,7 +179,8 @@ async def test_liveroom_settle_command_settles_as_of_the_given_time(
 
 
 async def test_the_scheduler_settles_on_its_clock_and_survives_a_failed_run(
-        service: Any, signed: datetime) -> None:
+    service: Any, signed: datetime
+) -> None:
     failures = iter([RuntimeError("clock glitch")])
 
     def clock() -> datetime:

@@ -1,0 +1,230 @@
+"""The hub: topics, subscribers, and the ticker that turns dirty topics into frames.
+
+A committed change marks topics dirty; it sends nothing. Every tick (100 ms by default) the hub renders each dirty
+topic that has subscribers ONCE per format in use and hands the same string to every subscriber, so the cost of a
+burst is one frame per topic per tick however many orders it holds (DESIGN.md, "Realtime rules").
+
+Each subscriber has its own sender task and a small mailbox: the latest state frame per topic (a newer one replaces
+an unsent older one — state frames carry the whole view, so skipping is safe) plus feed frames in order. A slow
+client therefore never delays the others; one that lets too many feed frames pile up is closed with 1013 so it
+reconnects and starts again from a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+log = logging.getLogger("liveroom.hub")
+
+# "json", or "html:LANG" (htmx fragments in the page's language): a frame is rendered once per topic per format.
+Format = str
+HtmlRenderer = Callable[[str, str, dict[str, Any], str], str]  # (topic, kind, data, lang) -> htmx OOB fragment
+
+
+class Connection(Protocol):
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class ProjectionsView(Protocol):
+    applied: int
+
+    def snapshot(self, topic: str) -> dict[str, Any] | None: ...
+
+    def feed_since(self, topic: str, since: int) -> list[dict[str, Any]] | None: ...
+
+    def feed_seq(self, topic: str) -> int: ...
+
+
+def is_feed(topic: str) -> bool:
+    return topic.endswith(":feed")
+
+
+@dataclass(eq=False)
+class Subscriber:
+    connection: Connection
+    topics: tuple[str, ...]
+    fmt: Format
+    max_feed_backlog: int
+    states: dict[str, str] = field(default_factory=dict)  # topic -> newest unsent state frame
+    feeds: list[str] = field(default_factory=list)  # unsent feed frames, in order
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+    offered: int = 0
+    sent: int = 0
+    task: asyncio.Task[None] | None = None
+
+    def offer_state(self, topic: str, frame: str) -> None:
+        self.offered += 1
+        self.states[topic] = frame
+        self.wake.set()
+
+    def offer_feed(self, frame: str) -> bool:
+        if len(self.feeds) >= self.max_feed_backlog:
+            return False
+        self.offered += 1
+        self.feeds.append(frame)
+        self.wake.set()
+        return True
+
+    async def run(self) -> None:
+        try:
+            while not self.closed:
+                await self.wake.wait()
+                self.wake.clear()
+                while (self.feeds or self.states) and not self.closed:
+                    frame = self.feeds.pop(0) if self.feeds else self.states.pop(next(iter(self.states)))
+                    await self.connection.send_text(frame)
+                    self.sent += 1
+        except Exception as gone:  # the socket went away under us: the endpoint detaches it
+            log.debug("sender stopped: %s", gone)
+            self.closed = True
+
+
+class Hub:
+    def __init__(self, projections: ProjectionsView, *, tick_ms: int = 100, html: HtmlRenderer | None = None,
+                 max_feed_backlog: int = 64) -> None:
+        self.projections = projections
+        self.tick = tick_ms / 1000
+        self.html = html
+        self.max_feed_backlog = max_feed_backlog
+        self.subscribers: dict[str, set[Subscriber]] = {}
+        self.dirty: set[str] = set()
+        self.feed_sent: dict[str, int] = {}  # feed topic -> last item seq already framed for subscribers
+        self.frames_rendered = 0
+        self.ticks = 0
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._ticker(), name="liveroom-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for subscriber in {s for subs in self.subscribers.values() for s in subs}:
+            await self.detach(subscriber)
+
+    def mark_dirty(self, topics: Iterable[str]) -> None:
+        self.dirty.update(topics)
+
+    @property
+    def connections(self) -> int:
+        return len({s for subs in self.subscribers.values() for s in subs})
+
+    # --- subscribers ---------------------------------------------------------------------------------------
+
+    async def attach(self, connection: Connection, topics: tuple[str, ...], fmt: Format,
+                     since: int | None = None) -> Subscriber:
+        """Send the truth first (a snapshot per topic, or the feed items missed since `since`), then follow."""
+        subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog)
+        for topic in topics:
+            await connection.send_text(self._first_frame(topic, fmt, since))
+            self.subscribers.setdefault(topic, set()).add(subscriber)
+            if is_feed(topic):
+                self.feed_sent.setdefault(topic, self.projections.feed_seq(topic))
+        subscriber.task = asyncio.create_task(subscriber.run(), name="liveroom-ws-sender")
+        return subscriber
+
+    async def detach(self, subscriber: Subscriber) -> None:
+        subscriber.closed = True
+        subscriber.wake.set()
+        for topic in subscriber.topics:
+            subs = self.subscribers.get(topic)
+            if subs is not None:
+                subs.discard(subscriber)
+                if not subs:
+                    del self.subscribers[topic]
+                    self.feed_sent.pop(topic, None)
+        if subscriber.task is not None and subscriber.task is not asyncio.current_task():
+            subscriber.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await subscriber.task
+
+    def _first_frame(self, topic: str, fmt: Format, since: int | None) -> str:
+        if is_feed(topic) and since is not None:
+            items = self.projections.feed_since(topic, since)
+            if items is not None:  # the ring buffer still reaches: exactly what was missed, no gap
+                return self.render(topic, "item", {"items": items}, fmt, self.projections.feed_seq(topic))
+        return self.render(topic, "snapshot", self.projections.snapshot(topic) or {}, fmt, self._seq(topic))
+
+    # --- frames --------------------------------------------------------------------------------------------
+
+    def _seq(self, topic: str) -> int:
+        return self.projections.feed_seq(topic) if is_feed(topic) else self.projections.applied
+
+    def render(self, topic: str, kind: str, data: dict[str, Any], fmt: Format, seq: int) -> str:
+        self.frames_rendered += 1
+        if fmt.startswith("html:") and self.html is not None:
+            return self.html(topic, kind, data, fmt.removeprefix("html:"))
+        return orjson.dumps({"topic": topic, "seq": seq, "kind": kind, "data": data}).decode()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            self.ticks += 1
+            try:
+                self.flush()
+            except Exception:  # a rendering bug must not stop the screens for good
+                log.exception("hub tick failed")
+
+    def flush(self) -> None:
+        """Render every dirty topic once per format and hand the frame to its subscribers."""
+        dirty, self.dirty = self.dirty, set()
+        for topic in dirty:
+            subscribers = self.subscribers.get(topic)
+            if subscribers:
+                if is_feed(topic):
+                    self._flush_feed(topic, subscribers)
+                else:
+                    self._flush_state(topic, subscribers)
+
+    def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
+        data = self.projections.snapshot(topic) or {}
+        frames: dict[Format, str] = {}
+        for subscriber in list(subscribers):
+            frame = frames.get(subscriber.fmt)
+            if frame is None:
+                frame = frames[subscriber.fmt] = self.render(topic, "snapshot", data, subscriber.fmt,
+                                                             self.projections.applied)
+            subscriber.offer_state(topic, frame)
+
+    def _flush_feed(self, topic: str, subscribers: set[Subscriber]) -> None:
+        last = self.feed_sent.get(topic, 0)
+        items = self.projections.feed_since(topic, last)
+        if items is None:  # fell out of the ring buffer between ticks (a huge burst): resend the whole view
+            self.feed_sent[topic] = self.projections.feed_seq(topic)
+            self._flush_state(topic, subscribers)
+            return
+        if not items:
+            return
+        seq = self.projections.feed_seq(topic)
+        self.feed_sent[topic] = seq
+        frames: dict[Format, str] = {}
+        for subscriber in list(subscribers):
+            frame = frames.get(subscriber.fmt)
+            if frame is None:
+                frame = frames[subscriber.fmt] = self.render(topic, "item", {"items": items}, subscriber.fmt, seq)
+            if not subscriber.offer_feed(frame):
+                asyncio.get_running_loop().create_task(self._overflow(subscriber))
+
+    async def _overflow(self, subscriber: Subscriber) -> None:
+        """A client that cannot keep up with a feed reconnects and resumes from a snapshot (1013: try again)."""
+        if subscriber.closed:
+            return
+        await self.detach(subscriber)
+        with contextlib.suppress(Exception):
+            await subscriber.connection.close(code=1013, reason="too slow: reconnect")

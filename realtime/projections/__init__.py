@@ -1,0 +1,243 @@
+"""Projections: the in-memory read models every screen is drawn from (DESIGN.md, "One write, traced", step 5).
+
+    load(engine)          one consistent read of the database; `applied` = the outbox seq that read reflects
+    apply(seq, record)    fold one committed event in (seq order; a seq already applied changes nothing);
+                          returns the topics whose view changed
+    refresh(engine)       read back what events name but do not carry (see below); returns the topics it changed
+    snapshot(topic)       the full current view of a topic; feed_since / feed_seq for the feeds' ring buffers
+
+Topics and the module that draws each: `room:{id}:stock` (stock.py), `room:{id}:board` (board.py),
+`room:{id}:feed` (feed.py), `leader:{id}` (leader.py), `ops` (ops.py), `order:{id}` (order.py, on demand).
+
+Every figure is defined so that folding the events from any snapshot onward lands where a fresh `load` lands: a
+restarted process shows what one that never stopped shows (tests/realtime/test_rebuild.py compares every topic).
+
+`apply` does no I/O. Three things an event names without carrying are read back by `refresh`, which whoever feeds
+`apply` (the Follower) calls after each batch when `needs_refresh` is true:
+- catalog rows a `catalog_changed` event names (names, a room's SKUs, a SKU's alert settings, share links);
+- the buyer fields of newly held orders (the leader's view shows them so the leader can fix them);
+- cached order pages touched by an event (read again whole: their timeline has lines no event carries).
+Until then the figures are right and only those details lag.
+
+Time: views that depend on "now" (sell rates, minutes to sell-out, alert levels, the ops series) read the injected
+clock when drawn; `clock_topics()` names the topics that change with time alone, for a periodic redraw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from realtime.projections.board import Boards
+from realtime.projections.catalog import Catalog, refreshed_topics
+from realtime.projections.feed import CAPACITY, RoomFeeds
+from realtime.projections.leader import CommissionBook, LeaderViews
+from realtime.projections.ops import OpsView
+from realtime.projections.order import CAPACITY as ORDER_CAPACITY
+from realtime.projections.order import TOUCHING, OrderTimelines
+from realtime.projections.stock import StockBoard
+from server.db import models
+
+__all__ = ["Projections"]
+
+Handler = Callable[[int, dict[str, Any], set[str]], None]
+
+
+@dataclass
+class _Models:
+    catalog: Catalog
+    boards: Boards
+    stock: StockBoard
+    feeds: RoomFeeds
+    commission: CommissionBook
+    leaders: LeaderViews
+    ops: OpsView
+
+
+async def _snapshot_transaction(conn: AsyncConnection) -> None:
+    """Make every read on `conn` see one moment of the database."""
+    if conn.dialect.name == "postgresql":
+        await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    elif conn.dialect.name == "sqlite":
+        # The driver opens a transaction only before a write; a read transaction in WAL mode is a snapshot
+        # from its first read on, so open one explicitly.
+        await conn.exec_driver_sql("BEGIN")
+
+
+class Projections:
+    def __init__(self, clock: Callable[[], datetime], *, feed_capacity: int = CAPACITY,
+                 order_capacity: int = ORDER_CAPACITY) -> None:
+        self.clock = clock
+        self.feed_capacity = feed_capacity
+        self.applied = 0
+        self.orders = OrderTimelines(order_capacity)
+        self._during_load: list[tuple[int, dict[str, Any]]] | None = None
+        self._install(self._blank())
+
+    def _blank(self) -> _Models:
+        catalog = Catalog()
+        boards = Boards(catalog)
+        commission = CommissionBook()
+        return _Models(
+            catalog=catalog,
+            boards=boards,
+            stock=StockBoard(catalog, boards, self.clock),
+            feeds=RoomFeeds(catalog, self.feed_capacity),
+            commission=commission,
+            leaders=LeaderViews(catalog, boards, commission),
+            ops=OpsView(catalog, boards, commission, self.clock, self.feed_capacity),
+        )
+
+    def _install(self, m: _Models) -> None:
+        self.m = m
+        handlers: dict[str, tuple[Handler, ...]] = {
+            "order_accepted": (m.boards.on_order_accepted, m.feeds.on_order_accepted, m.leaders.on_order_accepted,
+                               m.ops.on_order_accepted),
+            "order_held": (m.leaders.on_order_held, m.ops.on_exception_only),
+            "order_verified": (m.leaders.on_order_verified,),
+            "order_cancelled": (m.boards.on_order_cancelled, m.leaders.on_order_cancelled, m.ops.on_order_cancelled),
+            "visitor_bound": (m.boards.on_visitor_bound,),
+            "stock_changed": (m.stock.on_stock_changed, m.ops.on_exception_only),
+            "shipment_planned": (m.leaders.on_shipment_planned, m.ops.on_shipment_planned),
+            "parcel_state_changed": (m.leaders.on_parcel_state_changed, m.ops.on_parcel_state_changed),
+            "parcel_shipped": (m.ops.on_parcel_shipped,),  # when the tracking service announces it
+            "parcel_stuck": (m.ops.on_parcel_stuck,),
+            "commission_moved": (m.leaders.on_commission_moved,),
+            "warehouse_status_changed": (self._warehouse_status, m.stock.on_warehouse_status_changed,
+                                         m.ops.on_warehouse_status_changed),
+            "catalog_changed": (self._catalog_changed,),
+        }
+        for kind in TOUCHING:  # cached order pages are read again after any event that changes them
+            handlers[kind] = (*handlers.get(kind, ()), self.orders.on_event)
+        self._handlers = handlers
+
+    def _warehouse_status(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.m.catalog.warehouse_active(record["warehouse"], bool(record["active"]))
+
+    def _catalog_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.m.catalog.changed(record["entity"], record["key"])
+
+    # --- load ------------------------------------------------------------------------------------------------
+
+    async def load(self, engine: AsyncEngine) -> None:
+        """Rebuild every read model from one consistent read; `applied` becomes the outbox seq it reflects.
+
+        Events applied while the read runs (a load on a live instance) are applied again to the new models when
+        they come after the snapshot, so none is lost.
+        """
+        now = self.clock()
+        fresh = self._blank()
+        self._during_load = []
+        try:
+            async with engine.connect() as conn:
+                await _snapshot_transaction(conn)
+                outbox = models.outbox
+                upto = int((await conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0)))).scalar_one())
+                await fresh.catalog.load(conn)
+                await fresh.boards.load(conn)
+                await fresh.stock.load(conn, now)
+                await fresh.feeds.load(conn, upto)
+                await fresh.commission.load(conn)
+                await fresh.leaders.load(conn)
+                await fresh.ops.load(conn, upto, now)
+            during = self._during_load
+        finally:
+            self._during_load = None
+        self._install(fresh)
+        self.applied = upto
+        for seq, record in during:
+            self.apply(seq, record)
+        self.orders.mark_all_stale()  # cached pages may be older than the new snapshot: read them again
+
+    # --- events ----------------------------------------------------------------------------------------------
+
+    def apply(self, seq: int, record: dict[str, Any]) -> set[str]:
+        """Fold one committed event in; returns the topics whose view changed. Unknown kinds change nothing."""
+        if self._during_load is not None:
+            self._during_load.append((seq, record))
+        if seq <= self.applied:
+            return set()
+        self.applied = seq
+        dirty: set[str] = set()
+        for handler in self._handlers.get(record.get("kind", ""), ()):
+            handler(seq, record, dirty)
+        return dirty
+
+    @property
+    def needs_refresh(self) -> bool:
+        return bool(self.m.catalog.stale or self.m.leaders.needs_refresh or self.orders.stale)
+
+    async def refresh(self, engine: AsyncEngine) -> set[str]:
+        """Read back what recent events named but did not carry; returns the topics that changed."""
+        if not self.needs_refresh:
+            return set()
+        m = self.m
+        async with engine.connect() as conn:
+            dirty = refreshed_topics(m.catalog, await m.catalog.refresh(conn), m.boards.leaders_in)
+            dirty |= await m.leaders.refresh(conn)
+            dirty |= await self.orders.refresh(conn)
+        return dirty
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def snapshot(self, topic: str) -> dict[str, Any] | None:
+        """The full current view of a topic; None when there is no such topic."""
+        if topic == "ops":
+            return self.m.ops.snapshot()
+        if topic.startswith("room:"):
+            room, _, part = topic[5:].rpartition(":")
+            if part == "stock":
+                return self.m.stock.snapshot(room)
+            if part == "board":
+                return self.m.boards.snapshot(room)
+            if part == "feed":
+                return self.m.feeds.snapshot(room)
+            return None
+        if topic.startswith("leader:"):
+            return self.m.leaders.snapshot(topic[7:])
+        if topic.startswith("order:"):
+            return self.orders.snapshot(topic[6:])
+        return None
+
+    def feed_since(self, topic: str, since: int) -> list[dict[str, Any]] | None:
+        """Feed items with item seq > since, oldest first; None when the buffer no longer reaches back to since+1
+        (or the topic is not a feed): the client then needs a snapshot."""
+        room = _feed_room(topic)
+        return None if room is None else self.m.feeds.since(room, since)
+
+    def feed_seq(self, topic: str) -> int:
+        room = _feed_room(topic)
+        return 0 if room is None else self.m.feeds.last_seq(room)
+
+    def leader_rooms(self, leader: str) -> set[str]:
+        return self.m.boards.rooms_of(leader)
+
+    def order_known(self, order: str) -> bool:
+        return self.orders.known(order)
+
+    async def ensure_order(self, engine: AsyncEngine, order: str) -> bool:
+        return await self.orders.ensure(engine, order)
+
+    def topics(self) -> list[str]:
+        """Every topic that has a view now."""
+        m = self.m
+        rooms = sorted(set(m.catalog.rooms) | set(m.boards.rooms))
+        leaders = sorted(set(m.catalog.leaders) | set(m.leaders.orders) | set(m.commission.by_leader))
+        return ([f"room:{r}:{part}" for r in rooms for part in ("stock", "board", "feed")]
+                + [f"leader:{leader}" for leader in leaders] + ["ops"]
+                + [f"order:{o}" for o in sorted(self.orders.views)])
+
+    def clock_topics(self) -> set[str]:
+        """Topics whose view changes with time alone (sell rates decay, the ops series moves on)."""
+        return {"ops", *(f"room:{room}:stock" for room in self.m.stock.selling_rooms())}
+
+
+def _feed_room(topic: str) -> str | None:
+    if topic.startswith("room:") and topic.endswith(":feed"):
+        return topic[5:-5]
+    return None

@@ -1,0 +1,150 @@
+"""Feeds: the room's order ticker (`room:{id}:feed`) and the ring buffer it and the ops exceptions feed keep.
+
+An item's seq is the outbox seq of the event it comes from. It therefore grows with every item, means the same in
+every process and after every restart, and a client reconnecting with `since=SEQ` — to this process or another —
+gets exactly what it missed while the buffer still reaches back that far, and None (send a snapshot) otherwise.
+On load the buffers are filled from the outbox itself, so a restarted process shows the very same items.
+
+Buyer privacy: a feed item carries the masked name the order service put on the event, the province and city,
+the items and the total; never a phone or an address.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from realtime.projections.catalog import Catalog
+from server.db import models
+
+CAPACITY = 500  # items a feed keeps for clients that reconnect with since=
+SHOWN = 50  # items a snapshot shows
+
+
+class Ring:
+    """The newest `capacity` items of a feed, oldest first. Every item with seq > `floor` is in the buffer."""
+
+    __slots__ = ("floor", "items")
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.items: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self.floor = 0
+
+    def add(self, item: dict[str, Any]) -> None:
+        if len(self.items) == self.items.maxlen:
+            self.floor = self.items[0]["seq"]  # the oldest falls out: the buffer no longer reaches below it
+        self.items.append(item)
+
+    def fill(self, newest_first: list[dict[str, Any]], complete: bool) -> None:
+        """Items read back on load; `complete` when they are all the feed ever had."""
+        for item in reversed(newest_first):
+            self.add(item)
+        if not complete and self.items:
+            self.floor = max(self.floor, self.items[0]["seq"] - 1)
+
+    @property
+    def last_seq(self) -> int:
+        return self.items[-1]["seq"] if self.items else 0
+
+    def since(self, since: int) -> list[dict[str, Any]] | None:
+        if since < self.floor:
+            return None
+        newer: list[dict[str, Any]] = []
+        for item in reversed(self.items):  # newest first: a reconnecting client usually missed only a few
+            if item["seq"] <= since:
+                break
+            newer.append(item)
+        newer.reverse()
+        return newer
+
+    def latest(self, n: int = SHOWN) -> list[dict[str, Any]]:
+        start = max(0, len(self.items) - n)
+        return [self.items[i] for i in range(start, len(self.items))]
+
+
+def order_item(seq: int, record: dict[str, Any]) -> dict[str, Any]:
+    """A ticker line from an order_accepted record: only what the public may see."""
+    return {
+        "seq": seq,
+        "at": record["at"],
+        "order": record["order"],
+        "buyer": record["buyer_masked"],
+        "province": record["province"],
+        "city": record["city"],
+        "items": [list(line) for line in record["items"]],
+        "total_cents": record["total_cents"],
+        "leader": record["leader"],
+        "presale": record.get("presale", False),
+    }
+
+
+class RoomFeeds:
+    def __init__(self, catalog: Catalog, capacity: int = CAPACITY) -> None:
+        self.catalog = catalog
+        self.capacity = capacity
+        self.rings: dict[str, Ring] = {}
+
+    def ring(self, room: str) -> Ring:
+        ring = self.rings.get(room)
+        if ring is None:
+            ring = self.rings[room] = Ring(self.capacity)
+        return ring
+
+    def on_order_accepted(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.ring(record["room"]).add(order_item(seq, record))
+        dirty.add(f"room:{record['room']}:feed")
+
+    # --- reading: names are added as the screen is drawn, so a renamed SKU or leader shows its new name ---------
+
+    def _shown(self, item: dict[str, Any]) -> dict[str, Any]:
+        leader = item["leader"]
+        return {
+            **item,
+            "items": [{"sku": sku, "name": self.catalog.sku_name(sku), "qty": qty} for sku, qty in item["items"]],
+            "leader_name": self.catalog.leaders.get(leader) if leader else None,
+        }
+
+    def snapshot(self, room: str) -> dict[str, Any] | None:
+        if room not in self.catalog.rooms and room not in self.rings:
+            return None
+        ring = self.rings.get(room)
+        items = ring.latest() if ring else []
+        return {"room": room, "items": [self._shown(i) for i in items], "seq": ring.last_seq if ring else 0}
+
+    def since(self, room: str, since: int) -> list[dict[str, Any]] | None:
+        ring = self.rings.get(room)
+        if ring is None:
+            return [] if room in self.catalog.rooms else None
+        items = ring.since(since)
+        return None if items is None else [self._shown(i) for i in items]
+
+    def last_seq(self, room: str) -> int:
+        ring = self.rings.get(room)
+        return ring.last_seq if ring else 0
+
+    # --- load ------------------------------------------------------------------------------------------------
+
+    async def load(self, conn: AsyncConnection, upto: int) -> None:
+        """The newest `capacity` order_accepted events of every room, straight from the outbox."""
+        outbox = models.outbox
+        room = outbox.c.payload["room"].as_string()
+        ranked = (
+            select(
+                outbox.c.seq,
+                outbox.c.payload,
+                func.row_number().over(partition_by=room, order_by=outbox.c.seq.desc()).label("rn"),
+            )
+            .where(outbox.c.kind == "order_accepted", outbox.c.seq <= upto)
+            .subquery()
+        )
+        rows = await conn.execute(
+            select(ranked.c.seq, ranked.c.payload).where(ranked.c.rn <= self.capacity).order_by(ranked.c.seq.desc())
+        )
+        per_room: dict[str, list[dict[str, Any]]] = {}
+        for seq, payload in rows:
+            per_room.setdefault(payload["room"], []).append(order_item(seq, payload))
+        for name, items in per_room.items():
+            self.ring(name).fill(items, complete=len(items) < self.capacity)

@@ -1,0 +1,262 @@
+"""The leader's own view (`leader:{id}`): the leader's figures and rank in each room, the latest orders with their
+parcels' states, the orders held for address verification, and commission by state.
+
+Held orders are the one place a buyer's phone and address appear, so the leader can fix them; only this topic,
+which only the leader's own token opens, carries them. The `order_held` event carries the screening flags but not
+the buyer (events are public inside the system), so a held order is marked stale and `refresh` reads its buyer
+fields; `load` reads them for every held order.
+
+Commission per leader and state is the ledger folded: an accrual adds to its state, a move takes from one state
+and adds to another — the same sums the ledger table gives with GROUP BY.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.commission import State
+from realtime.projections.board import Boards
+from realtime.projections.catalog import Catalog
+from realtime.projections.times import utc
+from server.db import models
+
+RECENT = 50  # latest orders a leader sees
+CHUNK = 2_000  # order ids per IN (...) on load: well under SQLite's and asyncpg's bound-parameter limits
+STATES = tuple(str(s) for s in State)  # pending, frozen, settled, reversed
+
+
+def _key(order: dict[str, Any]) -> tuple[datetime, str]:
+    return (order["placed"], order["order"])
+
+
+class CommissionBook:
+    def __init__(self) -> None:
+        self.by_leader: dict[str, Counter[str]] = {}
+        self.totals: Counter[str] = Counter()
+
+    def move(self, leader: str, source: str | None, target: str, cents: int) -> None:
+        book = self.by_leader.setdefault(leader, Counter())
+        if source is not None:
+            book[source] -= cents
+            self.totals[source] -= cents
+        book[target] += cents
+        self.totals[target] += cents
+
+    def view(self, counts: Counter[str] | None) -> dict[str, int]:
+        counts = counts or Counter()
+        return {f"{state}_cents": counts[state] for state in STATES}
+
+    async def load(self, conn: AsyncConnection) -> None:
+        ce = models.commission_entries
+        for column, sign in ((ce.c.target, 1), (ce.c.source, -1)):
+            for leader, state, cents in await conn.execute(
+                select(ce.c.leader, column, func.sum(ce.c.amount_cents)).where(column.is_not(None))
+                .group_by(ce.c.leader, column)
+            ):
+                self.by_leader.setdefault(leader, Counter())[state] += sign * int(cents)
+                self.totals[state] += sign * int(cents)
+
+
+class LeaderViews:
+    def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook) -> None:
+        self.catalog = catalog
+        self.boards = boards
+        self.commission = commission
+        self.orders: dict[str, dict[str, dict[str, Any]]] = {}  # leader -> order -> entry (the latest RECENT)
+        self.held: dict[str, dict[str, dict[str, Any]]] = {}  # leader -> order -> held entry
+        self.stale_held: dict[str, str] = {}  # order -> leader: buyer fields still to read
+
+    # --- events ----------------------------------------------------------------------------------------------
+
+    def on_order_accepted(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        leader = record["leader"]
+        if not leader:
+            return
+        entry = {"order": record["order"], "room": record["room"], "placed": utc(record["at"]),
+                 "status": record["status"], "total_cents": record["total_cents"],
+                 "items": [list(line) for line in record["items"]], "parcels": {}}
+        if self._keep(leader, entry):
+            dirty.add(f"leader:{leader}")
+
+    def _keep(self, leader: str, entry: dict[str, Any]) -> bool:
+        """Keep the order if it is among the leader's latest RECENT (by placing time, then id)."""
+        orders = self.orders.setdefault(leader, {})
+        if len(orders) >= RECENT:
+            oldest = min(orders.values(), key=_key)
+            if _key(entry) <= _key(oldest):
+                return False
+            del orders[oldest["order"]]
+        orders[entry["order"]] = entry
+        return True
+
+    def _order(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        leader = record.get("leader")
+        return self.orders.get(leader, {}).get(record["order"]) if leader else None
+
+    def on_shipment_planned(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        entry = self._order(record)
+        if entry is None:
+            return
+        parcels = entry["parcels"]
+        known = parcels.get(record["shipment"])
+        # A re-booked parcel (verified, or moved off a warehouse that went down) keeps its state.
+        parcels[record["shipment"]] = {"shipment": record["shipment"], "warehouse": record["warehouse"],
+                                       "carrier": record["carrier"], "waybill": record["waybill"],
+                                       "state": known["state"] if known else "created"}
+        dirty.add(f"leader:{record['leader']}")
+
+    def on_parcel_state_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        entry = self._order(record)
+        parcel = entry["parcels"].get(record["shipment"]) if entry else None
+        if parcel is not None:
+            parcel["state"] = record["state"]
+            dirty.add(f"leader:{record['leader']}")
+
+    def on_order_held(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        leader = record["leader"]
+        if not leader:
+            return
+        self.held.setdefault(leader, {})[record["order"]] = {
+            "order": record["order"], "room": record["room"], "placed": utc(record["at"]),
+            "flags": list(record["flags"]), "total_cents": None, "buyer": None}
+        self.stale_held[record["order"]] = leader
+        dirty.add(f"leader:{leader}")
+
+    def on_order_verified(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self._settle_held(record, "accepted", dirty)
+
+    def on_order_cancelled(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        entry = self._settle_held(record, "cancelled", dirty)
+        if entry is not None:
+            # Only unshipped orders can be cancelled, and all their parcels go with them.
+            for parcel in entry["parcels"].values():
+                parcel["state"] = "cancelled"
+
+    def _settle_held(self, record: dict[str, Any], status: str, dirty: set[str]) -> dict[str, Any] | None:
+        leader = record.get("leader")
+        if not leader:
+            return None
+        self.held.get(leader, {}).pop(record["order"], None)
+        self.stale_held.pop(record["order"], None)
+        dirty.add(f"leader:{leader}")
+        entry = self._order(record)
+        if entry is not None:
+            entry["status"] = status
+        return entry
+
+    def on_commission_moved(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.commission.move(record["leader"], record["source"], record["target"], record["amount_cents"])
+        dirty.update((f"leader:{record['leader']}", "ops"))
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def snapshot(self, leader: str) -> dict[str, Any] | None:
+        name = self.catalog.leaders.get(leader)
+        if name is None and leader not in self.orders and leader not in self.commission.by_leader:
+            return None
+        return {
+            "leader": leader,
+            "name": name,
+            "rooms": [self._room(room, leader) for room in sorted(self.boards.rooms_of(leader))],
+            "commission": self.commission.view(self.commission.by_leader.get(leader)),
+            "orders": [_order_view(o) for o in sorted(self.orders.get(leader, {}).values(), key=_key,
+                                                      reverse=True)],
+            "held": [_held_view(h) for h in sorted(self.held.get(leader, {}).values(), key=_key)],
+        }
+
+    def _room(self, room: str, leader: str) -> dict[str, Any]:
+        info = self.catalog.rooms.get(room)
+        board = self.boards.rooms.get(room)
+        row = board.rows.get(leader) if board else None
+        return {"room": room, "title": info.title if info else None,
+                "rank": board.rank(leader) if board else None, "leaders": len(board.rows) if board else 0,
+                "gmv_cents": row[0] if row else 0, "orders": row[1] if row else 0, "invites": row[2] if row else 0}
+
+    # --- database --------------------------------------------------------------------------------------------
+
+    async def load(self, conn: AsyncConnection) -> None:
+        await self._load_recent(conn)
+        o = models.orders
+        rows = await conn.execute(select(o.c.order, o.c.room, o.c.leader, o.c.placed_at, o.c.flags,
+                                         o.c.total_cents, o.c.buyer)
+                                  .where(o.c.status == "held", o.c.leader.is_not(None)))
+        for row in rows:
+            self.held.setdefault(row.leader, {})[row.order] = _held_entry(row)
+
+    async def _load_recent(self, conn: AsyncConnection) -> None:
+        o, lines, s = models.orders, models.order_lines, models.shipments
+        ranked = (
+            select(o.c.order, o.c.room, o.c.leader, o.c.status, o.c.total_cents, o.c.placed_at,
+                   func.row_number().over(partition_by=o.c.leader,
+                                          order_by=(o.c.placed_at.desc(), o.c.order.desc())).label("rn"))
+            .where(o.c.leader.is_not(None))
+            .subquery()
+        )
+        entries: dict[str, dict[str, Any]] = {}
+        for row in await conn.execute(select(ranked).where(ranked.c.rn <= RECENT)):
+            entry = {"order": row.order, "room": row.room, "placed": utc(row.placed_at), "status": row.status,
+                     "total_cents": row.total_cents, "items": [], "parcels": {}}
+            entries[row.order] = entry
+            self.orders.setdefault(row.leader, {})[row.order] = entry
+        # The window runs once; lines and parcels are then looked up by order id (both are indexed by it).
+        ids = sorted(entries)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            for order, sku, qty in await conn.execute(
+                select(lines.c.order, lines.c.sku, func.sum(lines.c.qty)).where(lines.c.order.in_(chunk))
+                .group_by(lines.c.order, lines.c.sku).order_by(lines.c.order, lines.c.sku)
+            ):
+                entries[order]["items"].append([sku, int(qty)])
+            for row in await conn.execute(
+                select(s.c.shipment, s.c.order, s.c.warehouse, s.c.carrier, s.c.waybill, s.c.state)
+                .where(s.c.order.in_(chunk))
+            ):
+                entries[row.order]["parcels"][row.shipment] = {
+                    "shipment": row.shipment, "warehouse": row.warehouse, "carrier": row.carrier,
+                    "waybill": row.waybill, "state": row.state}
+
+    @property
+    def needs_refresh(self) -> bool:
+        return bool(self.stale_held)
+
+    async def refresh(self, conn: AsyncConnection) -> set[str]:
+        """Read the buyer fields of orders held since the last refresh (or drop them if no longer held)."""
+        stale, self.stale_held = self.stale_held, {}
+        if not stale:
+            return set()
+        o = models.orders
+        found = {row.order: row for row in await conn.execute(
+            select(o.c.order, o.c.room, o.c.leader, o.c.status, o.c.placed_at, o.c.flags, o.c.total_cents,
+                   o.c.buyer).where(o.c.order.in_(list(stale))))}
+        for order, leader in stale.items():
+            held = self.held.get(leader, {})
+            row = found.get(order)
+            if row is not None and row.status == "held" and order in held:
+                held[order] = _held_entry(row)
+            else:  # verified or cancelled meanwhile: its own event removes it too, this only comes first
+                held.pop(order, None)
+        return {f"leader:{leader}" for leader in stale.values()}
+
+
+def _held_entry(row: Any) -> dict[str, Any]:
+    buyer = row.buyer or {}
+    return {"order": row.order, "room": row.room, "placed": utc(row.placed_at), "flags": list(row.flags or ()),
+            "total_cents": row.total_cents,
+            "buyer": {k: buyer.get(k) for k in ("name", "phone", "province", "city", "district", "address")}}
+
+
+def _order_view(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"order": entry["order"], "room": entry["room"], "placed_at": entry["placed"].isoformat(),
+            "status": entry["status"], "total_cents": entry["total_cents"],
+            "items": [{"sku": sku, "qty": qty} for sku, qty in entry["items"]],
+            "parcels": [entry["parcels"][k] for k in sorted(entry["parcels"])]}
+
+
+def _held_view(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"order": entry["order"], "room": entry["room"], "placed_at": entry["placed"].isoformat(),
+            "flags": entry["flags"], "total_cents": entry["total_cents"], "buyer": entry["buyer"]}

@@ -1,0 +1,105 @@
+"""The realtime side of one process: projections, bus, follower, relay and hub, started and stopped together.
+
+    writer.on_commit ─► Relay ─► Bus (in-process │ Redis Stream) ─► Follower ─► Projections ─► Hub.mark_dirty
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from realtime.bus import Bus, InProcessBus, RedisStreamBus
+from realtime.hub import HtmlRenderer, Hub
+from realtime.projections import Projections
+from realtime.relay import Follower, Relay
+
+log = logging.getLogger("liveroom.realtime")
+
+Claim = tuple[str, str]
+
+_ROOM_TOPICS = ("stock", "board", "feed")
+
+
+class Realtime:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], *, redis_url: str | None = None,
+                 tick_ms: int = 100, html: HtmlRenderer | None = None,
+                 claim: Callable[[str | None], Claim | None], allowed_origins: tuple[str, ...] = ()) -> None:
+        self.engine = engine
+        self.claim = claim
+        self.allowed_origins = allowed_origins
+        self.projections = Projections(clock)
+        self.bus: Bus = RedisStreamBus(redis_url) if redis_url else InProcessBus()
+        self.hub = Hub(self.projections, tick_ms=tick_ms, html=html)
+        self.follower = Follower(engine, self.projections, self.hub.mark_dirty)
+        self.relay = Relay(self.bus)
+
+    async def start(self) -> Callable[[list[tuple[int, dict[str, object]]]], None]:
+        """Load the read models, start following the bus; returns the writer's on-commit hook."""
+        await self.projections.load(self.engine)
+        await self.bus.start(self.follower.receive)
+        await self.follower.start()
+        self.hub.start()
+        self._clock_task = asyncio.create_task(self._clock_ticks(), name="liveroom-clock-topics")
+        return self.relay.committed
+
+    async def _clock_ticks(self) -> None:
+        """Sell rates and per-minute series move with time alone: redraw those topics once a second."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.hub.mark_dirty(self.projections.clock_topics())
+
+    async def stop(self) -> None:
+        self._clock_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._clock_task
+        await self.hub.stop()
+        await self.follower.stop()
+        await self.relay.stop()
+        await self.bus.stop()
+
+    # --- who may open what -------------------------------------------------------------------------------
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """A browser's Origin must be the server's own (or configured); a client without Origin relies on its token."""
+        if origin is None:
+            return True
+        origin = origin.rstrip("/")
+        if origin in self.allowed_origins:
+            return True
+        return bool(host) and urlsplit(origin).netloc == host
+
+    async def may_open(self, claim: Claim, topic: str) -> bool:
+        role, subject = claim
+        if role == "ops":
+            return await self._exists(topic)
+        if role == "host":
+            return topic in {f"room:{subject}:{kind}" for kind in _ROOM_TOPICS}
+        if role == "leader":
+            if topic == f"leader:{subject}":
+                return True
+            parts = topic.split(":")
+            return len(parts) == 3 and parts[0] == "room" and parts[2] == "board" and \
+                parts[1] in self.projections.leader_rooms(subject)
+        if role == "order":
+            return topic == f"order:{subject}" and await self.projections.ensure_order(self.engine, subject)
+        return False
+
+    async def _exists(self, topic: str) -> bool:
+        if topic.startswith("order:"):
+            return await self.projections.ensure_order(self.engine, topic.split(":", 1)[1])
+        return valid_topic(topic)
+
+
+def valid_topic(topic: str) -> bool:
+    parts = topic.split(":")
+    if parts == ["ops"]:
+        return True
+    if len(parts) == 2 and parts[0] in ("leader", "order"):
+        return bool(parts[1])
+    return len(parts) == 3 and parts[0] == "room" and bool(parts[1]) and parts[2] in _ROOM_TOPICS

@@ -1,0 +1,194 @@
+"""A real liveroom server on a free loopback port (uvicorn in this event loop, or `liveroom serve` as a separate
+process), and a small WebSocket client that records the frames it receives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+import websockets
+from realparts import free_port
+from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET
+
+from server.app import create_app
+from server.clock import system_clock
+from server.db.migrate import upgrade
+from server.settings import Settings
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+    http: httpx.AsyncClient
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    @property
+    def ctx(self) -> Any:
+        return self.app.state.ctx
+
+    @property
+    def hub(self) -> Any:
+        return self.app.state.realtime.hub
+
+    def token(self, role: str, subject: str) -> str:
+        return str(self.ctx.token(role, subject))
+
+
+def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
+    return Settings(
+        database_url=database_url,
+        api_key=API_KEY,
+        secret=SECRET,
+        kdniao_appkey=KDNIAO_APPKEY,
+        kuaidi100_salt=KUAIDI100_SALT,
+        public_url=f"http://127.0.0.1:{port}",
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def live_server(database_url: str, **extra: Any) -> AsyncIterator[LiveServer]:
+    """uvicorn serving the real app on a free port, inside this test's event loop."""
+    upgrade(database_url)
+    port = free_port()
+    app = create_app(live_settings(database_url, port, **extra), clock=system_clock, run_scheduler=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws_per_message_deflate=False,
+        ws_max_size=64 * 1024,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+    ) as http:
+        try:
+            yield LiveServer(url, app, http)
+        finally:
+            server.should_exit = True
+            await task
+
+
+@contextlib.contextmanager
+def serve_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`liveroom serve` as its own process (what a second server machine would run)."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LIVEROOM_DATABASE_URL": database_url,
+        "LIVEROOM_API_KEY": API_KEY,
+        "LIVEROOM_SECRET": SECRET,
+        "LIVEROOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"liveroom serve exited: {process.stderr.read().decode() if process.stderr else ''}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("liveroom serve did not answer /healthz within 30 s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Watcher:
+    """A WebSocket client that keeps every frame it receives, with the time it arrived."""
+
+    connection: Any
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for message in self.connection:
+                self.frames.append(orjson.loads(message))
+                self.arrivals.append(time.monotonic())
+
+    def of(self, topic: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["topic"] == topic]
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            for frame in self.frames[seen:]:
+                if predicate(frame):
+                    return frame
+            seen = len(self.frames)
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no matching frame within {timeout} s; got {[f['topic'] for f in self.frames]}")
+
+    async def close(self) -> None:
+        await self.connection.close()
+        if self.task is not None:
+            await self.task
+
+
+async def watch(
+    ws_url: str,
+    topics: list[str],
+    token: str,
+    *,
+    since: int | None = None,
+    origin: str | None = None,
+    fmt: str = "json",
+) -> Watcher:
+    query = "&".join(
+        [
+            *(f"topic={t}" for t in topics),
+            f"token={token}",
+            f"format={fmt}",
+            *([f"since={since}"] if since is not None else []),
+        ]
+    )
+    headers = {"Origin": origin} if origin else None
+    connection = await websockets.connect(
+        f"{ws_url}?{query}", additional_headers=headers, compression=None, max_size=None
+    )
+    watcher = Watcher(connection)
+    watcher.task = asyncio.create_task(watcher._read())
+    return watcher

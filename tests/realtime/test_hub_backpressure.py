@@ -1,0 +1,108 @@
+"""The hub never waits for a slow screen: state frames coalesce to the newest, feeds overflow into a 1013 close.
+
+These tests drive the Hub with connections whose send blocks until released, the way a phone on a bad network
+behaves; the live-server test in test_hub.py shows the same over real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from realtime.hub import Hub
+
+
+class _Projections:
+    """Read models with one state topic and one feed, changed by the test."""
+
+    def __init__(self) -> None:
+        self.applied = 0
+        self.state = 0
+        self.items: list[dict[str, Any]] = []
+
+    def snapshot(self, topic: str) -> dict[str, Any]:
+        return {"value": self.state} if topic == "ops" else {"items": self.items[-50:]}
+
+    def feed_since(self, topic: str, since: int) -> list[dict[str, Any]] | None:
+        return [i for i in self.items if i["seq"] > since]
+
+    def feed_seq(self, topic: str) -> int:
+        return self.items[-1]["seq"] if self.items else 0
+
+
+class _Screen:
+    """A connection whose sends can be held back (a stalled network) and released."""
+
+    def __init__(self, *, stalled: bool = False) -> None:
+        self.frames: list[str] = []
+        self.flowing = asyncio.Event()
+        if not stalled:
+            self.flowing.set()
+        self.closed_with: int | None = None
+
+    async def send_text(self, data: str) -> None:
+        await self.flowing.wait()
+        self.frames.append(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed_with = code
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_stalled_screen_does_not_hold_back_the_others_and_gets_only_the_newest_state() -> None:
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000)
+    quick, stalled = _Screen(), _Screen()
+    await hub.attach(quick, ("ops",), "json")
+    stalled_sub = await hub.attach(stalled, ("ops",), "json")
+    stalled.flowing.clear()
+    for value in range(1, 21):
+        projections.state = value
+        projections.applied = value
+        hub.mark_dirty({"ops"})
+        hub.flush()
+        await _settle()
+    assert len(quick.frames) == 21 and '"value":20' in quick.frames[-1]
+    assert len(stalled.frames) == 1  # only its snapshot went out; the rest waits, coalesced
+    stalled.flowing.set()
+    await _settle()
+    # It skipped straight to the newest state: at most the one frame in flight plus the newest.
+    assert len(stalled.frames) <= 3 and '"value":20' in stalled.frames[-1]
+    assert stalled_sub.offered == 20
+    await hub.stop()
+
+
+async def test_a_screen_that_lets_feed_frames_pile_up_is_told_to_reconnect() -> None:
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000, max_feed_backlog=5)
+    stalled = _Screen()
+    subscriber = await hub.attach(stalled, ("room:r:feed",), "json")
+    stalled.flowing.clear()
+    for seq in range(1, 12):
+        projections.items.append({"seq": seq, "order": f"o{seq}"})
+        hub.mark_dirty({"room:r:feed"})
+        hub.flush()
+        await _settle()
+    assert stalled.closed_with == 1013
+    assert subscriber.closed and hub.connections == 0
+    await hub.stop()
+
+
+async def test_a_burst_between_two_ticks_is_one_frame_per_topic() -> None:
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000)
+    screen = _Screen()
+    await hub.attach(screen, ("ops", "room:r:feed"), "json")
+    for seq in range(1, 1001):
+        projections.items.append({"seq": seq, "order": f"o{seq}"})
+        projections.state = seq
+        hub.mark_dirty({"ops", "room:r:feed"})
+    hub.flush()
+    await _settle()
+    assert len(screen.frames) == 2 + 2  # two snapshots on attach, then one frame per topic for the burst
+    assert '"o1000"' in screen.frames[-1] or '"o1000"' in screen.frames[-2]
+    await hub.stop()
