@@ -16,7 +16,6 @@ from starlette.routing import BaseRoute, Route
 
 from domain.errors import DomainError
 from realtime import ws
-from realtime.hub import HtmlRenderer
 from realtime.runtime import Realtime
 from server.api import errors
 from server.api.errors import json_response
@@ -26,6 +25,8 @@ from server.db.engine import create_engine
 from server.db.instance import resolve_secrets
 from server.db.uow import Writer
 from server.settings import Settings
+from web import pages
+from web.frames import render_frame
 
 Hook = Callable[[AppContext], Any]
 
@@ -42,15 +43,6 @@ def api_routes() -> list[BaseRoute]:
         *admin.routes,
         *openapi.routes,
     ]
-
-
-def html_renderer() -> HtmlRenderer | None:
-    """The screens' htmx fragments (web/); None until the screens exist, and frames then go out as JSON."""
-    try:
-        from web.frames import render_frame
-    except ImportError:
-        return None
-    return render_frame
 
 
 async def healthz(request: Request) -> Response:
@@ -87,7 +79,7 @@ def create_app(
         stops: list[Any] = []
         try:
             realtime = Realtime(engine, clock, redis_url=resolved.redis_url, tick_ms=resolved.tick_ms,
-                                html=html_renderer(), claim=context.claim,
+                                html=render_frame, claim=context.claim,
                                 allowed_origins=resolved.allowed_origins)
             writer.on_commit = await realtime.start()
             app.state.realtime = realtime
@@ -110,7 +102,7 @@ def create_app(
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *extra_routes],
+        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *pages.routes, *extra_routes],
         lifespan=lifespan,
         exception_handlers={
             errors.ApiError: errors.handle_api_error,

@@ -6,6 +6,7 @@ what is stored; sent as null they clear it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
@@ -13,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.api.common import Body, Id, Text, When, ctx, parse, path_id, require_api_key
+from server.api.common import (
+    Body,
+    Id,
+    Text,
+    When,
+    ctx,
+    parse,
+    path_id,
+    require_api_key,
+    require_key_or_screen,
+)
 from server.api.errors import json_response
 from server.services import catalog
 
@@ -128,16 +139,24 @@ async def put_warehouse(request: Request) -> Response:
 
 
 async def warehouse_status(request: Request) -> Response:
-    """An outage (active false) re-routes the warehouse's unshipped orders."""
-    require_api_key(request)
+    """An outage (active false) re-routes the warehouse's unshipped orders. The ops screen may do it too."""
+    await require_key_or_screen(request, "ops")
     code = path_id(request, "code")
     body = await parse(request, StatusBody)
     return json_response(await catalog.warehouse_status(ctx(request), code, body.active))
 
 
+def _host_sells(request: Request, sku: str) -> Callable[[str], Awaitable[bool]]:
+    async def allows(room: str) -> bool:
+        return await catalog.room_sells(ctx(request), room, sku)
+
+    return allows
+
+
 async def put_sku(request: Request) -> Response:
-    require_api_key(request)
+    """The host screen switches presale with it, for its own room's SKUs."""
     sku = path_id(request, "sku")
+    await require_key_or_screen(request, "host", _host_sells(request, sku))
     body = await parse(request, SkuBody)
     return _answer(await catalog.put_sku(ctx(request), sku, _given(body)))
 
@@ -150,8 +169,9 @@ async def put_stock(request: Request) -> Response:
 
 
 async def adjust_stock(request: Request) -> Response:
-    require_api_key(request)
+    """Replenishment; the host screen may replenish its own room's SKUs."""
     sku, warehouse = path_id(request, "sku"), path_id(request, "warehouse")
+    await require_key_or_screen(request, "host", _host_sells(request, sku))
     body = await parse(request, AdjustBody)
     return _answer(await catalog.adjust_stock(ctx(request), sku, warehouse, body.delta))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -93,3 +94,23 @@ def has_api_key(request: Request) -> bool:
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+def screen_claim(request: Request) -> tuple[str, str] | None:
+    """The role and subject of the screen token a page sends as its bearer (None for an API key or nothing)."""
+    token = bearer(request)
+    return ctx(request).claim(token) if token else None
+
+
+async def require_key_or_screen(request: Request, role: str,
+                                allows: Callable[[str], Awaitable[bool]] | None = None) -> None:
+    """Writes a screen makes itself: the API key, or the token of a `role` screen whose subject `allows` this
+    change (the host replenishes and switches presale for its room's SKUs; ops marks warehouses down or up)."""
+    if has_api_key(request):
+        return
+    claim = screen_claim(request)
+    if claim is None:
+        require_api_key(request)  # 401 without any credential, 403 with a wrong one
+        return
+    if claim[0] != role or (allows is not None and not await allows(claim[1])):
+        raise ApiError(403, "forbidden", "this screen's token may not make this change")

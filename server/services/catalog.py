@@ -364,3 +364,10 @@ async def share_link(app: AppContext, room: str, leader: str, kind: str) -> Answ
 def _link_view(app: AppContext, code: str, room: str, leader: str, kind: str) -> dict[str, Any]:
     return {"code": code, "url": f"{app.settings.public_url}/r/{code}", "room": room, "leader": leader,
             "kind": kind}
+
+
+async def room_sells(app: AppContext, room: str, sku: str) -> bool:
+    """Whether `sku` is on the room's list (an empty list means every SKU)."""
+    async with app.engine.connect() as conn:
+        row = (await conn.execute(select(models.rooms.c.skus).where(models.rooms.c.room == room))).first()
+    return row is not None and (not row.skus or sku in row.skus)

@@ -192,3 +192,16 @@ async def watch(
     watcher = Watcher(connection)
     watcher.task = asyncio.create_task(watcher._read())
     return watcher
+
+
+class SeedClient:
+    """seed.py's `svc` interface (put/post with JSON) over a running server's httpx client."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def put(self, path: str, body: dict[str, Any]) -> Any:
+        return await self.client.put(path, json=body)
+
+    async def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return await self.client.post(path, json=body, **kwargs)

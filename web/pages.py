@@ -1,0 +1,93 @@
+"""The four screens: /host/{room}, /leader/{leader}, /ops, /track/{order}.
+
+Each takes `?token=` once — the token goes into a cookie scoped to the page and the browser is sent to the clean
+URL — and `?lang=en` (Chinese by default). The page is rendered complete from the read models, so it shows the
+truth at once; its WebSocket then replaces fragments by id as frames arrive (htmx ws extension, out-of-band swaps).
+A page opened without a valid token says so plainly and shows nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from web.i18n import locale_of
+from web.render import TEMPLATES, dom_id, render
+
+STATIC = TEMPLATES.parent / "static"
+COOKIE = "liveroom_token"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+
+
+def _token(request: Request) -> str | None:
+    return request.query_params.get("token") or request.cookies.get(COOKIE)
+
+
+def _denied(locale: str, status: int = 403) -> Response:
+    return HTMLResponse(render("denied.html", locale), status_code=status)
+
+
+def _clean_redirect(request: Request, token: str) -> Response:
+    """Drop the token from the address bar (and history); keep it in a cookie scoped to this page."""
+    query = {k: v for k, v in request.query_params.items() if k != "token"}
+    target = request.url.path + (f"?{urlencode(query)}" if query else "")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, token, path=request.url.path, httponly=True, samesite="lax",
+                        max_age=30 * 24 * 3600)
+    return response
+
+
+async def _screen(request: Request, role: str, subject: str, template: str, topics: list[str],
+                  **context: Any) -> Response:
+    locale = locale_of(request.query_params.get("lang"))
+    realtime = request.app.state.realtime
+    token = _token(request)
+    if not _ID.match(subject) or realtime.claim(token) != (role, subject):
+        return _denied(locale)
+    assert token is not None
+    if "token" in request.query_params:
+        return _clean_redirect(request, token)
+    if role == "order" and not await realtime.projections.ensure_order(realtime.engine, subject):
+        return _denied(locale, 404)
+    data = {topic: realtime.projections.snapshot(topic) or {} for topic in topics}
+    query = urlencode([("topic", t) for t in topics] + [("format", "html"), ("lang", locale), ("token", token)])
+    html = render(template, locale, data=data, topics=topics, ids={t: dom_id(t) for t in topics},
+                  ws_url=f"/ws?{query}", token=token, subject=subject, **context)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+async def host_screen(request: Request) -> Response:
+    room = request.path_params["room"]
+    topics = [f"room:{room}:stock", f"room:{room}:board", f"room:{room}:feed"]
+    return await _screen(request, "host", room, "host.html", topics, room=room)
+
+
+async def leader_screen(request: Request) -> Response:
+    leader = request.path_params["leader"]
+    rooms = sorted(request.app.state.realtime.projections.leader_rooms(leader)) if _ID.match(leader) else []
+    topics = [f"leader:{leader}", *(f"room:{room}:board" for room in rooms[:3])]
+    return await _screen(request, "leader", leader, "leader.html", topics, leader=leader)
+
+
+async def ops_screen(request: Request) -> Response:
+    return await _screen(request, "ops", "-", "ops.html", ["ops"])
+
+
+async def track_screen(request: Request) -> Response:
+    order = request.path_params["order"]
+    return await _screen(request, "order", order, "track.html", [f"order:{order}"], order=order)
+
+
+routes: list[BaseRoute] = [
+    Route("/host/{room}", host_screen),
+    Route("/leader/{leader}", leader_screen),
+    Route("/ops", ops_screen),
+    Route("/track/{order}", track_screen),
+    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+]
