@@ -22,6 +22,7 @@ from server.db import models
 from server.db.sql import accumulate
 from server.db.uow import Tx
 from server.services import ledger, shipping, stock_rows
+from server.services.order_reads import shipment_view
 
 # Which buyer field a screening flag points the leader at.
 FLAG_FIELDS = {
@@ -185,18 +186,7 @@ async def _verified_answer(tx: Tx, order: str) -> dict[str, Any]:
     return {
         "order": order,
         "status": "accepted",
-        "shipments": [
-            {
-                "shipment": p.shipment,
-                "warehouse": p.warehouse,
-                "carrier": p.carrier,
-                "waybill": p.waybill,
-                "state": p.state,
-                "items": [{"sku": sku, "qty": qty} for sku, qty in p.items],
-            }
-            for p in await order_shipments(tx, order)
-            if p.state != "cancelled"
-        ],
+        "shipments": [shipment_view(p) for p in await order_shipments(tx, order) if p.state != "cancelled"],
     }
 
 

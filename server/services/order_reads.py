@@ -14,6 +14,12 @@ from server.db import models
 from server.services import ledger
 
 
+def shipment_view(row: Any) -> dict[str, Any]:
+    """A parcel as every API answer shows it."""
+    return {"shipment": row.shipment, "warehouse": row.warehouse, "carrier": row.carrier, "waybill": row.waybill,
+            "state": row.state, "items": [{"sku": sku, "qty": qty} for sku, qty in row.items]}
+
+
 def masked_buyer(buyer: dict[str, Any]) -> dict[str, Any]:
     """What anyone holding just the order id may see: no phone, no street, a masked name."""
     name = buyer.get("name", "")
@@ -95,12 +101,7 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
         ],
         "shipments": [
             {
-                "shipment": p.shipment,
-                "warehouse": p.warehouse,
-                "carrier": p.carrier,
-                "waybill": p.waybill,
-                "state": p.state,
-                "items": [{"sku": sku, "qty": qty} for sku, qty in p.items],
+                **shipment_view(p),
                 "events": [
                     {"at": e.at.isoformat(), "state": e.state, "station": e.station}
                     for e in events

@@ -7,13 +7,12 @@ database of a PostgreSQL server started from the installed binaries (skipped wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from realparts import Postgres, postgres_server
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START
 
 from realtime.projections import Projections
@@ -24,20 +23,6 @@ from server.db.migrate import upgrade
 from server.settings import Settings
 
 Envelope = tuple[int, dict[str, Any]]
-
-
-@pytest.fixture(scope="session")
-def projections_pg() -> Iterator[Postgres]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def projections_db(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'projections.db'}"
-    server: Postgres = request.getfixturevalue("projections_pg")
-    return server.create_database()
 
 
 @dataclass
@@ -71,11 +56,11 @@ class RecordedApp:
 
 
 @pytest.fixture
-async def recorded_app(projections_db: str) -> AsyncIterator[RecordedApp]:
-    upgrade(projections_db)
+async def recorded_app(database_url: str) -> AsyncIterator[RecordedApp]:
+    upgrade(database_url)
     clock = ManualClock(START)
     settings = Settings(
-        database_url=projections_db,
+        database_url=database_url,
         api_key=API_KEY,
         secret=SECRET,
         kdniao_appkey=KDNIAO_APPKEY,

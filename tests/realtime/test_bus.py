@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from realparts import free_port, redis_server
+from realparts import free_port, redis_server, start_redis
 
 from realtime.bus import Envelope, InProcessBus, RedisStreamBus
 
@@ -121,35 +121,9 @@ def _port(url: str) -> int:
 
 def start_redis_on(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     """A fresh, empty redis-server on `port`: what a restarted Redis without persistence looks like."""
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    workdir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"redis-server did not come back on port {port}")
+    process = start_redis(port, workdir)
+    assert process is not None, "redis-server did not come back"
+    return process
 
 
 async def shutdown_redis(url: str) -> None:

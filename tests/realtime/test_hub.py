@@ -12,32 +12,19 @@ from typing import Any
 
 import pytest
 import websockets
-from live import LiveServer, live_server, watch
+from live import LiveServer, SeedClient, live_server, watch
 from seed import order_body, seed_catalog, share_code
 
 
 @pytest.fixture
 async def live(tmp_path: Path) -> Any:
     async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as server:
-        await seed_catalog(_Seeder(server))
+        await seed_catalog(SeedClient(server.http))
         yield server
 
 
-class _Seeder:
-    """seed.py speaks to a `svc` with put/post; the live server's HTTP client speaks the same."""
-
-    def __init__(self, server: LiveServer) -> None:
-        self.client = server.http
-
-    async def put(self, path: str, body: dict[str, Any]) -> Any:
-        return await self.client.put(path, json=body)
-
-    async def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return await self.client.post(path, json=body, **kwargs)
-
-
 async def _bound_order(live: LiveServer, order: str, visitor: str, qty: int = 1) -> dict[str, Any]:
-    code = await share_code(_Seeder(live), "lead-a")
+    code = await share_code(SeedClient(live.http), "lead-a")
     response = await live.http.post(
         "/api/v1/orders", json=order_body(order, visitor, [("tea", qty)], code=code)
     )

@@ -7,24 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from live import live_server, serve_process, watch
+from live import SeedClient, live_server, serve_process, watch
 from realparts import redis_server
 from seed import API_KEY, SECRET, order_body, seed_catalog, share_code
 
 from server import tokens
-
-
-class _Client:
-    """seed.py's `svc` interface over a plain httpx client of a running server."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def put(self, path: str, body: dict[str, Any]) -> Any:
-        return await self.client.put(path, json=body)
-
-    async def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return await self.client.post(path, json=body, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +28,7 @@ async def test_an_order_posted_to_one_process_reaches_a_screen_of_another(
     with serve_process(database, env) as process_a, serve_process(database, env) as process_b:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         async with httpx.AsyncClient(base_url=process_a, headers=headers, timeout=30) as a:
-            svc = _Client(a)
+            svc = SeedClient(a)
             await seed_catalog(svc)
             code = await share_code(svc, "lead-a")
             ws_b = process_b.replace("http://", "ws://") + "/ws"
@@ -74,7 +61,7 @@ async def test_after_a_restart_the_screens_show_the_same_figures(tmp_path: Path)
     database = f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"
     topics = ["room:room-1:board", "room:room-1:stock", "leader:lead-a", "leader:lead-b"]
     async with live_server(database) as first:
-        svc = _Client(first.http)
+        svc = SeedClient(first.http)
         await seed_catalog(svc)
         code_a, code_b = await share_code(svc, "lead-a"), await share_code(svc, "lead-b")
         for i in range(12):

@@ -445,9 +445,9 @@ async def write_bulk(engine: Any, rows: dict[str, list[dict[str, Any]]]) -> None
             await conn.execute(table.insert(), table_rows)
 
 
-async def test_a_big_session_rebuilds_to_the_figures_its_tables_hold(projections_db: str) -> None:
-    upgrade(projections_db)
-    engine = create_engine(projections_db)
+async def test_a_big_session_rebuilds_to_the_figures_its_tables_hold(database_url: str) -> None:
+    upgrade(database_url)
+    engine = create_engine(database_url)
     try:
         rows = bulk_rows(20_000)
         await write_bulk(engine, rows)

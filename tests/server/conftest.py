@@ -6,13 +6,12 @@ database of a PostgreSQL server started from the installed binaries (skipped wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from realparts import Postgres, postgres_server
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START
 from sqlalchemy import func, select
 
@@ -22,20 +21,6 @@ from server.context import AppContext
 from server.db import models
 from server.db.migrate import upgrade
 from server.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[Postgres]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'liveroom.db'}"
-    server: Postgres = request.getfixturevalue("pg")
-    return server.create_database()
 
 
 @dataclass

@@ -127,40 +127,34 @@ def _has_user(name: str) -> bool:
     return True
 
 
+def start_redis(port: int, workdir: str | Path) -> subprocess.Popen[bytes] | None:
+    """An empty redis-server (no persistence) on `port`; None if it does not accept connections within 10 s."""
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.terminate()
+    return None
+
+
 @contextmanager
 def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("Redis tests skipped: no redis-server binary installed (apt-get install redis-server)")
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="liveroom-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_redis(port, workdir)
+    if process is None:
+        pytest.skip("Redis tests skipped: redis-server did not accept connections within 10 s")
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.skip("Redis tests skipped: redis-server did not accept connections within 10 s")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
