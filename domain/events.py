@@ -114,6 +114,21 @@ class ParcelStateChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ParcelTraced(Event):
+    """A newer trace line for a parcel whose state did not change (the buyer's timeline still grows)."""
+
+    kind: ClassVar[str] = "parcel_traced"
+    shipment: str
+    order: str
+    room: str
+    leader: str | None
+    carrier: str
+    waybill: str
+    state: str
+    station: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ParcelShipped(Event):
     """The parcel left its warehouse (its units left on_hand); `at` is when, from the carrier's first scan."""
 
@@ -194,6 +209,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StockChanged,
         ShipmentPlanned,
         ParcelStateChanged,
+        ParcelTraced,
         ParcelShipped,
         ParcelStuck,
         CommissionMoved,

@@ -22,7 +22,7 @@ from server.db import models
 CAPACITY = 4096
 # Events that change what the order page shows (commission is not the buyer's business; stuck is an ops matter).
 TOUCHING = frozenset({"order_held", "order_verified", "order_cancelled", "shipment_planned", "parcel_state_changed",
-                      "after_sale_opened", "after_sale_resolved"})
+                      "parcel_traced", "after_sale_opened", "after_sale_resolved"})
 
 
 def _iso(value: Any) -> str | None:

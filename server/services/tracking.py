@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from domain import commission, stock, tracking
 from domain.errors import Conflict, DomainError
-from domain.events import ParcelShipped, ParcelStateChanged, StockChanged
+from domain.events import ParcelShipped, ParcelStateChanged, ParcelTraced, StockChanged
 from server.db import models
 from server.db.sql import insert_missing
 from server.db.uow import Tx
@@ -157,6 +157,10 @@ async def apply_tracking(tx: Tx, row: Any, report: Report) -> Tracked:
         elif after.state == tracking.ParcelState.RETURNED:
             entries = await ledger.order_entries(tx, order.order)
             await ledger.append(tx, order.room, commission.on_returned(entries, newest.at))
+    elif moved:
+        tx.emit(ParcelTraced(
+            at=newest.at, shipment=row.shipment, order=row.order, room=order.room, leader=order.leader,
+            carrier=row.carrier, waybill=row.waybill, state=str(after.state), station=newest.station))
     return Tracked(row.shipment, row.order, row.carrier, row.waybill, str(after.state), str(before.state),
                    moved)
 
