@@ -48,7 +48,7 @@ async def _screen(request: Request, role: str, subject: str, template: str, topi
     locale = locale_of(request.query_params.get("lang"))
     realtime = request.app.state.realtime
     token = _token(request)
-    if not _ID.match(subject) or realtime.claim(token) != (role, subject):
+    if not (subject == "-" or _ID.match(subject)) or realtime.claim(token) != (role, subject):
         return _denied(locale)
     assert token is not None
     if "token" in request.query_params:

@@ -266,13 +266,25 @@ class OpsView:
             "warehouses": [self._warehouse(code) for code in sorted(self._warehouse_codes())],
             "carriers": self._carriers(),
             "funnel": {state: self.funnel[state] for state in FUNNEL},
-            "exceptions": self.exceptions.latest(SHOWN),
+            "exceptions": [self._named(item) for item in self.exceptions.latest(SHOWN)],
             "commission": {
                 **self.commission.view(totals),
                 "liability_cents": totals["pending"] + totals["frozen"],
             },
         }
 
+
+    def _named(self, item: dict[str, Any]) -> dict[str, Any]:
+        """An exception as a person reads it: names beside the codes (a wall shows 广州仓, not GZ)."""
+        named = dict(item)
+        if "sku" in item:
+            named["sku_name"] = self.catalog.sku_name(item["sku"])
+        if "leader" in item:
+            named["leader_name"] = self.catalog.leaders.get(item["leader"])
+        if "warehouse" in item:
+            site = self.catalog.warehouses.get(item["warehouse"])
+            named["warehouse_name"] = site.name if site else None
+        return named
     def _warehouse_codes(self) -> set[str]:
         return set(self.catalog.warehouses) | {code for code, n in self.backlog.items() if n} | set(self.shipped)
 

@@ -1,0 +1,324 @@
+"""The ops war room (/ops) in a real Chromium: what operations sees change on the wall without a reload."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from browser import WALL, open_screen, screenshot
+from live import LiveServer, SeedClient
+from seed import GUANGZHOU_BUYER, order_body, share_code
+
+SHANGHAI_BUYER = {
+    "name": "王五",
+    "phone": "13900139000",
+    "province": "上海",
+    "city": "上海",
+    "district": "浦东新区",
+    "address": "世纪大道100号环球金融中心",
+}
+BEIJING_BUYER = {
+    "name": "赵六",
+    "phone": "13700137000",
+    "province": "北京",
+    "city": "北京",
+    "district": "朝阳区",
+    "address": "建国路88号SOHO现代城",
+}
+BUYERS = [  # tier-1 cities go next-day (SF); elsewhere the express carriers share; the far west goes by post
+    GUANGZHOU_BUYER,
+    SHANGHAI_BUYER,
+    BEIJING_BUYER,
+    {
+        "name": "孙七",
+        "phone": "13600136000",
+        "province": "浙江",
+        "city": "杭州",
+        "district": "西湖区",
+        "address": "文三路90号东部软件园",
+    },
+    {
+        "name": "周八",
+        "phone": "13500135000",
+        "province": "四川",
+        "city": "成都",
+        "district": "武侯区",
+        "address": "人民南路四段12号",
+    },
+    {
+        "name": "吴九",
+        "phone": "13300133000",
+        "province": "湖北",
+        "city": "武汉",
+        "district": "洪山区",
+        "address": "珞喻路1037号",
+    },
+    {
+        "name": "郑十",
+        "phone": "13200132000",
+        "province": "湖南",
+        "city": "长沙",
+        "district": "岳麓区",
+        "address": "麓山南路932号",
+    },
+    {
+        "name": "冯一",
+        "phone": "13100131000",
+        "province": "新疆",
+        "city": "乌鲁木齐",
+        "district": "天山区",
+        "address": "解放北路88号",
+    },
+]
+BAD_PHONE_BUYER = {**GUANGZHOU_BUYER, "name": "李四", "phone": "123"}
+# What must never be cut off on the wall (a line of detail in the feed may end in an ellipsis).
+CLIP_CHECKED = (
+    ".kpi-value, .kpi-label, .kpi-sub, .exc-title, .stage-name, .stage-count, .wh-table td, "
+    ".carrier-table td, .panel h2, .funnel-foot"
+)
+SEE = 5_000  # ms: what a person watching the wall would call "at once"
+
+
+def now_iso(minutes_ago: float = 0) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+
+
+async def ops_page(browser: Any, live: LiveServer, lang: str | None = None) -> Any:
+    return await open_screen(browser, live, "/ops", live.token("ops", "-"), viewport=WALL, lang=lang)
+
+
+async def place(live: LiveServer, order: str, items: list[tuple[str, int]], **kwargs: Any) -> dict[str, Any]:
+    response = await live.http.post("/api/v1/orders", json=order_body(order, f"v-{order}", items, **kwargs))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def track(
+    live: LiveServer, shipment: dict[str, Any], state: str, station: str = "", at: str | None = None
+) -> None:
+    response = await live.http.post(
+        "/api/v1/tracking",
+        json={
+            "carrier": shipment["carrier"],
+            "waybill": shipment["waybill"],
+            "state": state,
+            "at": at or now_iso(),
+            "station": station,
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+async def text(page: Any, selector: str) -> str:
+    return str(await page.locator(selector).first.inner_text()).strip()
+
+
+async def wait_text(page: Any, selector: str, expected: str) -> None:
+    await page.wait_for_function(
+        "([sel, want]) => { const el = document.querySelector(sel); return el && el.textContent.trim() === want; }",
+        arg=[selector, expected],
+        timeout=SEE,
+    )
+
+
+async def test_an_order_moves_orders_per_minute_and_gmv_in_place(browser: Any, live: LiveServer) -> None:
+    page = await ops_page(browser, live)
+    assert await text(page, "#kpi-hour-orders") == "0"
+    assert await text(page, "#kpi-gmv") == "¥0"
+    # The chart is drawn once; frames feed it. Mark its canvas to prove it is never re-created.
+    await page.evaluate("document.querySelector('#ops-chart canvas').dataset.mark = 'first'")
+
+    code = await share_code(SeedClient(live.http), "lead-a")
+    await place(live, "ops-o1", [("tea", 2)], code=code)  # ¥256.00
+
+    await wait_text(page, "#kpi-hour-orders", "1")
+    await wait_text(page, "#kpi-gmv", "¥256")
+    orders, gmv = await page.evaluate(
+        "() => { const d = window.liveroomOps.chartData(); return [d[1].reduce((a, b) => a + b, 0),"
+        " d[2].reduce((a, b) => a + b, 0)]; }"
+    )
+    assert (orders, gmv) == (1, 25_600)
+    assert await page.evaluate("document.querySelector('#ops-chart canvas').dataset.mark") == "first"
+    assert await page.locator("#ops-chart canvas").count() == 1
+
+    await place(live, "ops-o2", [("mango", 1)], code=code)  # ¥59.90
+    await wait_text(page, "#kpi-hour-orders", "2")
+    await wait_text(page, "#kpi-gmv", "¥315")
+    assert await page.evaluate("document.querySelector('#ops-chart canvas').dataset.mark") == "first"
+    assert int(await text(page, "#kpi-minute-orders")) in (1, 2)  # 1 only if a minute turned between the two
+
+
+async def test_a_tracking_push_moves_the_parcel_funnel(browser: Any, live: LiveServer) -> None:
+    answer = await place(live, "ops-t1", [("mango", 1)])
+    page = await ops_page(browser, live)
+    shipment = answer["shipments"][0]
+    row = f"tr[data-warehouse='{shipment['warehouse']}']"
+    assert await text(page, "[data-stage='created']") == "1"
+    assert await text(page, "[data-stage='in_transit'] .stage-count") == "0"
+    assert await text(page, f"{row} .wh-backlog") == "1"
+
+    await track(live, shipment, "in_transit", "广州转运中心")
+
+    await wait_text(page, "[data-stage='in_transit'] .stage-count", "1")
+    assert await text(page, "[data-stage='created']") == "0"
+    assert await text(page, f"{row} .wh-backlog") == "0"  # it left the warehouse
+
+    await track(live, shipment, "signed", "天河区菜鸟驿站")
+    await wait_text(page, "[data-stage='signed'] .stage-count", "1")
+    assert await text(page, "[data-stage='in_transit'] .stage-count") == "0"
+
+
+async def test_a_held_order_appears_in_the_exceptions_feed(browser: Any, live: LiveServer) -> None:
+    page = await ops_page(browser, live)
+    assert await page.locator("#ops-exceptions [data-kind]").count() == 0
+
+    answer = await place(
+        live,
+        "ops-held-1",
+        [("tea", 1)],
+        buyer=BAD_PHONE_BUYER,
+        code=await share_code(SeedClient(live.http), "lead-a"),
+    )
+    assert answer["status"] == "held"
+
+    item = page.locator("#ops-exceptions [data-kind='order_held']", has_text="ops-held-1")
+    await item.wait_for(timeout=SEE)
+    assert "手机号无效" in await item.inner_text()
+    assert await page.locator("#ops-exceptions .arrive").count() == 1  # it flashes in as new
+
+
+async def test_a_problem_parcel_counts_against_its_carrier_and_enters_the_feed(
+    browser: Any, live: LiveServer
+) -> None:
+    answer = await place(live, "ops-p1", [("tea", 1)])
+    shipment = answer["shipments"][0]
+    page = await ops_page(browser, live)
+
+    await track(live, shipment, "problem", "广州转运中心 地址不详")
+
+    item = page.locator("#ops-exceptions [data-kind='parcel_problem']", has_text=shipment["waybill"])
+    await item.wait_for(timeout=SEE)
+    await wait_text(page, "#kpi-exceptions", "1")
+    carrier = page.locator(f"tr[data-carrier='{shipment['carrier']}'] td.bad")
+    assert await carrier.inner_text() == "1"
+
+
+async def test_marking_a_warehouse_down_from_the_page_shows_it_down_and_an_outage(
+    browser: Any, live: LiveServer
+) -> None:
+    page = await ops_page(browser, live)
+    row = page.locator("tr[data-warehouse='GZ']")
+    assert await row.locator(".pill").inner_text() == "运行中"
+
+    await row.get_by_role("button", name="标记停用").click()
+    # The button asks once more; the second click within seconds sends it.
+    await row.get_by_role("button", name="确认停用广州仓？").click()
+
+    await page.locator("tr.wh-down[data-warehouse='GZ']").wait_for(timeout=SEE)
+    assert await row.locator(".pill").inner_text() == "已停用"
+    outage = page.locator("#ops-exceptions [data-kind='warehouse_down']", has_text="广州仓")
+    await outage.wait_for(timeout=SEE)
+    assert "待发货" in await text(page, ".kpi-alert")  # the backlog tile turns red while a warehouse is down
+    warehouses = (await live.http.get("/api/v1/skus/mango/stock")).json()["warehouses"]
+    assert any(w["warehouse"] == "GZ" for w in warehouses)
+
+    await row.get_by_role("button", name="恢复运行").click()  # bringing one back needs no second click
+    await page.locator("#ops-exceptions [data-kind='warehouse_up']", has_text="广州仓").wait_for(timeout=SEE)
+    await page.locator("tr.wh:not(.wh-down)[data-warehouse='GZ']").wait_for(timeout=SEE)
+
+
+async def test_one_click_alone_never_takes_a_warehouse_down(browser: Any, live: LiveServer) -> None:
+    page = await ops_page(browser, live, lang="en")
+    row = page.locator("tr[data-warehouse='SH']")
+    await row.get_by_role("button", name="Mark down").click()
+    await row.get_by_role("button", name="Confirm: 上海仓 down?").wait_for(timeout=SEE)
+    await asyncio.sleep(0.6)
+    assert await row.locator(".pill").inner_text() == "Running"
+    assert await page.locator("#ops-exceptions [data-kind='warehouse_down']").count() == 0
+    # Unconfirmed, the button goes back to what it was.
+    await row.get_by_role("button", name="Mark down").wait_for(timeout=8_000)
+
+
+async def test_a_minute_with_no_orders_slides_the_hour_on_without_a_frame(
+    browser: Any, live: LiveServer
+) -> None:
+    await place(live, "ops-s1", [("tea", 1)])
+    page = await ops_page(browser, live)
+    await wait_text(page, "#kpi-hour-orders", "1")
+    # Jump the page's clock two minutes ahead: no order, so no frame; the wall must still show this minute as 0.
+    await page.evaluate("() => { const real = Date.now.bind(Date); Date.now = () => real() + 120000; }")
+    await wait_text(page, "#kpi-minute-orders", "0")
+    assert await text(page, "#kpi-hour-orders") == "1"  # still inside the last hour
+
+
+# --- a busy room, for the screenshots ----------------------------------------------------------------------------
+
+
+async def busy_room(live: LiveServer) -> None:
+    """Most of an hour of a live session: orders from across the country peaking mid-way, parcels on the road
+    with several carriers, and trouble of every kind the wall reports."""
+    seed = SeedClient(live.http)
+    codes = [await share_code(seed, leader) for leader in ("lead-a", "lead-b", "lead-c")]
+    for sku, warehouse, units in (
+        ("tea", "SH", 600),
+        ("tea", "GZ", 600),
+        ("tea", "BJ", 600),
+        ("mango", "GZ", 400),
+    ):
+        await live.http.put(f"/api/v1/skus/{sku}/stock/{warehouse}", json={"on_hand": units})
+    shipments: list[dict[str, Any]] = []
+    n = 0
+    for minute in range(55, -1, -1):
+        for k in range(1 + round(6 * math.exp(-(((minute - 22) / 11) ** 2))) + (minute * 7) % 3):
+            n += 1
+            items = [("tea", 1 + k % 2)] if n % 3 else [("mango", 1)]
+            answer = await place(
+                live,
+                f"busy-{n}",
+                items,
+                code=codes[n % 3],
+                buyer=BUYERS[n % len(BUYERS)],
+                at=now_iso(minute + k * 0.1),
+            )
+            shipments.extend(answer["shipments"])
+    states = ["in_transit", "collected", "out_for_delivery", "signed", "in_transit", "in_transit", "signed"]
+    for i, shipment in enumerate(shipments[: len(shipments) * 4 // 5]):
+        state = states[i % len(states)]
+        await track(live, shipment, "collected", "揽收网点")
+        if state != "collected":
+            await track(live, shipment, state, "转运中心")
+    await track(live, shipments[-1], "problem", "派件异常：地址不详")
+    await track(live, shipments[-2], "returned", "收件人拒收")
+    await place(live, "busy-held-1", [("tea", 1)], code=codes[0], buyer=BAD_PHONE_BUYER)
+    await place(
+        live,
+        "busy-held-2",
+        [("mango", 1)],
+        code=codes[1],
+        buyer={**SHANGHAI_BUYER, "district": "", "address": "x"},
+    )
+    await place(live, "busy-serum", [("serum", 5)], code=codes[2], buyer=SHANGHAI_BUYER)  # SH empties
+    response = await live.http.post("/api/v1/warehouses/BJ/status", json={"active": False})
+    assert response.status_code == 200, response.text
+
+
+async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, live: LiveServer) -> None:
+    await busy_room(live)
+    for lang, name in ((None, "ops-zh"), ("en", "ops-en")):
+        page = await ops_page(browser, live, lang=lang)
+        await page.locator("#ops-exceptions [data-kind='warehouse_down']").first.wait_for(timeout=SEE)
+        await page.wait_for_timeout(400)
+        await screenshot(page, name)
+        size = await page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        )
+        assert size == [1920, 1080], f"the wall scrolls: {size}"
+        clipped = await page.evaluate(
+            f"() => [...document.querySelectorAll('{CLIP_CHECKED}')]"
+            ".filter(el => el.scrollWidth > el.clientWidth + 1)"
+            ".map(el => el.textContent.trim())"
+        )
+        assert clipped == [], f"cut off: {clipped}"
+        await page.context.close()

@@ -1,0 +1,232 @@
+// The ops war room: the Beijing clock, the per-minute chart (drawn once, fed from each frame's JSON), new
+// exceptions flashing in, and a two-step "mark down" so a stray click never takes a warehouse offline.
+(function () {
+  "use strict";
+  var MINUTE = 60;
+  var zh = document.documentElement.lang !== "en";
+  var clockFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+  });
+  var axisFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+
+  // --- figures ----------------------------------------------------------------------------------------------
+
+  function money(cents) {  // the same rule as the frame's money macro (yuan_short, or k / M in English)
+    var yuan = Math.floor(cents / 100);
+    if (zh && Math.abs(yuan) >= 10000) return "¥" + (yuan / 10000).toFixed(1) + "万";
+    if (!zh && Math.abs(cents) >= 100000000) return "¥" + (cents / 100000000).toFixed(1) + "M";
+    if (!zh && Math.abs(cents) >= 1000000) return "¥" + (cents / 100000).toFixed(1) + "k";
+    return "¥" + yuan.toLocaleString("en-US");
+  }
+
+  function readSeries() {
+    var script = document.getElementById("ops-series");
+    var rows = script ? JSON.parse(script.textContent || "[]") : [];
+    return {
+      text: script ? script.textContent : "",
+      x: rows.map(function (r) { return Math.round(Date.parse(r[0]) / 1000); }),
+      orders: rows.map(function (r) { return r[1]; }),
+      gmv: rows.map(function (r) { return r[2]; })
+    };
+  }
+
+  // No frame means no order: when the minute turns with nothing new, the hour slides on with a zero.
+  function slide(series) {
+    var now = Math.floor(Date.now() / 1000 / MINUTE) * MINUTE;
+    var moved = false;
+    while (series.x.length && series.x[series.x.length - 1] < now) {
+      series.x.push(series.x[series.x.length - 1] + MINUTE);
+      series.orders.push(0);
+      series.gmv.push(0);
+      series.x.shift(); series.orders.shift(); series.gmv.shift();
+      moved = true;
+    }
+    return moved;
+  }
+
+  function sum(values) { return values.reduce(function (a, b) { return a + b; }, 0); }
+
+  function setText(id, text) {
+    var el = document.getElementById(id);
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
+  function showRates(series) {
+    var n = series.orders.length;
+    setText("kpi-minute-orders", String(n ? series.orders[n - 1] : 0));
+    setText("kpi-avg5", (sum(series.orders.slice(-5)) / 5).toFixed(1));
+    setText("kpi-hour-orders", sum(series.orders).toLocaleString("en-US"));
+    setText("kpi-hour-gmv", money(sum(series.gmv)));
+  }
+
+  // --- the chart --------------------------------------------------------------------------------------------
+
+  var chart = null;
+  var current = null;
+
+  function css(name) { return getComputedStyle(document.body).getPropertyValue(name).trim(); }
+
+  function niceMax(max, floor) {
+    var top = Math.max(floor, max * 1.15);
+    var step = Math.pow(10, Math.floor(Math.log10(top)));
+    return Math.ceil(top / step) * step;
+  }
+
+  function createChart(host, series) {
+    var font = "15px " + css("--num");
+    var muted = css("--muted"), grid = css("--grid") || "rgba(128,128,128,.15)";
+    var ordersColor = css("--c-orders"), gmvColor = css("--c-gmv");
+    var opts = {
+      width: host.clientWidth,
+      height: host.clientHeight,
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Asia/Shanghai"); },
+      legend: { show: false },
+      cursor: { show: false },
+      padding: [12, 8, 0, 8],
+      scales: {
+        x: { time: true },
+        orders: { range: function (u, min, max) { return [0, niceMax(max, 5)]; } },
+        gmv: { range: function (u, min, max) { return [0, niceMax(max, 10000)]; } }
+      },
+      axes: [
+        { stroke: muted, font: font, space: 90, grid: { show: false }, ticks: { stroke: grid },
+          values: function (u, splits) {
+            return splits.map(function (ts) { return axisFormat.format(new Date(ts * 1000)); });
+          } },
+        { scale: "orders", stroke: ordersColor, font: font, size: 56, grid: { stroke: grid, width: 1 },
+          ticks: { show: false },
+          values: function (u, splits) { return splits.map(function (v) { return v % 1 ? "" : String(v); }); } },
+        { scale: "gmv", side: 1, stroke: gmvColor, font: font, size: 84, grid: { show: false },
+          ticks: { show: false },
+          values: function (u, splits) { return splits.map(money); } }
+      ],
+      series: [
+        {},
+        { label: host.dataset.orders, scale: "orders", stroke: ordersColor, fill: ordersColor, width: 0,
+          paths: uPlot.paths.bars({ size: [0.7, 60], gap: 1 }), points: { show: false } },
+        { label: host.dataset.gmv, scale: "gmv", stroke: gmvColor, width: 3, points: { show: false } }
+      ]
+    };
+    return new uPlot(opts, [series.x, series.orders, series.gmv], host);
+  }
+
+  function draw(series) {
+    current = series;
+    var host = document.getElementById("ops-chart");
+    if (!host || typeof uPlot === "undefined") return;
+    if (chart === null || !host.contains(chart.root)) {
+      host.textContent = "";
+      chart = createChart(host, series);
+    } else {
+      chart.setData([series.x, series.orders, series.gmv]);
+    }
+  }
+
+  function resize() {
+    var host = document.getElementById("ops-chart");
+    if (chart && host) chart.setSize({ width: host.clientWidth, height: host.clientHeight });
+  }
+
+  // --- exceptions -------------------------------------------------------------------------------------------
+
+  var ARRIVE_MS = 1200;
+  var seenSeq = maxSeq();
+  var arrived = {};  // seq -> when it first showed up; frames redraw the list, the flash must not restart
+
+  function maxSeq() {
+    var top = 0;
+    document.querySelectorAll("#ops-exceptions [data-seq]").forEach(function (li) {
+      top = Math.max(top, parseInt(li.dataset.seq, 10) || 0);
+    });
+    return top;
+  }
+
+  function flashNew() {
+    var now = Date.now();
+    document.querySelectorAll("#ops-exceptions [data-seq]").forEach(function (li) {
+      var seq = parseInt(li.dataset.seq, 10) || 0;
+      if (seq > seenSeq && !(seq in arrived)) arrived[seq] = now;
+      var age = seq in arrived ? now - arrived[seq] : ARRIVE_MS;
+      if (age < ARRIVE_MS) {
+        li.style.animationDelay = -age + "ms";
+        li.classList.add("arrive");
+      }
+    });
+    Object.keys(arrived).forEach(function (seq) { if (now - arrived[seq] >= ARRIVE_MS) delete arrived[seq]; });
+    seenSeq = Math.max(seenSeq, maxSeq());
+  }
+
+  // --- mark down: click once to arm, again within a few seconds to send -----------------------------------
+
+  var armed = null;  // {warehouse, until}
+
+  function showArmed() {
+    if (armed && Date.now() >= armed.until) armed = null;
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      var row = form.closest("[data-warehouse]");
+      var button = form.querySelector("button");
+      if (!row || !button) return;
+      if (!button.dataset.label) button.dataset.label = button.textContent;
+      var on = armed !== null && armed.warehouse === row.dataset.warehouse;
+      button.textContent = on ? form.dataset.confirm : button.dataset.label;
+      button.classList.toggle("armed", on);
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.dataset || !form.dataset.api) return;
+    var row = form.closest("[data-warehouse]");
+    var warehouse = row ? row.dataset.warehouse : "";
+    if (form.dataset.confirm && !(armed && armed.warehouse === warehouse && Date.now() < armed.until)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();  // live.js sends it on the second click, not this one
+      armed = { warehouse: warehouse, until: Date.now() + 5000 };
+      showArmed();
+      setTimeout(showArmed, 5100);
+      return;
+    }
+    armed = null;
+    showArmed();
+    var status = form.querySelector("[data-status]");
+    if (status) {
+      setTimeout(function () {  // the status node survives frames (hx-preserve); clear it once read
+        var node = document.getElementById(status.id);
+        if (node) { node.textContent = ""; node.className = "form-status"; }
+      }, 8000);
+    }
+  }, true);
+
+  // --- frames and time --------------------------------------------------------------------------------------
+
+  function onFrame() {
+    var series = readSeries();
+    if (!current || series.text !== current.text) {
+      if (slide(series)) showRates(series);
+      draw(series);
+    }
+    flashNew();
+    showArmed();
+  }
+
+  function tick() {
+    setText("ops-clock", clockFormat.format(new Date()));
+    if (current && slide(current)) {
+      showRates(current);
+      draw(current);
+    }
+  }
+
+  document.addEventListener("liveroom:frame", onFrame);
+  window.addEventListener("resize", resize);
+  tick();
+  setInterval(tick, 1000);
+  var first = readSeries();
+  if (slide(first)) showRates(first);
+  draw(first);
+
+  // For tests and for anyone poking at the wall from devtools.
+  window.liveroomOps = { chartData: function () { return chart ? chart.data : null; } };
+})();
