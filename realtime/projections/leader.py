@@ -13,6 +13,7 @@ and adds to another — the same sums the ledger table gives with GROUP BY.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -164,8 +165,8 @@ class LeaderViews:
             "name": name,
             "rooms": [self._room(room, leader) for room in sorted(self.boards.rooms_of(leader))],
             "commission": self.commission.view(self.commission.by_leader.get(leader)),
-            "orders": [_order_view(o) for o in sorted(self.orders.get(leader, {}).values(), key=_key,
-                                                      reverse=True)],
+            "orders": [_order_view(o, self.catalog.sku_name)
+                       for o in sorted(self.orders.get(leader, {}).values(), key=_key, reverse=True)],
             "held": [_held_view(h) for h in sorted(self.held.get(leader, {}).values(), key=_key)],
         }
 
@@ -250,10 +251,10 @@ def _held_entry(row: Any) -> dict[str, Any]:
             "buyer": {k: buyer.get(k) for k in ("name", "phone", "province", "city", "district", "address")}}
 
 
-def _order_view(entry: dict[str, Any]) -> dict[str, Any]:
+def _order_view(entry: dict[str, Any], sku_name: Callable[[str], str | None]) -> dict[str, Any]:
     return {"order": entry["order"], "room": entry["room"], "placed_at": entry["placed"].isoformat(),
             "status": entry["status"], "total_cents": entry["total_cents"],
-            "items": [{"sku": sku, "qty": qty} for sku, qty in entry["items"]],
+            "items": [{"sku": sku, "qty": qty, "name": sku_name(sku)} for sku, qty in entry["items"]],
             "parcels": [entry["parcels"][k] for k in sorted(entry["parcels"])]}
 
 
