@@ -1,11 +1,16 @@
 """The host's stock board (`room:{id}:stock`): every SKU of the room with its units per warehouse, sell rate,
-minutes to sell-out and alert level (domain.stock rules), the presale switch, and the room's GMV and order count.
+minutes to sell-out and alert level (domain.stock rules), the presale switch, and the room's GMV and order count,
+with the units the room sold in each of the last 30 minutes (the host screen's sparkline).
 
 Stock events carry the new level of one SKU in one warehouse, so applying one twice or late still lands on the
 truth. The sell rate counts the units an order took at placement (`stock_changed.sold`) over the domain's sliding
 window; on load the same sales come from the orders placed inside the window (their lines, less any presale lines,
 which took no stock). Sales are kept per second: a 5-minute rate needs no finer grain, and a burst of a thousand
 orders a second stays one entry.
+
+The sparkline counts the same units per room and per minute (by the order's time, cancelled orders included: it is
+a flow, like the ops series). It is units rather than orders because stock events are what this board follows; an
+order of many lines is many units drained.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.stock import DEFAULT_RATE_WINDOW, AlertLevel, Sale, alert_level, minutes_to_sellout, sell_rate
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
-from realtime.projections.times import utc
+from realtime.projections.times import minute_of, minute_start, utc
 from server.db import models
 
 # Alert levels at which the host should replenish (the screen's replenish switch lights up).
 PRUNE_AT = 2 * int(DEFAULT_RATE_WINDOW.total_seconds())  # per-second entries a SKU keeps before forgetting
+SPARK_MINUTES = 30  # minutes the room's sparkline shows, the current one last
 REPLENISH = frozenset({AlertLevel.LOW, AlertLevel.CRITICAL, AlertLevel.SOLD_OUT, AlertLevel.PRESALE})
 
 
@@ -39,6 +45,7 @@ class StockBoard:
         self.clock = clock
         self.levels: dict[str, dict[str, tuple[int, int]]] = {}  # sku -> warehouse -> (on_hand, reserved)
         self.sales: dict[str, dict[datetime, int]] = {}  # sku -> second -> units sold
+        self.room_minutes: dict[str, dict[int, int]] = {}  # room -> minute -> units sold
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -52,6 +59,8 @@ class StockBoard:
             per_second[at] = per_second.get(at, 0) + sold
             if len(per_second) > PRUNE_AT:  # nobody may be drawing this board: forget old sales here too
                 self._recent_sales(sku, self.clock())
+            if record.get("room"):
+                self._room_sold(record["room"], minute_of(at), sold)
         dirty.update(f"room:{room}:stock" for room in self.catalog.rooms_selling(sku))
 
     def on_warehouse_status_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
@@ -68,6 +77,27 @@ class StockBoard:
         for at in [at for at in per_second if at <= start]:  # left the window for good: forget it
             del per_second[at]
         return [Sale(at, units) for at, units in per_second.items()]
+
+    def _room_sold(self, room: str, minute: int, units: int) -> None:
+        per_minute = self.room_minutes.setdefault(room, {})
+        per_minute[minute] = per_minute.get(minute, 0) + units
+        if per_minute[minute] <= 0:
+            del per_minute[minute]
+        if len(per_minute) > 2 * SPARK_MINUTES:  # nobody may be drawing this board: forget old minutes here too
+            self._forget_minutes(per_minute, minute_of(self.clock()) - SPARK_MINUTES + 1)
+
+    @staticmethod
+    def _forget_minutes(per_minute: dict[int, int], first: int) -> None:
+        for minute in [m for m in per_minute if m < first]:
+            del per_minute[minute]
+
+    def series(self, room: str, now: datetime) -> list[dict[str, Any]]:
+        """Units sold in each of the last SPARK_MINUTES minutes, oldest first, the current (partial) minute last."""
+        last = minute_of(now)
+        first = last - SPARK_MINUTES + 1
+        per_minute = self.room_minutes.get(room, {})
+        self._forget_minutes(per_minute, first)
+        return [{"minute": minute_start(m).isoformat(), "units": per_minute.get(m, 0)} for m in range(first, last + 1)]
 
     def sku_row(self, sku: str, now: datetime) -> dict[str, Any]:
         info = self.catalog.skus[sku]
@@ -108,6 +138,7 @@ class StockBoard:
             "title": info.title,
             "gmv_cents": board.gmv_cents if board else 0,
             "orders": board.orders if board else 0,
+            "series": self.series(room, now),
             "skus": [self.sku_row(sku, now) for sku in self.catalog.room_skus(room)],
         }
 
@@ -122,30 +153,36 @@ class StockBoard:
         s = models.stock
         for row in await conn.execute(select(s.c.sku, s.c.warehouse, s.c.on_hand, s.c.reserved)):
             self.levels.setdefault(row.sku, {})[row.warehouse] = (row.on_hand, row.reserved)
-        await self._load_sales(conn, now - DEFAULT_RATE_WINDOW)
+        await self._load_sales(conn, now - DEFAULT_RATE_WINDOW, minute_of(now) - SPARK_MINUTES + 1)
 
-    async def _load_sales(self, conn: AsyncConnection, start: datetime) -> None:
-        """Units each order took from stock at placement, for orders placed after `start` (future ones too: a
-        client may stamp an order ahead of our clock, and it counts once that time comes)."""
+    async def _load_sales(self, conn: AsyncConnection, start: datetime, first_minute: int) -> None:
+        """Units each order took from stock at placement, for orders placed after `start` (the sell rate) or from
+        `first_minute` on (the sparkline); future ones too: a client may stamp an order ahead of our clock, and it
+        counts once that time comes."""
         o, lines = models.orders, models.order_lines
+        since = min(start, minute_start(first_minute))
         rows = await conn.execute(
-            select(o.c.placed_at, lines.c.sku, func.sum(lines.c.qty).label("units"))
+            select(o.c.placed_at, o.c.room, lines.c.sku, func.sum(lines.c.qty).label("units"))
             .join(lines, lines.c.order == o.c.order)
-            .where(o.c.placed_at > start)
-            .group_by(o.c.placed_at, lines.c.sku)
+            .where(o.c.placed_at >= since)
+            .group_by(o.c.placed_at, o.c.room, lines.c.sku)
         )
-        for placed_at, sku, units in rows:
-            self._sold(sku, placed_at, int(units))
+        sold = [(utc(placed_at), room, sku, int(units)) for placed_at, room, sku, units in rows]
         # Presale lines took no stock: the order's answer lists them (it never changes, even on cancel).
-        for placed_at, response in await conn.execute(
-            select(o.c.placed_at, o.c.response).where(o.c.placed_at > start, o.c.presale.is_(True))
+        for placed_at, room, response in await conn.execute(
+            select(o.c.placed_at, o.c.room, o.c.response).where(o.c.placed_at >= since, o.c.presale.is_(True))
         ):
-            for line in response.get("presale") or ():
-                self._sold(line["sku"], placed_at, -int(line["qty"]))
+            presale = response.get("presale") or ()
+            sold.extend((utc(placed_at), room, line["sku"], -int(line["qty"])) for line in presale)
+        for placed_at, room, sku, units in sold:  # every sale before any presale line: no count dips below zero
+            if placed_at > start:
+                self._sold(sku, placed_at, units)
+            if minute_of(placed_at) >= first_minute:
+                self._room_sold(room, minute_of(placed_at), units)
 
     def _sold(self, sku: str, placed_at: datetime, units: int) -> None:
         per_second = self.sales.setdefault(sku, {})
-        at = _second(utc(placed_at))
+        at = _second(placed_at)
         per_second[at] = per_second.get(at, 0) + units
         if per_second[at] <= 0:
             del per_second[at]
