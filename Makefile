@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 demo: system $(STAMP)
 	$(BIN)/liveroom migrate
-	$(BIN)/liveroom serve --host 127.0.0.1 --port 8000
+	$(BIN)/python -m server.demo
 
 bench: $(STAMP)
 	mkdir -p bench/results

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     settle.add_argument("--as-of", type=_parse_time, default=None, help="ISO-8601 time (default: now)")
     settle.set_defaults(run=cmd_settle)
+
+    from server.cli_simulate import add_parser as add_simulate
+
+    add_simulate(commands)
     return parser
 
 

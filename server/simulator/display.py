@@ -1,0 +1,155 @@
+"""The simulator's progress screen (rich) and its closing summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from server.simulator.carriers import BEIJING
+from server.simulator.stats import PARCEL_STATES, Stats
+
+PARCEL_LABELS = {
+    "created": "待揽收",
+    "collected": "已揽收",
+    "in_transit": "运输中",
+    "out_for_delivery": "派送中",
+    "problem": "问题件",
+    "signed": "已签收",
+    "returned": "已退回",
+}
+
+
+def _yuan(cents: int) -> str:
+    return f"¥{cents / 100:,.2f}"
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column(no_wrap=True)
+    return grid
+
+
+def progress(
+    stats: Stats,
+    url: str,
+    room: str,
+    elapsed: float,
+    sim_now: datetime,
+    now: float,
+    in_flight: int,
+    speed: float,
+) -> RenderableType:
+    orders = _grid()
+    done = min(stats.placed, stats.target)
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(
+        ProgressBar(total=max(stats.target, 1), completed=done, width=50),
+        Text(f"{100 * done / max(stats.target, 1):.0f}%"),
+    )
+    orders.add_row("progress", bar)
+    orders.add_row("phase", Text(stats.phase, style="bold magenta"))
+    orders.add_row(
+        "orders", f"{stats.placed:,} placed of {stats.target:,}  ({stats.per_minute(now):,.0f}/min)"
+    )
+    orders.add_row(
+        "answers",
+        f"{stats.accepted:,} accepted · {stats.held:,} held · {stats.sold_out:,} sold out "
+        f"({stats.substituted:,} took another SKU)",
+    )
+    orders.add_row(
+        "follow-up",
+        f"{stats.verified:,} verified · {stats.presale:,} presale "
+        f"({stats.backorders_filled:,} filled) · {stats.cancelled:,} cancelled",
+    )
+    orders.add_row(
+        "refunds",
+        f"{stats.refunds_opened:,} asked · {stats.refunds_approved:,} approved · "
+        f"{stats.refunds_rejected:,} rejected",
+    )
+    orders.add_row("GMV", _yuan(stats.gmv_cents))
+    orders.add_row("visits", f"{stats.visits:,} ({stats.bindings.get('new', 0):,} new bindings)")
+
+    road = _grid()
+    pushes = stats.pushes
+    road.add_row(
+        "pushes",
+        f"快递鸟 {pushes.get('kdniao', 0):,} · 快递100 {pushes.get('kuaidi100', 0):,} · "
+        f"API {pushes.get('api', 0):,}  ({stats.push_lines:,} updates, {stats.push_lag:.1f}s behind)",
+    )
+    parcels = " · ".join(f"{PARCEL_LABELS[s]} {stats.parcels.get(s, 0):,}" for s in PARCEL_STATES)
+    road.add_row("parcels", parcels)
+    road.add_row("stock", f"{stats.replenishments:,} replenishments · pulses {stats.pulses}")
+    if stats.outage:
+        outage = Text(stats.outage, style="bold yellow")
+    elif stats.outages:
+        outage = Text(f"{stats.outages} over · {stats.rerouted} orders re-routed")
+    else:
+        outage = Text("none so far")
+    road.add_row("outage", outage)
+    road.add_row(
+        "clock",
+        f"{elapsed:,.0f}s wall · carriers' clock {sim_now.astimezone(BEIJING):%m-%d %H:%M} (×{speed:g})",
+    )
+    road.add_row("in flight", f"{in_flight} requests")
+    errors = Text(f"{stats.errors:,}", style="bold red" if stats.errors else "green")
+    if stats.last_error:
+        errors.append(f"  last: {stats.last_error}", style="red")
+    road.add_row("errors", errors)
+
+    body = Group(orders, road)
+    return Panel(body, title=f"liveroom simulate · {room} · {url}", border_style="cyan")
+
+
+def summary(
+    stats: Stats, board: list[dict[str, Any]], elapsed: float, ended: str, room: str
+) -> RenderableType:
+    table = Table(title=f"session summary · room {room} · {ended} after {elapsed:,.0f}s", show_header=False)
+    table.add_column(style="bold cyan")
+    table.add_column()
+    table.add_row(
+        "orders",
+        f"{stats.placed:,} placed: {stats.accepted:,} accepted, {stats.held:,} held "
+        f"({stats.verified:,} verified), {stats.sold_out:,} sold out ({stats.substituted:,} took another SKU)",
+    )
+    table.add_row("presale / cancelled", f"{stats.presale:,} / {stats.cancelled:,}")
+    table.add_row("refunds", f"{stats.refunds_opened:,} asked, {stats.refunds_approved:,} approved")
+    table.add_row("GMV", _yuan(stats.gmv_cents))
+    table.add_row("visits", f"{stats.visits:,}")
+    table.add_row("carrier pushes", ", ".join(f"{k} {v:,}" for k, v in sorted(stats.pushes.items())) or "0")
+    table.add_row(
+        "parcels", " · ".join(f"{PARCEL_LABELS[s]} {stats.parcels.get(s, 0):,}" for s in PARCEL_STATES)
+    )
+    table.add_row("outages", f"{stats.outages} ({stats.rerouted} orders re-routed)")
+    table.add_row("replenishments", f"{stats.replenishments}")
+    table.add_row("errors", f"{stats.errors}" + (f" (last: {stats.last_error})" if stats.last_error else ""))
+    if board:
+        leaders = Table(title="top leaders by GMV", show_edge=False)
+        for column in ("#", "leader", "GMV", "orders", "invites"):
+            leaders.add_column(column)
+        for entry in board:
+            leaders.add_row(
+                str(entry["rank"]),
+                f"{entry['name']} ({entry['leader']})",
+                _yuan(int(entry["gmv_cents"])),
+                str(entry["orders"]),
+                str(entry["invites"]),
+            )
+        return Group(table, leaders)
+    return table
+
+
+def line(stats: Stats, elapsed: float, now: float) -> str:
+    """One line of progress for logs (a console that is not a terminal)."""
+    pushes = sum(stats.pushes.values())
+    return (
+        f"[{elapsed:6.0f}s] {stats.phase} · orders {stats.placed}/{stats.target} ({stats.per_minute(now):.0f}/min)"
+        f" · accepted {stats.accepted} · held {stats.held} · sold out {stats.sold_out} · visits {stats.visits}"
+        f" · pushes {pushes} · signed {stats.parcels.get('signed', 0)} · errors {stats.errors}"
+    )

@@ -1,0 +1,94 @@
+"""What the session has done so far: the counters the progress screen and the closing summary show."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+PARCEL_STATES = ("created", "collected", "in_transit", "out_for_delivery", "problem", "signed", "returned")
+
+
+@dataclass
+class Stats:
+    target: int
+    phase: str = "starting"
+    placed: int = 0  # orders sent
+    accepted: int = 0  # answered accepted (201)
+    held: int = 0  # answered held for verification
+    verified: int = 0
+    sold_out: int = 0  # refused with 409 sold_out
+    substituted: int = 0  # ... and the buyer took another SKU instead
+    presale: int = 0  # accepted with a presale line
+    backorders_filled: int = 0
+    cancelled: int = 0
+    refunds_opened: int = 0
+    refunds_approved: int = 0
+    refunds_rejected: int = 0
+    gmv_cents: int = 0
+    visits: int = 0
+    bindings: Counter[str] = field(default_factory=Counter)
+    pushes: Counter[str] = field(default_factory=Counter)  # per channel: kdniao, kuaidi100, api
+    push_lines: int = 0  # parcel updates carried by those pushes
+    push_lag: float = 0.0  # wall seconds from a trace line's time to the server accepting it (moving average)
+    parcels: Counter[str] = field(default_factory=Counter)  # parcels per state, as the server accepted them
+    stuck: int = 0  # parcels whose carrier went silent on purpose
+    replenishments: int = 0
+    outage: str = ""
+    outages: int = 0
+    rerouted: int = 0
+    errors: int = 0
+    last_error: str = ""
+    pulses: int = 0
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # wall times of answers
+
+    def error(self, text: str) -> None:
+        self.errors += 1
+        self.last_error = text[:240]
+
+    def parcel_moved(self, before: str, after: str) -> None:
+        if before == after:
+            return
+        if before:
+            self.parcels[before] -= 1
+        self.parcels[after] += 1
+
+    def pushed(self, lag: float) -> None:
+        self.push_lines += 1
+        self.push_lag = lag if self.push_lines == 1 else 0.95 * self.push_lag + 0.05 * lag
+
+    def per_minute(self, now: float, window: float = 10.0) -> float:
+        """Orders answered per minute over the last `window` seconds of wall time."""
+        while self.recent and self.recent[0] < now - window:
+            self.recent.popleft()
+        return len(self.recent) * 60.0 / window
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "placed": self.placed,
+            "accepted": self.accepted,
+            "held": self.held,
+            "verified": self.verified,
+            "sold_out": self.sold_out,
+            "substituted": self.substituted,
+            "presale": self.presale,
+            "backorders_filled": self.backorders_filled,
+            "cancelled": self.cancelled,
+            "refunds_opened": self.refunds_opened,
+            "refunds_approved": self.refunds_approved,
+            "refunds_rejected": self.refunds_rejected,
+            "gmv_cents": self.gmv_cents,
+            "visits": self.visits,
+            "bindings": dict(self.bindings),
+            "pushes": dict(self.pushes),
+            "push_lines": self.push_lines,
+            "push_lag_s": round(self.push_lag, 3),
+            "parcels": {state: self.parcels[state] for state in PARCEL_STATES},
+            "stuck": self.stuck,
+            "replenishments": self.replenishments,
+            "outages": self.outages,
+            "rerouted": self.rerouted,
+            "pulses": self.pulses,
+            "errors": self.errors,
+            "last_error": self.last_error,
+        }
