@@ -12,11 +12,19 @@ PHONE = {"width": 375, "height": 812}
 WALL = {"width": 1920, "height": 1080}
 
 
-async def open_screen(browser: Any, live: LiveServer, path: str, token: str, *, viewport: dict[str, int],
-                      lang: str | None = None) -> Any:
+async def open_screen(
+    browser: Any,
+    live: LiveServer,
+    path: str,
+    token: str,
+    *,
+    viewport: dict[str, int],
+    lang: str | None = None,
+) -> Any:
     """Open a screen the way its user does (the link with ?token=), and wait until its socket is live."""
-    context = await browser.new_context(viewport=viewport, locale="en-US" if lang == "en" else "zh-CN",
-                                        device_scale_factor=1)
+    context = await browser.new_context(
+        viewport=viewport, locale="en-US" if lang == "en" else "zh-CN", device_scale_factor=1
+    )
     page = await context.new_page()
     query = f"?token={token}" + (f"&lang={lang}" if lang else "")
     await page.goto(live.url + path + query)

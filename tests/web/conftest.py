@@ -14,8 +14,16 @@ from seed import seed_catalog
 
 CHROMIUM = os.environ.get("LIVEROOM_CHROMIUM", "/usr/bin/chromium")
 # As root on a machine with no network: no sandbox, and none of Chromium's own background calls home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update", "--font-render-hinting=none"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--font-render-hinting=none",
+]
 
 
 @pytest.fixture
@@ -25,7 +33,9 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield launched
         finally:
