@@ -7,6 +7,7 @@ the way buyers write them (API.md: "广东省" or "广东", "广州市" or "广�
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -147,24 +148,30 @@ _STREET_CONTINUATIONS = tuple("路街道大巷弄东西南北中一二三四五�
 _PLACE_SUFFIXES = ("省", "自治区", "特别行政区", "市", "州", "地区", "盟", "区", "县")
 
 
-def _repeatable_names(address: Address) -> tuple[set[str], set[str]]:
+def _repeatable_names(address: Address) -> tuple[frozenset[str], frozenset[str]]:
     """The place names a buyer may repeat at the start of the street address: with an administrative suffix
     (always a repeat) and bare (a repeat unless a street name goes on). Both the written and the official
     forms count, so that normalizing an address never changes its verdict."""
-    prov = geo.province(address.province)
-    official = geo.canonical_city(address.province, address.city) or ""
-    bare = {geo.city_short(name) for name in (address.city, official, address.district)}
+    return _place_names(address.province, address.city, address.district)
+
+
+@functools.lru_cache(maxsize=4096)
+def _place_names(province: str, city: str, district: str) -> tuple[frozenset[str], frozenset[str]]:
+    # Buyers of one live room share a few hundred (province, city, district) triples: worked out once each.
+    prov = geo.province(province)
+    official = geo.canonical_city(province, city) or ""
+    bare = {geo.city_short(name) for name in (city, official, district)}
     bare |= {prov.short} if prov else set()
-    full = {"中国", address.province, address.city, official, address.district}
+    full = {"中国", province, city, official, district}
     full |= {prov.name} if prov else set()
     full |= {short + suffix for short in bare for suffix in _PLACE_SUFFIXES}
     full |= {alias for alias, short in geo.CITY_ALIASES.items() if short in bare}
     compact_full = {_compact(name) for name in full} - {""}
     compact_bare = {_compact(name) for name in bare} - {""}
-    return compact_full - compact_bare, compact_bare
+    return frozenset(compact_full - compact_bare), frozenset(compact_bare)
 
 
-def _strip_one(text: str, full: set[str], bare: set[str]) -> str | None:
+def _strip_one(text: str, full: frozenset[str], bare: frozenset[str]) -> str | None:
     for name in sorted(full | bare, key=len, reverse=True):
         rest = text[len(name) :]
         if text.startswith(name) and (name in full or not rest.startswith(_STREET_CONTINUATIONS)):

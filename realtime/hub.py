@@ -173,8 +173,13 @@ class Hub:
         return orjson.dumps({"topic": topic, "seq": seq, "kind": kind, "data": data}).decode()
 
     async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while True:
-            await asyncio.sleep(self.tick)
+            # Tick on a fixed beat: a flush that took a while does not push every later frame back by its length.
+            next_tick += self.tick
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            next_tick = max(next_tick, loop.time() - self.tick)
             self.ticks += 1
             try:
                 self.flush()

@@ -192,10 +192,13 @@ async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
     if not tx.events:
         return []
     records = [to_record(e) for e in tx.events]
-    statement = insert(models.outbox).returning(models.outbox.c.seq, sort_by_parameter_order=True)
+    # One multi-row INSERT; under the one writer (the advisory lock on PostgreSQL) its rows take consecutive
+    # seqs in the order given, so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep
+    # parameter order instead turns this into one INSERT per row on SQLite.)
     result = await conn.execute(
-        statement, [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
-    return list(zip((row.seq for row in result), records, strict=True))
+        insert(models.outbox).returning(models.outbox.c.seq),
+        [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
+    return list(zip(sorted(row.seq for row in result), records, strict=True))
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:
