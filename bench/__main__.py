@@ -1,0 +1,220 @@
+"""`make bench` → `.venv/bin/python -m bench`: every benchmark once, next to its baseline, on this machine.
+
+Prints a row per figure as soon as it is measured, writes bench/results/latest.json (exactly the figures the issue
+names, plus `machine` and `run_at`), bench/results/details.json (how each figure came about: statuses, client
+and server CPU, spreads) and bench/results/latest.md (the README table), and prints that table at the end.
+
+    python -m bench                     # everything, full size (a few minutes)
+    python -m bench --only ingest,flash # some of them
+    python -m bench --quick             # tiny sizes: proves the machinery, the figures mean nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+KEYS = (
+    "ingest_orders_per_s",
+    "ingest_baseline_per_s",
+    "order_to_screen_ms_p50",
+    "order_to_screen_ms_p99",
+    "fanout_frames_per_s",
+    "fanout_baseline_frames_per_s",
+    "ws_kib_per_idle_connection",
+    "rebuild_s_per_100k_orders",
+    "oversold_units",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    target: str
+    met: Callable[[float, float | None], bool] | None
+    baseline: str | None = None
+
+
+ROWS = (
+    Row("ingest_orders_per_s", "≥ 0.5 × baseline", lambda v, b: b is not None and v >= 0.5 * b,
+        "ingest_baseline_per_s"),
+    Row("order_to_screen_ms_p50", "—", None),
+    Row("order_to_screen_ms_p99", "≤ 200 ms", lambda v, _: v <= 200),
+    Row("fanout_frames_per_s", "≥ 0.8 × baseline", lambda v, b: b is not None and v >= 0.8 * b,
+        "fanout_baseline_frames_per_s"),
+    Row("ws_kib_per_idle_connection", "≤ 30 KiB", lambda v, _: v <= 30),
+    Row("rebuild_s_per_100k_orders", "≤ 3 s", lambda v, _: v <= 3),
+    Row("oversold_units", "= 0", lambda v, _: v == 0),
+)
+
+
+def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tuple[str, ...]]]:
+    from bench import fanout, flash_sale, ingest, latency, memory, rebuild
+
+    if quick:
+        return {
+            "rebuild": (lambda: rebuild.run(orders=2_000), ("rebuild_s_per_100k_orders",)),
+            "flash": (lambda: flash_sale.run(buyers=200), ("oversold_units",)),
+            "memory": (lambda: memory.run(clients=200, warm_clients=10, leaders=30),
+                       ("ws_kib_per_idle_connection",)),
+            "ingest": (lambda: ingest.run(duration=2, warmup=0.5, workers=16, leaders=30),
+                       ("ingest_orders_per_s", "ingest_baseline_per_s")),
+            "latency": (lambda: latency.run(audience=100, probes=2, rate=50, warmup=0.5, duration=2, drain=1,
+                                            leaders=30), ("order_to_screen_ms_p50", "order_to_screen_ms_p99")),
+            "fanout": (lambda: fanout.run(clients=200, warmup=0.5, duration=2, orders=20),
+                       ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
+        }
+    return {
+        "rebuild": (rebuild.run, ("rebuild_s_per_100k_orders",)),
+        "flash": (flash_sale.run, ("oversold_units",)),
+        "memory": (memory.run, ("ws_kib_per_idle_connection",)),
+        "ingest": (ingest.run, ("ingest_orders_per_s", "ingest_baseline_per_s")),
+        "latency": (latency.run, ("order_to_screen_ms_p50", "order_to_screen_ms_p99")),
+        "fanout": (fanout.run, ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def row_cells(row: Row, figures: dict[str, Any]) -> list[str]:
+    value = figures.get(row.key)
+    baseline = figures.get(row.baseline) if row.baseline else None
+    ratio = f"{value / baseline:.2f}" if isinstance(value, int | float) and baseline else "—"
+    if value is None:
+        met = "not measured"
+    elif row.met is None:
+        met = "—"
+    else:
+        met = "yes" if row.met(value, baseline) else "NO"
+    return [row.key, _fmt(value), _fmt(baseline), ratio, row.target, met]
+
+
+HEADER = ["figure", "value", "baseline", "ratio", "target", "met?"]
+WIDTHS = [30, 12, 12, 7, 18, 12]
+
+
+def print_row(cells: list[str]) -> None:
+    print("  ".join(c.ljust(w) if i == 0 or i >= 4 else c.rjust(w) for i, (c, w) in
+                    enumerate(zip(cells, WIDTHS, strict=True))), flush=True)
+
+
+def note(name: str, details: dict[str, Any]) -> str:
+    """One line on how a figure came about: who was saturated, what went wrong."""
+    try:
+        if name == "ingest":
+            i, b = details["ingest"], details["baseline"]
+            bases = ", ".join(f"{x['client_procs']} client proc(s) {x['per_s']:,.0f}/s (server CPU {x['server_cpu']})"
+                              for x in b)
+            return (f"ingest: server CPU {i['server_cpu']}, client CPU {i['client_cpu']}, mean commit batch "
+                    f"{i['mean_batch']}, statuses {i['statuses']}; baseline: {bases}")
+        if name == "latency":
+            return (f"{details['orders_measured']} orders at {details['offered_per_s']}/s, {details['samples']} "
+                    f"samples, {details['missing']} missing, max {details['max_ms']} ms, statuses "
+                    f"{details['statuses']}, {details['connections']} WebSockets, server CPU {details['server_cpu']}")
+        if name == "fanout":
+            h, b = details["hub"], details["baseline"]
+            return (f"offered {details['offered_per_s']:,}/s, frames {details['frame_bytes']} B; hub: server CPU "
+                    f"{h['server_cpu']}, per connection {h['per_connection_frames_per_s']}; baseline: server CPU "
+                    f"{b['server_cpu']}, per connection {b['per_connection_frames_per_s']}; client CPU "
+                    f"{h['client_cpu']} / {b['client_cpu']}")
+        if name == "memory":
+            return (f"RSS {details['rss_before_kib']:,} → {details['rss_after_kib']:,} KiB with "
+                    f"{details['connections']:,} connections")
+        if name == "rebuild":
+            return (f"{details['orders']:,} orders, {details['outbox_rows']:,} outbox rows, {details['db_mib']} MiB: "
+                    f"load {details['load_s']} s (writing them took {details['write_s']} s)")
+        if name == "flash":
+            return (f"{details['buyers']:,} buyers, {details['stock_units']} units: {details['accepted_units']} sold, "
+                    f"{details['reserved_units']} reserved, answers {details['statuses']}")
+    except (KeyError, TypeError):
+        return ""
+    return ""
+
+
+def markdown(figures: dict[str, Any], meta: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---", "---:", "---:", "---:", "---", "---"]) + "|"]
+    lines += ["| " + " | ".join(f"`{c}`" if i == 0 else c for i, c in enumerate(row_cells(row, figures))) + " |"
+              for row in ROWS]
+    lines.append("")
+    lines.append(f"Measured {meta['run_at']} on {meta['machine']['nproc']} cores, Python "
+                 f"{meta['machine']['python']}.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="", help="comma-separated: rebuild,flash,memory,ingest,latency,fanout")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the machinery works")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write the results (default bench/results; --quick: a temp folder)")
+    args = parser.parse_args(argv)
+    benchmarks = _benchmarks(args.quick)
+    chosen = [n.strip() for n in args.only.split(",") if n.strip()] or list(benchmarks)
+    unknown = [n for n in chosen if n not in benchmarks]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+
+    meta: dict[str, Any] = {"machine": machine(), "run_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    figures: dict[str, Any] = dict.fromkeys(KEYS)
+    details: dict[str, Any] = {}
+    failed: list[str] = []
+    began = time.monotonic()
+    print(f"liveroom bench — {meta['machine']['nproc']} cores, Python {meta['machine']['python']}"
+          f"{' (quick: sizes too small to mean anything)' if args.quick else ''}", flush=True)
+    print_row(HEADER)
+    for name in chosen:
+        run, keys = benchmarks[name]
+        started = time.monotonic()
+        try:
+            result = run()
+        except Exception:
+            failed.append(name)
+            details[name] = {"error": traceback.format_exc()}
+            print(f"  {name} failed:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            continue
+        details[name] = {**result.get("details", {}), "seconds": round(time.monotonic() - started, 1)}
+        for key in keys:
+            figures[key] = result[key]
+        for row in ROWS:
+            if row.key in keys:
+                print_row(row_cells(row, figures))
+        line = note(name, details[name])
+        if line:
+            print(f"    ({line}; {details[name]['seconds']} s)", flush=True)
+
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="liveroom-bench-quick-")) if args.quick else RESULTS
+    args.out.mkdir(parents=True, exist_ok=True)
+    latest = {**figures, **meta}
+    (args.out / "latest.json").write_text(json.dumps(latest, indent=2, ensure_ascii=False) + "\n")
+    (args.out / "details.json").write_text(json.dumps({**meta, **details}, indent=2, ensure_ascii=False,
+                                                      default=str) + "\n")
+    table = markdown(figures, meta)
+    (args.out / "latest.md").write_text(table)
+    print(f"\n{table}", flush=True)
+    print(f"wrote {args.out / 'latest.json'} in {time.monotonic() - began:.0f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""`liveroom serve` as the benchmarks need it: the very same app and uvicorn options, plus bench-only routes.
+
+    python -m bench.hubserver serve --port P [--log-level L]
+
+- `POST /bench/pulse?topic=T&topic=T2` keeps those topics dirty (marked every half tick), so the hub renders
+  and fans out a frame per topic on every tick without any order being written: the fan-out benchmark measures
+  the hub alone. `DELETE /bench/pulse` stops it.
+- `GET /bench/stats`: the hub's connections, ticks, frames rendered and frames its senders handed to sockets.
+- `BENCH_TRACE=1`: spans around the writer's transactions, the projections and the hub, and event-loop stalls
+  (bench/trace.py); `GET /bench/trace?since=MONOTONIC` summarizes them.
+- `BENCH_PROFILE=/path/to/file.prof`: `POST /bench/profile` starts cProfile on the event-loop thread (where all
+  of the app's Python runs, SQLAlchemy's included; aiosqlite's own thread only waits on SQLite), `DELETE
+  /bench/profile` stops it and writes the stats. Read them with `python -m bench.profile /path/to/file.prof`.
+
+Nothing here is used by the product; it lives in bench/ so that profiling never needs a change to server/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import os
+from typing import Any
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bench.trace import Trace
+from server.app import create_app
+from server.db.migrate import upgrade
+from server.settings import Settings
+
+
+class Pulse:
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, request: Request) -> Response:
+        topics = request.query_params.getlist("topic")
+        await self.stop()
+        hub = self.app.state.realtime.hub
+        self.task = asyncio.create_task(self._run(hub, topics))
+        return JSONResponse({"pulsing": topics, "tick_s": hub.tick})
+
+    async def _run(self, hub: Any, topics: list[str]) -> None:
+        while True:
+            hub.mark_dirty(topics)
+            await asyncio.sleep(hub.tick / 2)
+
+    async def stop(self, request: Request | None = None) -> Response:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+        return JSONResponse({"pulsing": []})
+
+    async def stats(self, request: Request) -> Response:
+        hub = self.app.state.realtime.hub
+        subscribers = {s for subs in hub.subscribers.values() for s in subs}
+        return JSONResponse({
+            "connections": len(subscribers),
+            "ticks": hub.ticks,
+            "frames_rendered": hub.frames_rendered,
+            "frames_sent": sum(s.sent for s in subscribers),
+            "frames_offered": sum(s.offered for s in subscribers),
+        })
+
+
+def build(settings: Settings, *, trace: bool = False) -> Any:
+    pulse = Pulse()
+    tracer = Trace() if trace else None
+    app: Any = None
+
+    async def install_trace(_ctx: Any) -> None:
+        if tracer is not None:
+            tracer.install(app)
+
+    profiler = cProfile.Profile()
+    profile_path = os.environ.get("BENCH_PROFILE")
+
+    async def start_profile(request: Request) -> Response:
+        profiler.enable()
+        return JSONResponse({"profiling": True})
+
+    async def stop_profile(request: Request) -> Response:
+        profiler.disable()
+        if profile_path:
+            profiler.dump_stats(profile_path)
+        return JSONResponse({"profiling": False, "written": profile_path})
+
+    async def read_trace(request: Request) -> Response:
+        since = float(request.query_params.get("since", "0"))
+        return JSONResponse(tracer.summary(since) if tracer is not None else {})
+
+    app = create_app(settings, on_start=[install_trace], extra_routes=[
+        Route("/bench/pulse", pulse.start, methods=["POST"]),
+        Route("/bench/pulse", pulse.stop, methods=["DELETE"]),
+        Route("/bench/stats", pulse.stats, methods=["GET"]),
+        Route("/bench/trace", read_trace, methods=["GET"]),
+        Route("/bench/profile", start_profile, methods=["POST"]),
+        Route("/bench/profile", stop_profile, methods=["DELETE"]),
+    ])
+    pulse.app = app
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.hubserver")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    app = build(settings, trace=os.environ.get("BENCH_TRACE") == "1")
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+                ws_per_message_deflate=False, ws_max_size=64 * 1024)
+
+
+if __name__ == "__main__":
+    main()
