@@ -61,10 +61,10 @@ def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def live_server(database_url: str, **extra: Any) -> AsyncIterator[LiveServer]:
-    """uvicorn serving the real app on a free port, inside this test's event loop."""
+async def live_server(database_url: str, port: int | None = None, **extra: Any) -> AsyncIterator[LiveServer]:
+    """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop."""
     upgrade(database_url)
-    port = free_port()
+    port = port or free_port()
     app = create_app(live_settings(database_url, port, **extra), clock=system_clock, run_scheduler=False)
     config = uvicorn.Config(
         app,
@@ -205,3 +205,24 @@ class SeedClient:
 
     async def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         return await self.client.post(path, json=body, **kwargs)
+
+
+async def place_order(
+    live: LiveServer,
+    order: str,
+    items: list[tuple[str, int]],
+    leader: str | None = "lead-a",
+    buyer: dict[str, str] | None = None,
+    *,
+    delivery: str = "express",
+) -> dict[str, Any]:
+    """Place an order the way a buyer who came through `leader`'s share link does (None: no link, the house)."""
+    from seed import order_body, share_code
+
+    code = await share_code(SeedClient(live.http), leader) if leader else None
+    response = await live.http.post(
+        "/api/v1/orders",
+        json=order_body(order, f"visitor-{order}", items, code=code, delivery=delivery, buyer=buyer),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())

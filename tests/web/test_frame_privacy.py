@@ -9,8 +9,9 @@ from typing import Any
 
 from browser import PHONE
 from live import LiveServer, SeedClient
+from live import place_order as place
 from playwright.async_api import expect
-from seed import GUANGZHOU_BUYER, order_body, share_code
+from seed import GUANGZHOU_BUYER, share_code
 
 WAIT = 5_000
 
@@ -52,17 +53,6 @@ MINE_HELD = {
 
 def secrets(*buyers: dict[str, str]) -> list[str]:
     return [buyer[field] for buyer in buyers for field in ("name", "phone", "address")]
-
-
-async def place(
-    live: LiveServer, order: str, items: list[tuple[str, int]], leader: str | None, buyer: dict[str, str]
-) -> dict[str, Any]:
-    code = await share_code(SeedClient(live.http), leader) if leader else None
-    response = await live.http.post(
-        "/api/v1/orders", json=order_body(order, f"visitor-{order}", items, code=code, buyer=buyer)
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def open_recording(browser: Any, live: LiveServer, path: str, token: str) -> tuple[Any, list[str]]:

@@ -12,8 +12,9 @@ from typing import Any
 from babel.messages.extract import extract_from_file
 from browser import WALL, open_screen, screenshot
 from jinja2.ext import babel_extract
-from live import LiveServer, SeedClient
-from seed import GUANGZHOU_BUYER, order_body, share_code
+from live import LiveServer
+from live import place_order as place
+from seed import GUANGZHOU_BUYER, order_body
 from seed import ROOM as ROOM_BODY
 
 from web.i18n import catalog
@@ -21,22 +22,6 @@ from web.render import TEMPLATES
 
 WAIT = 5_000  # ms: a frame is drawn within a hub tick; the page must show it well inside this
 ROOM = "room-1"
-
-
-async def place(
-    live: LiveServer,
-    order: str,
-    items: list[tuple[str, int]],
-    *,
-    leader: str | None = "lead-a",
-    buyer: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    code = await share_code(SeedClient(live.http), leader) if leader else None
-    response = await live.http.post(
-        "/api/v1/orders", json=order_body(order, f"visitor-{order}", items, code=code, buyer=buyer)
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def set_stock(live: LiveServer, sku: str, **on_hand: int) -> None:

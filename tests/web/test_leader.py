@@ -7,28 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from browser import PHONE, SCREENSHOTS, open_screen, screenshot
-from live import LiveServer, SeedClient
+from live import LiveServer
+from live import place_order as place
 from playwright.async_api import expect
-from seed import GUANGZHOU_BUYER, order_body, share_code
+from seed import GUANGZHOU_BUYER
 
 WAIT = 5_000  # ms: a frame is rendered within a hub tick; the page must show it well inside this
 BAD_ADDRESS = {**GUANGZHOU_BUYER, "name": "李四", "phone": "123", "address": "x"}
-
-
-async def place(
-    live: LiveServer,
-    order: str,
-    items: list[tuple[str, int]],
-    *,
-    leader: str | None = "lead-a",
-    buyer: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    code = await share_code(SeedClient(live.http), leader) if leader else None
-    response = await live.http.post(
-        "/api/v1/orders", json=order_body(order, f"visitor-{order}", items, code=code, buyer=buyer)
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def open_leader(browser: Any, live: LiveServer, leader: str = "lead-a", lang: str | None = None) -> Any:

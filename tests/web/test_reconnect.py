@@ -3,53 +3,16 @@ same address and the same database, reconnects by itself and shows the truth aga
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
 from browser import PHONE, open_screen, screenshot
-from live import LiveServer, SeedClient, live_settings
+from live import SeedClient, live_server
 from realparts import free_port
-from seed import API_KEY, order_body, seed_catalog, share_code
+from seed import order_body, seed_catalog, share_code
 
-from server.app import create_app
-from server.clock import system_clock
 from server.db.migrate import upgrade
-
-
-@contextlib.asynccontextmanager
-async def server_on(database_url: str, port: int) -> AsyncIterator[LiveServer]:
-    """The real app under uvicorn on a port chosen by the test (live.live_server picks a new one each time)."""
-    app = create_app(live_settings(database_url, port), clock=system_clock, run_scheduler=False)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
-    ) as http:
-        try:
-            yield LiveServer(url, app, http)
-        finally:
-            server.should_exit = True
-            await task
 
 
 async def test_a_killed_and_restarted_server_is_reconnected_to(browser: Any, tmp_path: Path) -> None:
@@ -57,7 +20,7 @@ async def test_a_killed_and_restarted_server_is_reconnected_to(browser: Any, tmp
     upgrade(database_url)
     port = free_port()
 
-    async with server_on(database_url, port) as first:
+    async with live_server(database_url, port) as first:
         await seed_catalog(SeedClient(first.http))
         code = await share_code(SeedClient(first.http), "lead-a")
         placed = await first.http.post(
@@ -77,7 +40,7 @@ async def test_a_killed_and_restarted_server_is_reconnected_to(browser: Any, tmp
     assert await page.locator(".tk-hero-title").inner_text() == "待发货"
     await screenshot(page, "track-reconnecting-zh")
 
-    async with server_on(database_url, port) as second:
+    async with live_server(database_url, port) as second:
         tracked = await second.http.post(
             "/api/v1/tracking",
             json={

@@ -7,28 +7,10 @@ from typing import Any
 
 import pytest
 from browser import PHONE, SCREENSHOTS, open_screen, screenshot
-from live import LiveServer, SeedClient
-from seed import order_body, share_code
+from live import LiveServer
+from live import place_order as place
 
 WAIT = 5_000  # ms: a frame is rendered within a hub tick; the page must show it well inside this
-
-
-async def place(
-    live: LiveServer,
-    order: str,
-    items: list[tuple[str, int]],
-    *,
-    leader: str | None = "lead-a",
-    delivery: str = "express",
-    buyer: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    code = await share_code(SeedClient(live.http), leader) if leader else None
-    response = await live.http.post(
-        "/api/v1/orders",
-        json=order_body(order, f"visitor-{order}", items, code=code, delivery=delivery, buyer=buyer),
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def track(live: LiveServer, parcel: dict[str, Any], state: str, station: str, at: datetime) -> None:
