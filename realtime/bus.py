@@ -11,7 +11,6 @@ That is why nothing here ever raises into the writer or blocks it: when in doubt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +21,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
+
+from realtime.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.bus")
 
@@ -39,20 +40,6 @@ class Bus(Protocol):
         ...
 
     async def stop(self) -> None: ...
-
-
-async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
-    """Cancel `task` and wait until it has ended.
-
-    Cancels again while it runs on: on Python 3.11, `asyncio.wait_for` (used inside redis-py and the database
-    drivers) swallows a cancellation that lands just as the awaited operation completes, and the task would go on
-    for ever.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.1)
-    with contextlib.suppress(asyncio.CancelledError):
-        task.result()
 
 
 class Pump:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from realtime.tasks import cancel_and_wait
+
 log = logging.getLogger("liveroom.hub")
 
 # "json", or "html:LANG" (htmx fragments in the page's language): a frame is rendered once per topic per format.
@@ -110,11 +112,8 @@ class Hub:
             self._task = asyncio.create_task(self._ticker(), name="liveroom-hub")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for subscriber in {s for subs in self.subscribers.values() for s in subs}:
             await self.detach(subscriber)
 

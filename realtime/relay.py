@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from realtime.bus import Bus, Envelope, Pump, cancel_and_wait
+from realtime.bus import Bus, Envelope, Pump
+from realtime.tasks import cancel_and_wait
 from server.db import models
 
 log = logging.getLogger("liveroom.relay")

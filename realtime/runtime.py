@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from realtime.bus import Bus, InProcessBus, RedisStreamBus
 from realtime.hub import HtmlRenderer, Hub
 from realtime.projections import Projections
 from realtime.relay import Follower, Relay
+from realtime.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.realtime")
 
@@ -55,9 +55,7 @@ class Realtime:
             self.hub.mark_dirty(self.projections.clock_topics())
 
     async def stop(self) -> None:
-        self._clock_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._clock_task
+        await cancel_and_wait(self._clock_task)
         await self.hub.stop()
         await self.follower.stop()
         await self.relay.stop()

@@ -11,7 +11,6 @@ If the batch's transaction itself fails, each command is retried alone so one ba
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import DomainError
 from domain.events import Event, to_record
+from realtime.tasks import cancel_and_wait
 from server.db import models
 
 log = logging.getLogger("liveroom.writer")
@@ -117,11 +117,8 @@ class Writer:
             self._task = asyncio.create_task(self._loop(), name="liveroom-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def submit(self, command: Command[R]) -> R:
         if self._task is None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from realtime.tasks import cancel_and_wait
 from server.context import AppContext
 from server.services.settlement import settle_all
 
@@ -29,11 +29,8 @@ class Scheduler:
             self._task = asyncio.create_task(self._loop(), name="liveroom-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def run_once(self) -> dict[str, int]:
         report = await settle_all(self.ctx.writer, self.ctx.clock())
