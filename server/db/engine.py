@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from server.db import inline_sqlite
+
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -22,7 +24,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url` with the connection settings liveroom relies on."""
     options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if is_sqlite(url):
+        # SQLite runs inline on the event loop's thread (server/db/inline_sqlite.py); `timeout` is how long a
+        # statement keeps retrying, without blocking the loop, while another process holds the write lock.
         options["connect_args"] = {"timeout": 30}
+        if make_url(url).get_driver_name() == "aiosqlite":
+            options["module"] = inline_sqlite.dbapi()
     else:
         options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     options.update(kwargs)
@@ -37,6 +43,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={inline_sqlite.BUSY_SLICE_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
