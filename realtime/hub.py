@@ -4,8 +4,11 @@ A committed change marks topics dirty; it sends nothing. Every tick (100 ms by d
 topic that has subscribers ONCE per format in use and hands the same string to every subscriber, so the cost of a
 burst is one frame per topic per tick however many orders it holds (DESIGN.md, "Realtime rules").
 
-Each subscriber has its own sender task and a small mailbox: the latest state frame per topic (a newer one replaces
-an unsent older one — state frames carry the whole view, so skipping is safe) plus feed frames in order. A slow
+Each subscriber has a small mailbox: the latest state frame per topic (a newer one replaces an unsent older one —
+state frames carry the whole view, so skipping is safe) plus feed frames in order. After rendering, the tick sends
+each subscriber's frames in one pass, as long as its sends complete at once (room in the socket buffer, the usual
+case), so thousands of screens cost one loop, not a task wake-up each. A send that has to wait for the network is
+finished by a task of that subscriber alone, which drains its mailbox while frames keep coalescing there. A slow
 client therefore never delays the others; one that lets too many feed frames pile up is closed with 1013 so it
 reconnects and starts again from a snapshot.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,37 +61,82 @@ class Subscriber:
     max_feed_backlog: int
     states: dict[str, str] = field(default_factory=dict)  # topic -> newest unsent state frame
     feeds: list[str] = field(default_factory=list)  # unsent feed frames, in order
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     offered: int = 0
     sent: int = 0
-    task: asyncio.Task[None] | None = None
+    task: asyncio.Task[None] | None = None  # only while a send waits on a slow network
 
     def offer_state(self, topic: str, frame: str) -> None:
         self.offered += 1
         self.states[topic] = frame
-        self.wake.set()
 
     def offer_feed(self, frame: str) -> bool:
         if len(self.feeds) >= self.max_feed_backlog:
             return False
         self.offered += 1
         self.feeds.append(frame)
-        self.wake.set()
         return True
 
-    async def run(self) -> None:
+    def _next(self) -> str:
+        return self.feeds.pop(0) if self.feeds else self.states.pop(next(iter(self.states)))
+
+    def pump(self) -> None:
+        """Send what is waiting, right now, for as long as each send completes at once (the socket's buffer has
+        room: the usual case). The first send that must wait for the network is finished by a task of this
+        subscriber's own, which then drains the rest; frames offered meanwhile coalesce in the mailbox."""
+        if self.task is not None:
+            return
+        while not self.closed and (self.feeds or self.states):
+            send = self.connection.send_text(self._next())
+            try:
+                waiting_on = send.send(None)  # type: ignore[attr-defined]
+            except StopIteration:
+                self.sent += 1
+                continue
+            except Exception as gone:
+                self._gone(gone)
+                return
+            self.task = asyncio.get_running_loop().create_task(self._finish(send, waiting_on),
+                                                               name="liveroom-ws-sender")
+            return
+
+    async def _finish(self, send: Coroutine[Any, Any, None], waiting_on: Any) -> None:
         try:
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                while (self.feeds or self.states) and not self.closed:
-                    frame = self.feeds.pop(0) if self.feeds else self.states.pop(next(iter(self.states)))
-                    await self.connection.send_text(frame)
-                    self.sent += 1
-        except Exception as gone:  # the socket went away under us: the endpoint detaches it
-            log.debug("sender stopped: %s", gone)
-            self.closed = True
+            await finish_stepped(send, waiting_on)
+            self.sent += 1
+            while not self.closed and (self.feeds or self.states):
+                await self.connection.send_text(self._next())
+                self.sent += 1
+        except Exception as gone:
+            self._gone(gone)
+        finally:
+            self.task = None
+
+    def _gone(self, why: BaseException) -> None:
+        log.debug("sender stopped: %s", why)  # the socket went away under us: the endpoint detaches it
+        self.closed = True
+
+
+async def finish_stepped(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
+    """Finish a coroutine that was stepped by hand (`coro.send(None)`) and suspended on `waiting_on`, the way
+    an asyncio Task would: wait for the future it yielded, resume it, repeat. Cancelling closes the coroutine.
+
+    Stepping by hand is what lets the hub send to thousands of healthy sockets in one pass without a task
+    wake-up each; Python 3.12's eager tasks do the same, and this keeps 3.11 supported."""
+    try:
+        while True:
+            if waiting_on is None:  # a bare `yield`: it only asked for a turn of the loop
+                await asyncio.sleep(0)
+            else:
+                waiting_on._asyncio_future_blocking = False
+                await asyncio.wait((waiting_on,))
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration as done:
+                return done.value
+    except BaseException:
+        coro.close()
+        raise
 
 
 class Hub:
@@ -135,12 +183,10 @@ class Hub:
             self.subscribers.setdefault(topic, set()).add(subscriber)
             if is_feed(topic):
                 self.feed_sent.setdefault(topic, self.projections.feed_seq(topic))
-        subscriber.task = asyncio.create_task(subscriber.run(), name="liveroom-ws-sender")
         return subscriber
 
     async def detach(self, subscriber: Subscriber) -> None:
         subscriber.closed = True
-        subscriber.wake.set()
         for topic in subscriber.topics:
             subs = self.subscribers.get(topic)
             if subs is not None:
@@ -188,13 +234,17 @@ class Hub:
     def flush(self) -> None:
         """Render every dirty topic once per format and hand the frame to its subscribers."""
         dirty, self.dirty = self.dirty, set()
+        touched: dict[Subscriber, None] = {}
         for topic in dirty:
             subscribers = self.subscribers.get(topic)
             if subscribers:
+                touched.update(dict.fromkeys(subscribers))
                 if is_feed(topic):
                     self._flush_feed(topic, subscribers)
                 else:
                     self._flush_state(topic, subscribers)
+        for subscriber in touched:  # each screen gets this tick's frames back to back
+            subscriber.pump()
 
     def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
         data = self.projections.snapshot(topic) or {}
