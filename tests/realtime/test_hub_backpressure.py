@@ -106,3 +106,60 @@ async def test_a_burst_between_two_ticks_is_one_frame_per_topic() -> None:
     assert len(screen.frames) == 2 + 2  # two snapshots on attach, then one frame per topic for the burst
     assert '"o1000"' in screen.frames[-1] or '"o1000"' in screen.frames[-2]
     await hub.stop()
+
+
+class _BrokenScreen(_Screen):
+    """A connection whose network stalls and then drops: the waiting send fails."""
+
+    def __init__(self) -> None:
+        super().__init__(stalled=True)
+        self.unwound = False
+
+    async def send_text(self, data: str) -> None:
+        try:
+            await self.flowing.wait()
+        finally:
+            self.unwound = True
+        raise ConnectionResetError("peer went away")
+
+
+async def test_a_screen_whose_network_drops_mid_send_is_closed_and_the_others_keep_their_frames() -> None:
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000)
+    quick, broken = _Screen(), _BrokenScreen()
+    await hub.attach(quick, ("ops",), "json")
+    broken.flowing.set()
+    broken_sub = await hub.attach(_Screen(), ("ops",), "json")  # a healthy one first ...
+    broken_sub.connection = broken  # ... whose network then stalls and drops
+    broken.flowing.clear()
+    projections.state = projections.applied = 1
+    hub.mark_dirty({"ops"})
+    hub.flush()
+    await _settle()
+    assert broken_sub.task is not None and not broken_sub.closed  # its send is waiting on the network
+    broken.flowing.set()
+    await _settle()
+    assert broken_sub.closed and broken_sub.task is None and broken.unwound
+    projections.state = projections.applied = 2
+    hub.mark_dirty({"ops"})
+    hub.flush()
+    await _settle()
+    assert '"value":2' in quick.frames[-1] and len(quick.frames) == 3
+    await hub.stop()
+
+
+async def test_detaching_a_screen_with_a_send_in_flight_unwinds_that_send() -> None:
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000)
+    stalled = _BrokenScreen()
+    stalled.flowing.set()
+    subscriber = await hub.attach(_Screen(), ("ops",), "json")
+    subscriber.connection = stalled
+    stalled.flowing.clear()
+    hub.mark_dirty({"ops"})
+    hub.flush()
+    await _settle()
+    assert subscriber.task is not None and not stalled.unwound
+    await hub.detach(subscriber)
+    assert stalled.unwound and subscriber.task is None and hub.connections == 0
+    await hub.stop()
