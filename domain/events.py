@@ -224,9 +224,23 @@ EVENT_TYPES: dict[str, type[Event]] = {
 def to_record(event: Event) -> dict[str, Any]:
     """The event as plain JSON-ready data: datetimes as ISO-8601 strings, tuples as lists, plus its `kind`."""
     record: dict[str, Any] = {"kind": event.kind}
-    for field in dataclasses.fields(event):
-        record[field.name] = _plain(getattr(event, field.name))
+    for name in _field_names(type(event)):
+        value = getattr(event, name)
+        record[name] = value if type(value) in _SCALARS else _plain(value)
     return record
+
+
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
 
 
 def from_record(record: dict[str, Any]) -> Event:

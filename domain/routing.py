@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 from itertools import combinations
 from types import MappingProxyType
 
@@ -147,10 +148,19 @@ def _warehouse_point(warehouse: Warehouse) -> geo.Point:
     return point
 
 
-def _metres(warehouses: Sequence[Warehouse], dest: Destination) -> dict[str, int]:
+def _metres(warehouses: Sequence[Warehouse], dest: Destination) -> Mapping[str, int]:
     """Distances in whole metres, so that sums of distances compare exactly and ties are real ties."""
+    return _metres_between(tuple(warehouses), dest)
+
+
+@lru_cache(maxsize=4096)
+def _metres_between(warehouses: tuple[Warehouse, ...], dest: Destination) -> Mapping[str, int]:
+    # A live room's orders go to a few hundred cities from the same handful of warehouses: each pair is
+    # measured once. Warehouses and destinations are frozen values, so the key is exactly the inputs.
     origin = _locate(dest)
-    return {w.code: round(geo.distance_km(origin, _warehouse_point(w)) * 1000) for w in warehouses}
+    return MappingProxyType(
+        {w.code: round(geo.distance_km(origin, _warehouse_point(w)) * 1000) for w in warehouses}
+    )
 
 
 def _active(warehouses: Sequence[Warehouse]) -> tuple[Warehouse, ...]:

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -116,10 +117,23 @@ class OrderBook:
     deal_delta: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     board_delta: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     carrier_delta: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # per-batch memos of values derived from catalog rows
+    _rates: dict[str, commission.RoomRates] = field(default_factory=dict)
+    _policies: dict[str, attribution.BindingPolicy] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def uplines(self) -> dict[str, str | None]:
         return {leader: row.upline for leader, row in self.leaders.items()}
+
+    def rates(self, room: Any) -> commission.RoomRates:
+        if room.room not in self._rates:
+            self._rates[room.room] = catalog_rows.room_rates(room)
+        return self._rates[room.room]
+
+    def binding_policy(self, room: Any) -> attribution.BindingPolicy:
+        if room.room not in self._policies:
+            self._policies[room.room] = catalog_rows.binding_policy(room)
+        return self._policies[room.room]
 
 
 async def load_book(tx: Tx, requests: Sequence[OrderRequest]) -> OrderBook:
@@ -284,7 +298,7 @@ class Decision:
             request.visitor,
             code_leader,
             at,
-            catalog_rows.binding_policy(room),
+            book.binding_policy(room),
             book.uplines,
         )
         leader = attributed.leader
@@ -312,7 +326,7 @@ class Decision:
             total,
             leader,
             upline,
-            catalog_rows.room_rates(room),
+            book.rates(room),
             at,
             book.gmv.get((room.room, leader or ""), 0),
         )
@@ -573,16 +587,25 @@ def _plan(
     book: OrderBook, request: OrderRequest, wanted: dict[str, int], destination: routing.Destination
 ) -> tuple[tuple[str, ...], tuple[routing.PlannedShipment, ...]]:
     """Which lines wait as presale, and which warehouses ship the rest."""
-    active = {w.code for w in book.warehouses if w.active}
+    levels = book.levels
+    active = [w.code for w in book.warehouses if w.active]
     available_by_sku: Counter[str] = Counter()
-    for (sku, warehouse), level in book.levels.items():
-        if warehouse in active:
-            available_by_sku[sku] += level.available
+    for sku in wanted:
+        for code in active:
+            level = levels.get((sku, code))
+            if level is not None:
+                available_by_sku[sku] += level.available
     presale_on = {sku for sku in wanted if book.skus[sku].presale_when_sold_out}
     try:
         presale = stock.presale_lines(list(wanted.items()), available_by_sku, presale_on)
         to_ship = {sku: qty for sku, qty in wanted.items() if sku not in presale}
-        available = {key: level.available for key, level in book.levels.items()}
+        # Only the SKUs being shipped matter to the plan (a missing key means none available).
+        available = {
+            (sku, w.code): level.available
+            for sku in to_ship
+            for w in book.warehouses
+            if (level := levels.get((sku, w.code))) is not None
+        }
         plan = routing.plan_warehouses(to_ship, available, book.warehouses, destination) if to_ship else ()
     except SoldOut as sold_out:
         raise SoldOut(
