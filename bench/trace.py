@@ -58,7 +58,26 @@ class Trace:
         self.wrap_async(realtime.projections, "refresh", "projections.refresh")
         self.wrap_sync(realtime.hub, "flush", "hub.flush", size=lambda a: len(realtime.hub.dirty))
         self.wrap_sync(realtime.hub, "render", "hub.render")
+        from server.db import uow
+        from server.services import orders
+
+        self.wrap_async(orders, "load_book", "orders.load_book", size=lambda a: len(a[1]))
+        self.wrap_async(orders, "flush", "orders.flush", size=lambda a: len(a[1].order_rows))
+        self.wrap_sync(orders.PlaceOrder, "decide", "orders.decide")
+        self.wrap_async(uow, "_append_outbox", "writer.outbox", size=lambda a: len(a[1].events))
         self._monitor = asyncio.create_task(self._watch_loop())
+        import gc
+
+        gc_began: list[float] = [0.0]
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                gc_began[0] = time.perf_counter()
+            else:
+                self.spans[f"gc.gen{info['generation']}"].append(
+                    (time.monotonic(), time.perf_counter() - gc_began[0], info["collected"]))
+
+        gc.callbacks.append(on_gc)
         from sqlalchemy import event
 
         def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
@@ -96,6 +115,13 @@ class Trace:
         kinds: dict[str, int] = {}
         for what in statements:
             kinds[what] = kinds.get(what, 0) + 1
+        import gc
+        from collections import Counter
+
+        objects = gc.get_objects()
+        out["heap"] = {"objects": len(objects),
+                       "top": Counter(type(o).__name__ for o in objects).most_common(12)}
+        del objects
         out["sql_statements"] = {"count": len(statements),
                                  "top": sorted(kinds.items(), key=lambda kv: -kv[1])[:15]}
         worst = sorted(stalls, key=lambda s: -s[1])[:10]
