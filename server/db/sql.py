@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -71,3 +73,51 @@ async def guarded_update(conn: AsyncConnection, statement: Any, rows: Sequence[d
         if (await conn.execute(statement, row)).rowcount != 1:
             return False
     return True
+
+
+# (SQL text, [(key, bind processor or None), ...]) per table, key set and dialect; None when a column would need
+# a Python-side default computed by SQLAlchemy at execution time (then the plain insert is used).
+_Plan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
+_PLANS: dict[tuple[str, tuple[str, ...], str], _Plan | None] = {}
+
+
+def _insert_plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _Plan | None:
+    cache_key = (table.name, keys, dialect.name)
+    if cache_key not in _PLANS:
+        compiled: Any = table.insert().compile(dialect=dialect, column_keys=list(keys))
+        if compiled.insert_prefetch or compiled.positiontup is None or sorted(compiled.positiontup) != sorted(keys):
+            _PLANS[cache_key] = None
+        else:
+            processors = compiled._bind_processors
+            _PLANS[cache_key] = (compiled.string, [(key, processors.get(key)) for key in compiled.positiontup])
+    return _PLANS[cache_key]
+
+
+async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT rows that all have the same keys, as one executemany of SQLAlchemy's own SQL for the dialect.
+
+    `conn.execute(table.insert(), rows)` builds and converts every row's parameters through the statement
+    compiler; under a burst that was a fifth of the writer's time. Here the SQL and each column's bind
+    processor (the same conversions: UTC datetimes, JSON) are worked out once per table and key set, and a
+    datetime shared by many rows of a batch (the batch's clock reading) is converted once.
+    """
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    plan = _insert_plan(table, keys, conn.dialect)
+    if plan is None or any(len(row) != len(keys) for row in rows):
+        await conn.execute(table.insert(), list(rows))
+        return
+    sql, columns = plan
+    converted: dict[datetime, Any] = {}
+
+    def bind(value: Any, process: Callable[[Any], Any] | None) -> Any:
+        if process is None:
+            return value
+        if type(value) is datetime:
+            if value not in converted:
+                converted[value] = process(value)
+            return converted[value]
+        return process(value)
+
+    await conn.exec_driver_sql(sql, [tuple(bind(row[key], process) for key, process in columns) for row in rows])

@@ -32,7 +32,7 @@ from domain.events import (
 )
 from server.context import AppContext
 from server.db import models
-from server.db.sql import accumulate, guarded_update, upsert
+from server.db.sql import accumulate, guarded_update, insert_many, upsert
 from server.db.uow import Command, Tx
 from server.services import catalog_rows, ledger, stock_rows
 from server.services.stock_rows import StockGuardTripped
@@ -136,64 +136,68 @@ class OrderBook:
         return self._policies[room.room]
 
 
+def _any_of(column: Any) -> Any:
+    return column.in_(bindparam("any", expanding=True))
+
+
+# Built once: constructing a SELECT costs more than SQLite running it.
+_EXISTING = select(models.orders.c.order, models.orders.c.body_hash, models.orders.c.response).where(
+    _any_of(models.orders.c.order)
+)
+_ROOMS = select(models.rooms).where(_any_of(models.rooms.c.room))
+_SKUS = select(models.skus).where(_any_of(models.skus.c.sku))
+_STOCK = select(models.stock).where(_any_of(models.stock.c.sku))
+_WAREHOUSES = select(models.warehouses)
+_LINKS = select(models.links).where(_any_of(models.links.c.code))
+_BINDINGS = select(models.bindings).where(_any_of(models.bindings.c.visitor))
+_LEADERS = select(models.leaders).where(_any_of(models.leaders.c.leader))
+_DEALS = select(models.deals).where(
+    models.deals.c.room.in_(bindparam("rooms", expanding=True)), _any_of(models.deals.c.leader)
+)
+_BOARD = select(models.room_leaders.c.room, models.room_leaders.c.leader, models.room_leaders.c.gmv_cents).where(
+    models.room_leaders.c.room.in_(bindparam("rooms", expanding=True)), _any_of(models.room_leaders.c.leader)
+)
+_CARRIER_DAYS = select(models.carrier_days).where(_any_of(models.carrier_days.c.day))
+_UNAVAILABLE = select(models.carriers.c.carrier).where(models.carriers.c.available.is_(False))
+
+
 async def load_book(tx: Tx, requests: Sequence[OrderRequest]) -> OrderBook:
     conn = tx.conn
-    ids = [r.order for r in requests]
+
+    async def rows(statement: Any, values: Iterable[Any] | None = None, **more: Any) -> Any:
+        params = {"any": list(values)} if values is not None else {}
+        params.update({k: list(v) for k, v in more.items()})
+        return await conn.execute(statement, params)
+
     existing = {
-        row.order: (row.body_hash, row.response)
-        for row in await conn.execute(
-            select(models.orders.c.order, models.orders.c.body_hash, models.orders.c.response).where(
-                models.orders.c.order.in_(ids)
-            )
-        )
+        row.order: (row.body_hash, row.response) for row in await rows(_EXISTING, [r.order for r in requests])
     }
     room_ids = {r.room for r in requests}
-    rooms = {
-        row.room: row
-        for row in await conn.execute(select(models.rooms).where(models.rooms.c.room.in_(room_ids)))
-    }
+    rooms = {row.room: row for row in await rows(_ROOMS, room_ids)}
     sku_ids = {sku for r in requests for sku, _ in r.items}
-    skus = {
-        row.sku: row for row in await conn.execute(select(models.skus).where(models.skus.c.sku.in_(sku_ids)))
-    }
+    skus = {row.sku: row for row in await rows(_SKUS, sku_ids)}
     levels = {
-        (row.sku, row.warehouse): catalog_rows.stock_level(row)
-        for row in await conn.execute(select(models.stock).where(models.stock.c.sku.in_(sku_ids)))
+        (row.sku, row.warehouse): catalog_rows.stock_level(row) for row in await rows(_STOCK, sku_ids)
     }
-    warehouses = [catalog_rows.warehouse(row) for row in await conn.execute(select(models.warehouses))]
-    codes = {r.code for r in requests if r.code}
-    links = {
-        row.code: row
-        for row in await conn.execute(select(models.links).where(models.links.c.code.in_(codes)))
-    }
+    warehouses = [catalog_rows.warehouse(row) for row in await rows(_WAREHOUSES)]
+    links = {row.code: row for row in await rows(_LINKS, {r.code for r in requests if r.code})}
     visitors = {r.visitor for r in requests}
-    bindings = {
-        row.visitor: catalog_rows.binding(row)
-        for row in await conn.execute(select(models.bindings).where(models.bindings.c.visitor.in_(visitors)))
-    }
+    bindings = {row.visitor: catalog_rows.binding(row) for row in await rows(_BINDINGS, visitors)}
     leaders = await load_leaders(
         tx, {link.leader for link in links.values()} | {b.leader for b in bindings.values()} | visitors
     )
+    # Deals and GMV only matter for the leaders an order of this batch can be attributed to.
     deals = {
         (row.room, row.sku, row.leader): stock.Deal(
             row.room, row.sku, row.leader, row.price_cents, row.quota, row.used
         )
-        for row in await conn.execute(select(models.deals).where(models.deals.c.room.in_(room_ids)))
+        for row in await rows(_DEALS, leaders, rooms=room_ids)
     }
-    gmv = {
-        (row.room, row.leader): row.gmv_cents
-        for row in await conn.execute(
-            select(models.room_leaders).where(models.room_leaders.c.room.in_(room_ids))
-        )
-    }
-    days = {china_day(r.at or tx.now) for r in requests}
+    gmv = {(row.room, row.leader): row.gmv_cents for row in await rows(_BOARD, leaders, rooms=room_ids)}
     load: Counter[str] = Counter()
-    for row in await conn.execute(select(models.carrier_days).where(models.carrier_days.c.day.in_(days))):
+    for row in await rows(_CARRIER_DAYS, {china_day(r.at or tx.now) for r in requests}):
         load[row.carrier] += row.assigned
-    unavailable = frozenset(
-        row.carrier
-        for row in await conn.execute(select(models.carriers).where(models.carriers.c.available.is_(False)))
-    )
+    unavailable = frozenset(row.carrier for row in await rows(_UNAVAILABLE))
     return OrderBook(
         existing, rooms, skus, levels, warehouses, links, bindings, leaders, deals, gmv, load, unavailable
     )
@@ -206,8 +210,7 @@ async def load_leaders(tx: Tx, wanted: Iterable[str]) -> dict[str, Any]:
     for _ in range(32):  # deeper chains than this are refused when uplines are set
         if not frontier:
             break
-        rows = await tx.conn.execute(select(models.leaders).where(models.leaders.c.leader.in_(frontier)))
-        for row in rows:
+        for row in await tx.conn.execute(_LEADERS, {"any": list(frontier)}):
             leaders[row.leader] = row
         frontier = {row.upline for row in leaders.values() if row.upline and row.upline not in leaders}
     return leaders
@@ -642,16 +645,14 @@ def _carriers(
 async def flush(tx: Tx, book: OrderBook) -> None:
     """Write what the batch decided: a fixed handful of statements, however many orders it holds."""
     conn = tx.conn
-    if book.order_rows:
-        await conn.execute(models.orders.insert(), book.order_rows)
     for table, rows in (
+        (models.orders, book.order_rows),
         (models.order_lines, book.line_rows),
         (models.shipments, book.shipment_rows),
         (models.backorders, book.backorder_rows),
         (models.commission_entries, book.ledger_rows),
     ):
-        if rows:
-            await conn.execute(table.insert(), rows)
+        await insert_many(conn, table, rows)
     await stock_rows.reserve(tx, book.reserved_delta)
     await take_deal_quota(tx, book.deal_delta)
     await upsert(
