@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import orjson
 
 from realtime.tasks import cancel_and_wait
+from realtime.wire import Wire, encode_text
 
 log = logging.getLogger("liveroom.hub")
 
@@ -65,6 +66,7 @@ class Subscriber:
     offered: int = 0
     sent: int = 0
     task: asyncio.Task[None] | None = None  # only while a send waits on a slow network
+    wire: Wire | None = None  # direct writes of pre-encoded frames, when the server allows (realtime/wire.py)
 
     def offer_state(self, topic: str, frame: str) -> None:
         self.offered += 1
@@ -80,14 +82,20 @@ class Subscriber:
     def _next(self) -> str:
         return self.feeds.pop(0) if self.feeds else self.states.pop(next(iter(self.states)))
 
-    def pump(self) -> None:
+    def pump(self, encode: Callable[[str], bytes] | None = None) -> None:
         """Send what is waiting, right now, for as long as each send completes at once (the socket's buffer has
-        room: the usual case). The first send that must wait for the network is finished by a task of this
+        room: the usual case); with a wire, a frame's bytes from `encode` (made once per tick for everyone) are
+        written straight to the socket. The first send that must wait for the network is finished by a task of this
         subscriber's own, which then drains the rest; frames offered meanwhile coalesce in the mailbox."""
         if self.task is not None:
             return
+        wire = self.wire if encode is not None else None
         while not self.closed and (self.feeds or self.states):
-            send = self.connection.send_text(self._next())
+            frame = self._next()
+            if wire is not None and encode is not None and wire.write(encode(frame)):
+                self.sent += 1
+                continue
+            send = self.connection.send_text(frame)
             try:
                 waiting_on = send.send(None)  # type: ignore[attr-defined]
             except StopIteration:
@@ -175,9 +183,9 @@ class Hub:
     # --- subscribers ---------------------------------------------------------------------------------------
 
     async def attach(self, connection: Connection, topics: tuple[str, ...], fmt: Format,
-                     since: int | None = None) -> Subscriber:
+                     since: int | None = None, wire: Wire | None = None) -> Subscriber:
         """Send the truth first (a snapshot per topic, or the feed items missed since `since`), then follow."""
-        subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog)
+        subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog, wire=wire)
         for topic in topics:
             await connection.send_text(self._first_frame(topic, fmt, since))
             self.subscribers.setdefault(topic, set()).add(subscriber)
@@ -243,8 +251,16 @@ class Hub:
                     self._flush_feed(topic, subscribers)
                 else:
                     self._flush_state(topic, subscribers)
+        encoded: dict[str, bytes] = {}
+
+        def encode(frame: str) -> bytes:
+            data = encoded.get(frame)
+            if data is None:
+                data = encoded[frame] = encode_text(frame)
+            return data
+
         for subscriber in touched:  # each screen gets this tick's frames back to back
-            subscriber.pump()
+            subscriber.pump(encode)
 
     def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
         data = self.projections.snapshot(topic) or {}

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime.hub import Format
 from realtime.runtime import Realtime, valid_topic
+from realtime.wire import Wire
 
 MAX_TOPICS = 16
 
@@ -42,7 +43,8 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     lang = query.get("lang", "zh_CN").replace("-", "_")
     format_: Format = f"html:{'en' if lang.startswith('en') else 'zh_CN'}" if fmt == "html" else "json"
     try:
-        subscriber = await realtime.hub.attach(websocket, topics, format_, int(since_text) if since_text else None)
+        subscriber = await realtime.hub.attach(websocket, topics, format_, int(since_text) if since_text else None,
+                                               wire=Wire.of(websocket.scope))
     except (WebSocketDisconnect, RuntimeError):  # gone before its snapshots were sent
         return None
     try:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from domain.errors import DomainError
 from realtime import ws
 from realtime.runtime import Realtime
+from realtime.wire import RawSend
 from server.api import errors
 from server.api.errors import json_response
 from server.clock import system_clock
@@ -116,6 +118,7 @@ def create_app(
     app = Starlette(
         routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *pages.routes, *extra_routes],
         lifespan=lifespan,
+        middleware=[Middleware(RawSend)],
         exception_handlers={
             errors.ApiError: errors.handle_api_error,
             DomainError: errors.handle_domain_error,

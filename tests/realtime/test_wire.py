@@ -1,0 +1,85 @@
+"""The hub's fast path writes each frame's bytes once encoded to every socket, and they are the same frames.
+
+realtime/wire.py encodes a frame once per tick and writes the bytes straight to uvicorn's transport, instead of
+`send_text` per client. These tests hold it to being indistinguishable from `send_text`: real clients (the
+`websockets` library validates every frame it parses) get the frames, in order; and a screen
+that cannot take more is switched to the ordinary send, which waits for room, rather than written to blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live import LiveServer, SeedClient, live_server, place_order, watch
+from seed import seed_catalog
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from realtime.wire import Wire, encode_text
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> Any:
+    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'wire.db'}") as server:
+        await seed_catalog(SeedClient(server.http))
+        yield server
+
+
+def _parse(data: bytes) -> Frame:
+    reader = StreamReader()
+    reader.feed_data(data)
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise AssertionError("incomplete frame")
+
+
+@pytest.mark.parametrize("text", ["", "ok", "库存 ¥12.80 " * 10, "x" * 70_000])
+def test_an_encoded_frame_is_one_final_unmasked_text_frame_of_the_same_text(text: str) -> None:
+    frame = _parse(encode_text(text))
+    assert frame.opcode is Opcode.TEXT and frame.fin and frame.data.decode() == text
+
+
+async def test_real_clients_get_every_frame_through_the_fast_path_in_order(live: LiveServer) -> None:
+    token = live.token("host", "room-1")
+    watchers = [await watch(live.ws_url, ["room:room-1:stock", "room:room-1:feed"], token) for _ in range(3)]
+    hub = live.app.state.realtime.hub
+    subscribers = {s for subs in hub.subscribers.values() for s in subs}
+    assert len(subscribers) == 3 and all(s.wire is not None for s in subscribers)
+    for i in range(5):
+        await place_order(live, f"o-wire-{i}", [("tea", 1)])
+    for watcher in watchers:
+        last = await watcher.wait_for(
+            lambda f: f["topic"] == "room:room-1:feed" and "o-wire-4" in str(f["data"])
+        )
+        feed = [str(f["data"]) for f in watcher.of("room:room-1:feed")]
+        seen = [next(i for i, text in enumerate(feed) if f"o-wire-{n}" in text) for n in range(5)]
+        assert seen == sorted(seen) and last["kind"] == "item"
+    assert sum(s.sent for s in subscribers) >= 3 * 2  # frames went out after the snapshots
+    for watcher in watchers:
+        await watcher.close()
+
+
+async def test_a_socket_that_asks_to_pause_gets_the_ordinary_send_which_waits(live: LiveServer) -> None:
+    watcher = await watch(live.ws_url, ["room:room-1:stock"], live.token("host", "room-1"))
+    before = (await watcher.wait_for(lambda f: f["kind"] == "snapshot"))["seq"]
+    hub = live.app.state.realtime.hub
+    (subscriber,) = {s for subs in hub.subscribers.values() for s in subs}
+    assert isinstance(subscriber.wire, Wire)
+    protocol = subscriber.wire._protocol
+    protocol.pause_writing()  # what asyncio does when the socket's buffer is full
+    assert subscriber.wire.write(encode_text("{}")) is False
+    await place_order(live, "o-paused", [("tea", 1)])
+    await asyncio.sleep(0.4)  # a few ticks: the frame waits in a sender task, not on the wire
+    assert subscriber.task is not None
+    protocol.resume_writing()
+    assert not [f for f in watcher.frames if f["seq"] > before]
+    await watcher.wait_for(lambda f: f["seq"] > before)
+    await asyncio.sleep(0.05)
+    assert subscriber.task is None  # the waiting send went out once there was room, and its task ended
+    await watcher.close()
