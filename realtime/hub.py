@@ -157,6 +157,9 @@ class Hub:
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.dirty: set[str] = set()
         self.feed_sent: dict[str, int] = {}  # feed topic -> last item seq already framed for subscribers
+        # topic -> format -> (seq, snapshot frame): what a screen connecting now is sent first. Rendered once for
+        # a storm of (re)connections; dropped when the topic changes (mark_dirty) or loses its last subscriber.
+        self._snapshots: dict[str, dict[Format, tuple[int, str]]] = {}
         self.frames_rendered = 0
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
@@ -174,7 +177,9 @@ class Hub:
             await self.detach(subscriber)
 
     def mark_dirty(self, topics: Iterable[str]) -> None:
-        self.dirty.update(topics)
+        for topic in topics:
+            self.dirty.add(topic)
+            self._snapshots.pop(topic, None)
 
     @property
     def connections(self) -> int:
@@ -202,6 +207,7 @@ class Hub:
                 if not subs:
                     del self.subscribers[topic]
                     self.feed_sent.pop(topic, None)
+                    self._snapshots.pop(topic, None)
         if subscriber.task is not None and subscriber.task is not asyncio.current_task():
             subscriber.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -212,7 +218,13 @@ class Hub:
             items = self.projections.feed_since(topic, since)
             if items is not None:  # the ring buffer still reaches: exactly what was missed, no gap
                 return self.render(topic, "item", {"items": items}, fmt, self.projections.feed_seq(topic))
-        return self.render(topic, "snapshot", self.projections.snapshot(topic) or {}, fmt, self._seq(topic))
+        seq = self._seq(topic)
+        cached = self._snapshots.get(topic, {}).get(fmt)
+        if cached is not None and cached[0] == seq:
+            return cached[1]
+        frame = self.render(topic, "snapshot", self.projections.snapshot(topic) or {}, fmt, seq)
+        self._snapshots.setdefault(topic, {})[fmt] = (seq, frame)
+        return frame
 
     # --- frames --------------------------------------------------------------------------------------------
 

@@ -163,3 +163,24 @@ async def test_detaching_a_screen_with_a_send_in_flight_unwinds_that_send() -> N
     await hub.detach(subscriber)
     assert stalled.unwound and subscriber.task is None and hub.connections == 0
     await hub.stop()
+
+
+async def test_screens_connecting_together_share_one_rendered_snapshot_until_the_topic_changes() -> None:
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000)
+    screens = [_Screen() for _ in range(50)]
+    for screen in screens[:25]:
+        await hub.attach(screen, ("ops",), "json")
+    assert hub.frames_rendered == 1
+    projections.state = 7  # a clock-driven change: no event, only the topic marked dirty
+    hub.mark_dirty({"ops"})
+    for screen in screens[25:]:
+        await hub.attach(screen, ("ops",), "json")
+    assert hub.frames_rendered == 2
+    assert '"value":0' in screens[0].frames[0] and '"value":7' in screens[-1].frames[0]
+    projections.applied = 1  # an applied event changes the seq: the next screen gets a fresh snapshot
+    projections.state = 8
+    late = _Screen()
+    await hub.attach(late, ("ops",), "json")
+    assert '"value":8' in late.frames[0]
+    await hub.stop()
