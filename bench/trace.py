@@ -65,6 +65,12 @@ class Trace:
         self.wrap_async(orders, "flush", "orders.flush", size=lambda a: len(a[1].order_rows))
         self.wrap_sync(orders.PlaceOrder, "decide", "orders.decide")
         self.wrap_async(uow, "_append_outbox", "writer.outbox", size=lambda a: len(a[1].events))
+        from server.db import inline_sqlite
+
+        self.wrap_async(inline_sqlite.Connection, "commit", "sqlite.commit")
+        self.wrap_async(orders, "take_deal_quota", "orders.flush.deals")
+        self.wrap_async(orders.stock_rows, "reserve", "orders.flush.stock")
+        self.wrap_async(ctx.waybills, "prepare", "waybills.prepare")
         self._monitor = asyncio.create_task(self._watch_loop())
         import gc
 
