@@ -4,7 +4,7 @@ Starlette's WebSocket on uvicorn with the options `liveroom serve` uses. Every t
 awaits `send_text(frame)` on every connection in turn; when a round takes longer than a tick the next one starts
 at once. The frames are the hub's own bytes (captured from the real server by the benchmark and passed in a
 file), so both servers are offered the same frames at the same cadence and the difference between them is the
-hub: topics, per-subscriber mailboxes and sender tasks, coalescing, backpressure.
+hub: topics, per-subscriber mailboxes, frames encoded once, coalescing, backpressure.
 
     python -m bench.broadcast_app --port P --frames FILE.json --tick-ms 100
     POST /start, POST /stop, GET /stats
