@@ -232,6 +232,20 @@ async def test_commission_pending_frozen_settled_update_live(browser: Any, live:
     assert await same_document(page)
 
 
+async def test_a_six_figure_pending_commission_is_shown_whole_on_a_phone(browser: Any, live: LiveServer) -> None:
+    response = await live.http.put("/api/v1/skus/tea/stock/SH", json={"on_hand": 20_000})
+    assert response.status_code in (200, 201), response.text
+    page = await open_leader(browser, live)
+    placed = await place(live, "o-big", [("tea", 9_000)])
+    amount = placed["commission"]["amount_cents"]
+    assert amount >= 100_000_00  # ¥100,000.00 or more: eleven characters on a 375 px screen
+    money = f"¥{amount // 100:,}.{amount % 100:02d}"
+    pending = page.locator('[data-cm="pending"]')
+    await expect(pending).to_have_text(money, timeout=WAIT)
+    clipped = await pending.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert not clipped, f"{money} is cut off"
+
+
 async def test_a_leader_without_a_room_yet_is_told_how_to_start(browser: Any, live: LiveServer) -> None:
     page = await open_leader(browser, live, "lead-c")
     assert "分享直播间链接" in await page.locator(".me").inner_text()
