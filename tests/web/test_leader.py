@@ -232,7 +232,9 @@ async def test_commission_pending_frozen_settled_update_live(browser: Any, live:
     assert await same_document(page)
 
 
-async def test_a_six_figure_pending_commission_is_shown_whole_on_a_phone(browser: Any, live: LiveServer) -> None:
+async def test_a_six_figure_pending_commission_is_shown_whole_on_a_phone(
+    browser: Any, live: LiveServer
+) -> None:
     response = await live.http.put("/api/v1/skus/tea/stock/SH", json={"on_hand": 20_000})
     assert response.status_code in (200, 201), response.text
     page = await open_leader(browser, live)
