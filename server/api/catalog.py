@@ -57,6 +57,7 @@ class OnHandBody(Body):
 class AdjustBody(Body):
     delta: Annotated[int, Field(ge=-(10**9), le=10**9)]
     reason: Text
+    adjustment: Id | None = None  # optional: a retry with the same id is answered, not applied again
 
     @field_validator("delta")
     @classmethod
@@ -173,7 +174,8 @@ async def adjust_stock(request: Request) -> Response:
     sku, warehouse = path_id(request, "sku"), path_id(request, "warehouse")
     await require_key_or_screen(request, "host", _host_sells(request, sku))
     body = await parse(request, AdjustBody)
-    return _answer(await catalog.adjust_stock(ctx(request), sku, warehouse, body.delta))
+    return _answer(await catalog.adjust_stock(ctx(request), sku, warehouse, body.delta, reason=body.reason,
+                                              adjustment=body.adjustment))
 
 
 async def get_stock(request: Request) -> Response:

@@ -307,6 +307,18 @@ after_sales = Table(
     _ts("resolved_at", nullable=True),
 )
 
+stock_adjustments = Table(  # adjustments sent with an id: a retry with the same id is answered, not applied again
+    "stock_adjustments",
+    metadata,
+    _id("adjustment", primary_key=True),
+    _id("sku", nullable=False),
+    _id("warehouse", nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("response", JSON, nullable=False),
+    _ts("at"),
+)
+
 counters = Table(  # monotonically increasing numbers (waybill serials)
     "counters",
     metadata,

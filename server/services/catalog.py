@@ -164,12 +164,28 @@ async def set_stock(app: AppContext, sku: str, warehouse: str, on_hand: int) -> 
     return await app.writer.call(run)
 
 
-async def adjust_stock(app: AppContext, sku: str, warehouse: str, delta: int) -> Answer:
-    """Replenishment (+) or shrinkage (−) of on_hand (domain.stock.adjust)."""
+async def adjust_stock(app: AppContext, sku: str, warehouse: str, delta: int, *, reason: str = "",
+                       adjustment: str | None = None) -> Answer:
+    """Replenishment (+) or shrinkage (−) of on_hand (domain.stock.adjust).
+
+    With an `adjustment` id the change is made once: a retry with the same id and the same change is answered with
+    the first answer (200), the same id with another change is refused (409 `idempotency_conflict`)."""
 
     async def run(tx: Tx) -> Answer:
+        if adjustment is not None:
+            seen = await _row(tx, models.stock_adjustments, adjustment=adjustment)
+            if seen is not None:
+                if (seen.sku, seen.warehouse, seen.delta) != (sku, warehouse, delta):
+                    raise Conflict(f"adjustment {adjustment} was made with another change",
+                                   field="adjustment", code="idempotency_conflict")
+                return dict(seen.response), False
         level, missing = await _level(tx, sku, warehouse)
-        return await _recount(tx, app, level, stock.adjust(level, delta), missing)
+        answer = await _recount(tx, app, level, stock.adjust(level, delta), missing)
+        if adjustment is not None:
+            await tx.conn.execute(models.stock_adjustments.insert().values(
+                adjustment=adjustment, sku=sku, warehouse=warehouse, delta=delta, reason=reason,
+                response=answer[0], at=tx.now))
+        return answer
 
     return await app.writer.call(run)
 

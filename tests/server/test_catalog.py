@@ -192,6 +192,41 @@ async def test_adjust_replenishes_and_shrinks_on_hand_and_announces_the_new_leve
     ]
 
 
+async def test_an_adjustment_retried_with_its_id_adds_the_units_once(service: Any) -> None:
+    await seed_catalog(service)
+    body = {"delta": 25, "reason": "到货", "adjustment": "adj-0001"}
+    first = await service.post("/api/v1/skus/tea/stock/SH/adjust", body)
+    before_retry = await service.counts()
+    retry = await service.post("/api/v1/skus/tea/stock/SH/adjust", body)
+    assert first.status_code == 200 and first.json()["on_hand"] == 125
+    assert retry.status_code == 200 and retry.json() == first.json()
+    assert await service.counts() == before_retry  # the retry wrote nothing, not even an outbox event
+    stock = await service.client.get("/api/v1/skus/tea/stock")
+    assert next(w for w in stock.json()["warehouses"] if w["warehouse"] == "SH")["on_hand"] == 125
+    another = {"delta": 25, "reason": "到货", "adjustment": "adj-0002"}  # a new id is a new delivery
+    assert (await service.post("/api/v1/skus/tea/stock/SH/adjust", another)).json()["on_hand"] == 150
+
+
+async def test_an_adjustment_id_reused_for_another_change_is_refused_and_changes_nothing(
+    service: Any,
+) -> None:
+    await seed_catalog(service)
+    made = await service.post(
+        "/api/v1/skus/tea/stock/SH/adjust", {"delta": 5, "reason": "到货", "adjustment": "a-1"}
+    )
+    assert made.status_code == 200, made.text
+    for path, delta in (("/api/v1/skus/tea/stock/SH/adjust", 6), ("/api/v1/skus/tea/stock/GZ/adjust", 5)):
+        await refused(
+            service,
+            "POST",
+            path,
+            {"delta": delta, "reason": "到货", "adjustment": "a-1"},
+            409,
+            "adjustment",
+            "idempotency_conflict",
+        )
+
+
 async def test_stock_may_not_be_counted_below_what_unshipped_orders_hold(service: Any) -> None:
     await seed_catalog(service)
     placed = await service.post("/api/v1/orders", order_body("o-1", "v-1", [("mango", 4)]))

@@ -134,6 +134,46 @@ async def test_replenish_from_the_page_raises_the_units_in_the_chosen_warehouse(
     await assert_no_reload(page)
 
 
+async def test_a_replenishment_sent_again_after_the_network_failed_adds_the_units_once(
+    browser: Any, live: LiveServer
+) -> None:
+    page = await open_host(browser, live)
+    reached: list[dict[str, Any]] = []
+
+    async def lost_answer(route: Any) -> None:
+        """The request reaches the server, but its answer never reaches the page (a dropped connection)."""
+        reached.append(route.request.post_data_json)
+        await route.fetch()
+        await route.abort("connectionreset")
+
+    await page.route("**/stock/GZ/adjust", lost_answer)
+    mango = tile(page, "mango")
+    await mango.locator('input[name="delta"]').fill("30")
+    await mango.locator("button", has_text="补货").click()
+    await page.wait_for_function(
+        "document.querySelector('.tile[data-sku=\"mango\"] .form-status').classList.contains('error')",
+        timeout=WAIT,
+    )
+    await page.unroute("**/stock/GZ/adjust")
+    await mango.locator("button", has_text="补货").click()  # the host tries again
+    await page.wait_for_function(
+        "document.querySelector('.tile[data-sku=\"mango\"] .form-status').classList.contains('ok')",
+        timeout=WAIT,
+    )
+    stock = (await live.http.get("/api/v1/skus/mango/stock")).json()
+    assert {w["warehouse"]: w["on_hand"] for w in stock["warehouses"]} == {"GZ": 80}  # 50 + 30, once
+    assert len(reached) == 1 and reached[0]["adjustment"]
+    await mango.locator("button", has_text="补货").click()  # answered: a new click is a new delivery
+    await page.wait_for_function(
+        "document.querySelector('.tile[data-sku=\"mango\"] .units').textContent.trim() === '110'",
+        timeout=WAIT,
+    )
+    page.errors.remove(
+        "Failed to load resource: net::ERR_CONNECTION_RESET"
+    )  # the dropped answer, and only it
+    await assert_no_reload(page)
+
+
 async def test_a_number_being_typed_survives_the_frames_that_arrive_meanwhile(
     browser: Any, live: LiveServer
 ) -> None:

@@ -132,6 +132,26 @@
       encodeURIComponent(select.value) + "/adjust";
   }, true);
 
+  // Each replenishment carries an id, so sending it again after the network failed (did the server get it?) adds
+  // the units once: the server answers a repeated id with its first answer. The id is kept until an answer
+  // arrives, and belongs to this SKU, warehouse and quantity; any other replenishment gets a new one.
+  var pendingIds = {};
+  function newId() {
+    return "host-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+  function replenishKey(form, body) { return [form.dataset.sku, form.dataset.api, body.delta].join("|"); }
+  document.addEventListener("liveroom:sending", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("replenish")) return;
+    var key = replenishKey(form, event.detail.body);
+    event.detail.body.adjustment = pendingIds[key] || (pendingIds[key] = newId());
+  });
+  document.addEventListener("liveroom:answered", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("replenish")) return;
+    delete pendingIds[replenishKey(form, event.detail.body)];
+  });
+
   // A form's answer stays a few seconds, then clears (frames leave status text alone: data-morph="skip").
   var clearing = new WeakMap();
   new MutationObserver(function (records) {

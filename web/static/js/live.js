@@ -33,6 +33,8 @@
     });
     var status = form.querySelector("[data-status]");
     if (status) { status.textContent = ""; status.className = "form-status"; }
+    // A screen's own script may add to the body (host.js: the replenish form's idempotency id).
+    form.dispatchEvent(new CustomEvent("liveroom:sending", { bubbles: true, detail: { body: body } }));
     fetch(parts[1], {
       method: parts[0],
       headers: { "Content-Type": "application/json", "Authorization": "Bearer " + document.body.dataset.token },
@@ -40,6 +42,7 @@
     }).then(function (response) {
       return response.json().then(function (answer) { return { ok: response.ok, answer: answer }; });
     }).then(function (result) {
+      form.dispatchEvent(new CustomEvent("liveroom:answered", { bubbles: true, detail: { ok: result.ok, body: body } }));
       if (!status) return;
       status.className = "form-status " + (result.ok ? "ok" : "error");
       status.textContent = result.ok ? (status.dataset.ok || "✓") : (result.answer.detail || result.answer.error);
