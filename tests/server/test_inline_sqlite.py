@@ -43,8 +43,9 @@ async def test_a_write_waits_for_another_connections_lock_without_blocking_the_l
     writing = asyncio.ensure_future(write())
     ticks = await _ticks_while(writing)
     await writing
-    # The loop kept turning while the write waited about half a second for the lock.
-    assert ticks >= 20
+    # The loop kept turning while the write waited about half a second for the lock (a blocked loop: 0 ticks;
+    # an idle one: ~50; a busy CI machine: fewer, so the bar is low).
+    assert ticks >= 5
     async with engine.connect() as conn:
         assert sorted(r[0] for r in await conn.execute(text("SELECT n FROM t"))) == [1, 2]
     other.close()
