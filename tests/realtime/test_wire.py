@@ -75,11 +75,18 @@ async def test_a_socket_that_asks_to_pause_gets_the_ordinary_send_which_waits(li
     protocol.pause_writing()  # what asyncio does when the socket's buffer is full
     assert subscriber.wire.write(encode_text("{}")) is False
     await place_order(live, "o-paused", [("tea", 1)])
-    await asyncio.sleep(0.4)  # a few ticks: the frame waits in a sender task, not on the wire
+    for _ in range(250):  # the next tick offers the frame; with the socket paused it waits in a sender task
+        if subscriber.task is not None:
+            break
+        await asyncio.sleep(0.02)
     assert subscriber.task is not None
+    await asyncio.sleep(0.3)  # and stays there, however many ticks go by
     protocol.resume_writing()
     assert not [f for f in watcher.frames if f["seq"] > before]
     await watcher.wait_for(lambda f: f["seq"] > before)
-    await asyncio.sleep(0.05)
+    for _ in range(250):
+        if subscriber.task is None:
+            break
+        await asyncio.sleep(0.02)
     assert subscriber.task is None  # the waiting send went out once there was room, and its task ended
     await watcher.close()
