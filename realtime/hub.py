@@ -84,18 +84,22 @@ class Subscriber:
 
     def pump(self, encode: Callable[[str], bytes] | None = None) -> None:
         """Send what is waiting, right now, for as long as each send completes at once (the socket's buffer has
-        room: the usual case); with a wire, a frame's bytes from `encode` (made once per tick for everyone) are
-        written straight to the socket. The first send that must wait for the network is finished by a task of this
+        room: the usual case); with a wire, the frames' bytes from `encode` (made once per tick for everyone) go to
+        the socket in one write. The first send that must wait for the network is finished by a task of this
         subscriber's own, which then drains the rest; frames offered meanwhile coalesce in the mailbox."""
         if self.task is not None:
             return
-        wire = self.wire if encode is not None else None
+        if self.wire is not None and encode is not None and not self.closed and self.wire.ready():
+            # All of this tick's frames for this screen in one write: one system call, not one per frame.
+            chunks = []
+            while self.feeds or self.states:
+                chunks.append(encode(self._next()))
+            if chunks:
+                self.wire.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                self.sent += len(chunks)
+            return
         while not self.closed and (self.feeds or self.states):
-            frame = self._next()
-            if wire is not None and encode is not None and wire.write(encode(frame)):
-                self.sent += 1
-                continue
-            send = self.connection.send_text(frame)
+            send = self.connection.send_text(self._next())
             try:
                 waiting_on = send.send(None)  # type: ignore[attr-defined]
             except StopIteration:

@@ -60,16 +60,20 @@ class Wire:
             return None
         return cls(protocol)
 
-    def write(self, data: bytes) -> bool:
+    def ready(self) -> bool:
+        """True when a write now is exactly what `send_text` would do: open, and the socket has room."""
         protocol = self._protocol
-        transport = protocol.transport
-        if (
+        return not (
             protocol.close_sent
             or not protocol.handshake_complete
             or protocol.conn.state is not State.OPEN
-            or transport.is_closing()
+            or protocol.transport.is_closing()
             or not protocol.writable.is_set()
-        ):
+        )
+
+    def write(self, data: bytes) -> bool:
+        """Write one or more encoded frames (back to back, one system call); False, writing nothing, if not ready."""
+        if not self.ready():
             return False
-        transport.write(data)
+        self._protocol.transport.write(data)
         return True
