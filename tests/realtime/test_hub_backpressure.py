@@ -184,3 +184,44 @@ async def test_screens_connecting_together_share_one_rendered_snapshot_until_the
     await hub.attach(late, ("ops",), "json")
     assert '"value":8' in late.frames[0]
     await hub.stop()
+
+
+class _Wire:
+    """A socket with room: records what the hub writes to it."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def ready(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> bool:
+        self.writes.append(data)
+        return True
+
+
+async def test_a_ticks_frames_for_one_screen_go_out_in_one_write_and_each_parses_whole() -> None:
+    from websockets.frames import Frame
+    from websockets.streams import StreamReader
+
+    projections = _Projections()
+    hub = Hub(projections, tick_ms=1000)
+    wire = _Wire()
+    await hub.attach(_Screen(), ("ops", "room:r:feed"), "json", wire=wire)  # type: ignore[arg-type]
+    projections.items.append({"seq": 1, "order": "o1"})
+    projections.state = projections.applied = 1
+    hub.mark_dirty({"ops", "room:r:feed"})
+    hub.flush()
+    assert len(wire.writes) == 1
+    reader = StreamReader()
+    reader.feed_data(wire.writes[0])
+    texts = []
+    for _ in range(2):
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            texts.append(done.value.data.decode())
+    assert len(texts) == 2 and not reader.buffer  # two whole frames, nothing left over
+    assert any('"o1"' in t for t in texts) and any('"value":1' in t for t in texts)
+    await hub.stop()
