@@ -101,11 +101,14 @@ class Writer:
         clock: Callable[[], datetime],
         *,
         max_batch: int = 500,
+        linger: float = 0.002,
         on_commit: Callable[[list[Envelope]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.max_batch = max_batch
+        self.linger = linger
+        self._last_batch = 0
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -131,10 +134,21 @@ class Writer:
         return await self.submit(FunctionCommand(fn))
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
+            # Busy (the last commit held several commands): the callers it just answered are sending their next
+            # ones. Wait a moment (at most `linger`) until as many as then, plus those already waiting, are here,
+            # so they share this commit instead of the next: a commit's fixed cost (loading, statements, the
+            # commit itself) is what limits a burst. An idle writer (last batch of one) never waits.
+            expected = min(self.max_batch, self._last_batch + self._queue.qsize())
+            if self._last_batch > 1 and self._queue.qsize() + 1 < expected:
+                until = loop.time() + self.linger
+                while self._queue.qsize() + 1 < expected and loop.time() < until:
+                    await asyncio.sleep(0.0005)
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._last_batch = len(batch)
             await self._execute(batch)
 
     async def _execute(self, batch: list[_Pending]) -> None:
