@@ -42,17 +42,27 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-async def _patiently(call: Callable[[], Any], timeout: float) -> Any:
-    """Run `call`; while SQLite answers busy, wait without blocking the loop and try again."""
+async def _patiently(call: Callable[[], Any], conn: sqlite3.Connection, timeout: float) -> Any:
+    """Run `call`; while SQLite answers busy, wait without blocking the loop and try again.
+
+    Only a statement that opened no transaction of its own can simply be tried again. In the sqlite3 module's
+    default mode a first INSERT opens one implicitly (BEGIN), and a refused one may leave it holding a read snapshot
+    that is stale by the time the other process commits: such a transaction is rolled back — it holds nothing yet —
+    before the retry. A statement refused inside a transaction that was already open cannot succeed by waiting
+    (its snapshot predates the other writer's commit): the error goes to the caller, who retries the whole
+    transaction. The writer avoids that case by starting with BEGIN IMMEDIATE (server/db/uow.py)."""
+    was_open = conn.in_transaction
     try:
         return call()
     except sqlite3.OperationalError as error:
-        if not _is_busy(error):
+        if not _is_busy(error) or was_open:
             raise
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     pause = 0.002
     while True:
+        if conn.in_transaction:
+            conn.rollback()
         await asyncio.sleep(pause)
         try:
             return call()
@@ -104,12 +114,12 @@ class Cursor:
 
     async def execute(self, sql: str, parameters: Any = None) -> Cursor:
         args = (sql,) if parameters is None else (sql, parameters)
-        await _patiently(partial(self._cursor.execute, *args), self._owner.timeout)
+        await _patiently(partial(self._cursor.execute, *args), self._owner.raw, self._owner.timeout)
         return self
 
     async def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
         rows = list(seq_of_parameters)  # a retry must see every row again
-        await _patiently(partial(self._cursor.executemany, sql, rows), self._owner.timeout)
+        await _patiently(partial(self._cursor.executemany, sql, rows), self._owner.raw, self._owner.timeout)
         return self
 
     async def fetchone(self) -> Any:
@@ -170,6 +180,12 @@ class Connection:
         return self._conn
 
     @property
+    def raw(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("no active connection")
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         assert self._conn is not None
         return self._conn.isolation_level
@@ -190,7 +206,7 @@ class Connection:
     async def commit(self) -> None:
         if self._conn is None:
             raise ValueError("no active connection")
-        await _patiently(self._conn.commit, self.timeout)
+        await _patiently(self._conn.commit, self._conn, self.timeout)
 
     async def rollback(self) -> None:
         if self._conn is None:

@@ -180,6 +180,10 @@ class Writer:
             tx = Tx(conn, self.clock())
             if tx.dialect == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+            elif tx.dialect == "sqlite":
+                # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until its
+                # commit, even with another process writing the same file, and waiting for the lock is always safe.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             results: list[Any] = []
             for group in _groups(commands):
                 results.extend(await type(group[0]).run_batch(tx, group))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,25 @@ def _without_clock(data: Any) -> Any:
     if isinstance(data, list):
         return [_without_clock(v) for v in data]
     return data
+
+
+async def test_two_processes_on_one_sqlite_file_never_issue_the_same_waybill(tmp_path: Path) -> None:
+    """Each writer reads the waybill counter inside its own write transaction, so two processes writing the same
+    file take turns: every parcel gets its own number, and the stock both sold adds up."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    with serve_process(database) as process_a, serve_process(database) as process_b:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        async with (
+            httpx.AsyncClient(base_url=process_a, headers=headers, timeout=60) as a,
+            httpx.AsyncClient(base_url=process_b, headers=headers, timeout=60) as b,
+        ):
+            await seed_catalog(SeedClient(a))
+            bodies = [order_body(f"o-{n}", f"v-{n}", [("tea", 1)]) for n in range(120)]
+            answers = await asyncio.gather(
+                *((a if n % 2 else b).post("/api/v1/orders", json=body) for n, body in enumerate(bodies))
+            )
+            assert [r.status_code for r in answers] == [201] * len(bodies), [r.text for r in answers][:3]
+            waybills = [s["waybill"] for r in answers for s in r.json()["shipments"]]
+            assert len(waybills) == len(bodies) and len(set(waybills)) == len(waybills)
+            stock = (await a.get("/api/v1/skus/tea/stock")).json()
+            assert sum(w["reserved"] for w in stock["warehouses"]) == len(bodies)

@@ -8,6 +8,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -104,20 +105,22 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
         "LIVEROOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **(env or {}),
     }
+    # The server's log goes to a file, not a pipe: a pipe nobody reads fills up, and a server logging errors
+    # would then block on it and look like a hang.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"liveroom serve exited: {process.stderr.read().decode() if process.stderr else ''}"
-                )
+                log.seek(0)
+                raise RuntimeError(f"liveroom serve exited: {log.read().decode(errors='replace')}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break
@@ -131,6 +134,11 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.seek(0)
+        errors = log.read().decode(errors="replace")
+        log.close()
+        if "Traceback" in errors:  # shown with the test's output when it fails
+            print(f"--- liveroom serve on port {port} logged:\n{errors[-4000:]}", file=sys.stderr)
 
 
 @dataclass
