@@ -107,38 +107,37 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
     }
     # The server's log goes to a file, not a pipe: a pipe nobody reads fills up, and a server logging errors
     # would then block on it and look like a hang.
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"liveroom serve exited: {log.read().decode(errors='replace')}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("liveroom serve did not answer /healthz within 30 s")
-        yield url
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.seek(0)
-        errors = log.read().decode(errors="replace")
-        log.close()
-        if "Traceback" in errors:  # shown with the test's output when it fails
-            print(f"--- liveroom serve on port {port} logged:\n{errors[-4000:]}", file=sys.stderr)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"liveroom serve exited: {log.read().decode(errors='replace')}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("liveroom serve did not answer /healthz within 30 s")
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.seek(0)
+            errors = log.read().decode(errors="replace")
+            if "Traceback" in errors:  # shown with the test's output when it fails
+                print(f"--- liveroom serve on port {port} logged:\n{errors[-4000:]}", file=sys.stderr)
 
 
 @dataclass
