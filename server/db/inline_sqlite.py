@@ -2,15 +2,14 @@
 
 aiosqlite runs every call on a worker thread and hands the answer back through the event loop. For a writer that
 issues a few dozen short statements per group commit, that hop costs far more than SQLite itself: measured here,
-a point SELECT took ~30 µs called directly and ~500 µs of CPU through aiosqlite (thread wake-ups, GIL hand-over,
+a point SELECT took ~30 µs called directly and ~450 µs of CPU through aiosqlite (thread wake-ups, GIL hand-over,
 the loop's self-pipe). SQLite's own calls are microseconds, so this module runs them on the event loop's thread
 and gives SQLAlchemy's `sqlite+aiosqlite` dialect the same awaitable API (`create_engine(module=...)`).
 
 The one call that could block for long is taking SQLite's write lock while another *process* holds it. The
 connection's busy timeout is therefore short (`BUSY_SLICE_MS`), and a statement refused with "database is locked"
 is retried after an `await asyncio.sleep`, so the loop keeps serving until `timeout` seconds have passed — the
-same total patience as before, without freezing the process. Retrying is safe: a statement SQLite refuses as
-busy has done nothing.
+same total patience as before, without freezing the process. `_patiently` says when a retry is safe.
 """
 
 from __future__ import annotations
