@@ -14,6 +14,7 @@ from browser import WALL, open_screen, screenshot
 from jinja2.ext import babel_extract
 from live import LiveServer
 from live import place_order as place
+from playwright.async_api import expect
 from seed import GUANGZHOU_BUYER, order_body
 from seed import ROOM as ROOM_BODY
 
@@ -362,13 +363,22 @@ async def test_the_screen_reads_in_chinese_by_default_and_english_on_request(
         await page.context.close()
 
 
-async def test_six_skus_fit_the_wall_in_two_rows(browser: Any, live: LiveServer) -> None:
-    """A bigger room: every alert level at once, six tiles on one 1920×1080 screen, nothing scrolled away."""
-    more = {
-        "rice": ("五常大米 10kg", 8_990, {"BJ": 0}, False),  # sold out, no presale
-        "honey": ("土蜂蜜 500g", 6_800, {"SH": 9, "BJ": 6}, True),  # low
-        "nuts": ("每日坚果 30袋", 12_900, {"SH": 1_200, "GZ": 860, "BJ": 45}, False),
-    }
+MORE_SKUS = {  # sku: (name, price, units per warehouse, presale when sold out)
+    "rice": ("五常大米 10kg", 8_990, {"BJ": 0}, False),  # sold out, no presale
+    "honey": ("土蜂蜜 500g", 6_800, {"SH": 9, "BJ": 6}, True),  # low
+    "nuts": ("每日坚果 30袋", 12_900, {"SH": 1_200, "GZ": 860, "BJ": 45}, False),
+    "jerky": ("手撕牛肉干 500g 麻辣味", 6_800, {"SH": 300, "GZ": 200}, False),
+    "cherry": ("智利车厘子 JJ级 2斤", 13_900, {"GZ": 1_000_000, "SH": 250_000, "BJ": 80}, False),
+    "kiwi": ("徐香猕猴桃 24枚", 4_990, {"SH": 40, "GZ": 40, "BJ": 40}, False),
+    "mask": ("补水面膜 10片", 9_900, {"BJ": 700}, False),
+    "lipstick": ("丝绒唇膏 3.5g", 19_900, {"SH": 88, "GZ": 12}, False),
+    "cream": ("修护面霜 50g", 32_900, {"GZ": 5_000}, False),
+}
+
+
+async def room_with_more_skus(live: LiveServer, count: int) -> None:
+    """The seeded room plus `count` more SKUs from MORE_SKUS (every alert level is there from three on)."""
+    more = dict(list(MORE_SKUS.items())[:count])
     for sku, (name, price, stock, presale) in more.items():
         body = {"name": name, "price_cents": price, "presale_when_sold_out": presale}
         assert (await live.http.put(f"/api/v1/skus/{sku}", json=body)).status_code in (200, 201)
@@ -376,16 +386,55 @@ async def test_six_skus_fit_the_wall_in_two_rows(browser: Any, live: LiveServer)
     room = {**ROOM_BODY, "skus": [*ROOM_BODY["skus"], *more]}
     assert (await live.http.put(f"/api/v1/rooms/{ROOM}", json=room)).status_code in (200, 201)
     await busy_room(live)
+
+
+async def assert_every_tile_on_the_wall(page: Any) -> None:
+    """No tile below the screen's edge, nothing cut off inside a tile, no number wider than its place."""
+    bottoms = await page.eval_on_selector_all(
+        ".tile", "tiles => tiles.map(t => t.getBoundingClientRect().bottom)"
+    )
+    assert max(bottoms) <= WALL["height"]
+    cut = await page.eval_on_selector_all(
+        ".tile",
+        "tiles => tiles.filter(t => t.scrollHeight > t.clientHeight + 1"
+        " || [...t.querySelectorAll('.units, .stat dd, .wh-units')]"
+        "    .some(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right >"
+        "               t.getBoundingClientRect().right)"
+        " || [...t.querySelectorAll('.units')].some(el => el.getBoundingClientRect().right >"
+        "               el.closest('.tile-figures').getBoundingClientRect().right + 1))"
+        ".map(t => t.dataset.sku)",
+    )
+    assert cut == []
+
+
+async def test_six_skus_fit_the_wall_in_two_rows(browser: Any, live: LiveServer) -> None:
+    """A bigger room: every alert level at once, six tiles on one 1920×1080 screen, nothing scrolled away."""
+    await room_with_more_skus(live, 3)
     page = await open_host(browser, live)
     await page.wait_for_function("document.querySelectorAll('.tile').length === 6", timeout=WAIT)
     levels = await page.eval_on_selector_all(".tile", "tiles => tiles.map(t => t.dataset.level)")
     assert sorted(levels) == ["critical", "low", "ok", "ok", "presale", "sold_out"]
     await page.wait_for_timeout(1_300)
     await screenshot(page, "host-zh-six")
-    bottoms = await page.eval_on_selector_all(
-        ".tile", "tiles => tiles.map(t => t.getBoundingClientRect().bottom)"
-    )
-    assert max(bottoms) <= WALL["height"]
+    await assert_every_tile_on_the_wall(page)
+
+
+async def test_a_dozen_skus_fit_the_wall_in_three_rows_in_both_languages(
+    browser: Any, live: LiveServer
+) -> None:
+    """The simulated room's dozen SKUs: four across, three rows, every tile whole — nothing scrolls on a wall."""
+    await room_with_more_skus(live, 9)
+    for lang, name in ((None, "host-zh-twelve"), ("en", "host-en-twelve")):
+        page = await open_host(browser, live, lang=lang)
+        await page.wait_for_function("document.querySelectorAll('.tile').length === 12", timeout=WAIT)
+        levels = set(await page.eval_on_selector_all(".tile", "tiles => tiles.map(t => t.dataset.level)"))
+        assert {"critical", "low", "ok", "presale", "sold_out"} <= levels
+        await page.wait_for_timeout(1_300)
+        await screenshot(page, name)
+        await assert_every_tile_on_the_wall(page)
+        await expect(page.locator('.tile[data-sku="cream"] .replenish button')).to_be_visible()
+        await assert_no_reload(page)
+        await page.context.close()
 
 
 def test_every_string_on_the_screen_has_its_chinese() -> None:
