@@ -117,23 +117,18 @@ class OrderBook:
     deal_delta: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     board_delta: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     carrier_delta: Counter[tuple[str, str]] = field(default_factory=Counter)
-    # per-batch memos of values derived from catalog rows
-    _rates: dict[str, commission.RoomRates] = field(default_factory=dict)
-    _policies: dict[str, attribution.BindingPolicy] = field(default_factory=dict)
-
+    # Worked out once per batch from the rows loaded, not once per order.
     @cached_property
     def uplines(self) -> dict[str, str | None]:
         return {leader: row.upline for leader, row in self.leaders.items()}
 
-    def rates(self, room: Any) -> commission.RoomRates:
-        if room.room not in self._rates:
-            self._rates[room.room] = catalog_rows.room_rates(room)
-        return self._rates[room.room]
+    @cached_property
+    def room_rates(self) -> dict[str, commission.RoomRates]:
+        return {room: catalog_rows.room_rates(row) for room, row in self.rooms.items()}
 
-    def binding_policy(self, room: Any) -> attribution.BindingPolicy:
-        if room.room not in self._policies:
-            self._policies[room.room] = catalog_rows.binding_policy(room)
-        return self._policies[room.room]
+    @cached_property
+    def binding_policies(self) -> dict[str, attribution.BindingPolicy]:
+        return {room: catalog_rows.binding_policy(row) for room, row in self.rooms.items()}
 
 
 def _any_of(column: Any) -> Any:
@@ -301,7 +296,7 @@ class Decision:
             request.visitor,
             code_leader,
             at,
-            book.binding_policy(room),
+            book.binding_policies[room.room],
             book.uplines,
         )
         leader = attributed.leader
@@ -329,7 +324,7 @@ class Decision:
             total,
             leader,
             upline,
-            book.rates(room),
+            book.room_rates[room.room],
             at,
             book.gmv.get((room.room, leader or ""), 0),
         )
