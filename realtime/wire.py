@@ -7,7 +7,7 @@ connection's transport costs a few microseconds. That is what lets one tick reac
 
 The fast path is taken only when it is exactly equivalent to `send_text`: uvicorn's sans-I/O `websockets`
 protocol, handshake done, connection OPEN, no close sent, the transport not closing and not asking us to pause.
-Otherwise (another server, another protocol class, a full socket buffer) `write` answers False and the caller
+Otherwise (another server, another protocol class, a full socket buffer) `ready` answers False and the caller
 uses `send_text`, which waits for room the normal way.
 """
 
@@ -71,9 +71,6 @@ class Wire:
             or not protocol.writable.is_set()
         )
 
-    def write(self, data: bytes) -> bool:
-        """Write one or more encoded frames (back to back, one system call); False, writing nothing, if not ready."""
-        if not self.ready():
-            return False
+    def write(self, data: bytes) -> None:
+        """Write one or more encoded frames, back to back, in one system call. Only after `ready()` said so."""
         self._protocol.transport.write(data)
-        return True
