@@ -4,12 +4,13 @@ it has just answered join the next one instead of starting a commit for each str
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.db.engine import create_engine
 from server.db.uow import Tx, Writer
@@ -20,28 +21,28 @@ async def _noop(tx: Tx) -> int:
     return 1
 
 
-async def _writer(tmp_path: Path, linger: float) -> tuple[Writer, AsyncEngine]:
+@contextlib.asynccontextmanager
+async def running_writer(tmp_path: Path, linger: float) -> AsyncIterator[Writer]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     writer = Writer(engine, lambda: datetime.now(UTC), linger=linger)
     writer.start()
-    return writer, engine
-
-
-async def test_commands_that_wait_together_share_one_commit(tmp_path: Path) -> None:
-    writer, engine = await _writer(tmp_path, linger=0.0)
     try:
-        await asyncio.gather(*(writer.call(_noop) for _ in range(40)))
-        assert (
-            writer.commands == 40 and writer.batches <= 2
-        )  # the first alone, at most, then the rest together
+        yield writer
     finally:
         await writer.stop()
         await engine.dispose()
 
 
+async def test_commands_that_wait_together_share_one_commit(tmp_path: Path) -> None:
+    async with running_writer(tmp_path, linger=0.0) as writer:
+        await asyncio.gather(*(writer.call(_noop) for _ in range(40)))
+        assert (
+            writer.commands == 40 and writer.batches <= 2
+        )  # the first alone, at most, then the rest together
+
+
 async def test_a_busy_writer_waits_briefly_for_the_callers_it_just_answered(tmp_path: Path) -> None:
-    writer, engine = await _writer(tmp_path, linger=0.5)
-    try:
+    async with running_writer(tmp_path, linger=0.5) as writer:
         await asyncio.gather(*(writer.call(_noop) for _ in range(10)))  # busy: the last commit held several
         before = writer.batches
 
@@ -51,18 +52,11 @@ async def test_a_busy_writer_waits_briefly_for_the_callers_it_just_answered(tmp_
 
         await asyncio.gather(*(caller(0.02 * i) for i in range(10)))
         assert writer.batches - before == 1  # all ten in one commit, not ten
-    finally:
-        await writer.stop()
-        await engine.dispose()
 
 
 async def test_an_idle_writer_commits_a_lone_command_without_waiting(tmp_path: Path) -> None:
-    writer, engine = await _writer(tmp_path, linger=2.0)
-    try:
+    async with running_writer(tmp_path, linger=2.0) as writer:
         await writer.call(_noop)  # the last commit held one command: the writer is idle
         began = time.monotonic()
         await writer.call(_noop)
         assert time.monotonic() - began < 1.0  # far below the two-second linger
-    finally:
-        await writer.stop()
-        await engine.dispose()
