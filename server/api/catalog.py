@@ -16,28 +16,30 @@ from starlette.routing import Route
 
 from server.api.common import (
     Body,
+    Bp,
+    Cents,
     Id,
+    Province,
     Text,
+    Units,
     When,
     ctx,
     parse,
     path_id,
     require_api_key,
     require_key_or_screen,
+    whole,
 )
 from server.api.errors import json_response
 from server.services import catalog
 
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Street = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Cents = Annotated[int, Field(ge=0, le=10**12)]
-Units = Annotated[int, Field(ge=0, le=10**9)]
-Bp = Annotated[int, Field(ge=0, le=10_000)]
 
 
 class WarehouseBody(Body):
     name: Text
-    province: Place
+    province: Province
     city: Place
     active: bool = True
 
@@ -55,7 +57,7 @@ class OnHandBody(Body):
 
 
 class AdjustBody(Body):
-    delta: Annotated[int, Field(ge=-(10**9), le=10**9)]
+    delta: whole(ge=-(10**9), le=10**9, json_schema_extra={"not": {"const": 0}})
     reason: Text
     adjustment: Id | None = None  # optional: a retry with the same id is answered, not applied again
 
@@ -69,7 +71,7 @@ class AdjustBody(Body):
 
 class PickupPointBody(Body):
     name: Text
-    province: Place
+    province: Province
     city: Place
     district: Place
     address: Street
@@ -89,7 +91,7 @@ class TierBody(Body):
 
 class BindingBody(Body):
     mode: Literal["first_touch", "last_touch", "permanent"]
-    protection_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    protection_days: whole(ge=0, le=3650) = 7
 
 
 class RoomBody(Body):
@@ -102,7 +104,7 @@ class RoomBody(Body):
     first_hour_bonus_bp: Bp = 0
     team_rate_bp: Bp = 0
     gmv_tiers: Annotated[list[TierBody], Field(max_length=50)] = Field(default_factory=list)
-    after_sale_days: Annotated[int, Field(ge=0, le=365)]
+    after_sale_days: whole(ge=0, le=365)
     binding: BindingBody
 
 

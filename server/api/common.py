@@ -7,9 +7,18 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from starlette.requests import Request
 
+from domain import geo
 from server.api.errors import ApiError, from_validation
 from server.context import AppContext
 
@@ -20,6 +29,35 @@ _ID = re.compile(ID_PATTERN)
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 When = AwareDatetime
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON number with a zero fraction (118735.0) is the integer JSON Schema says it is; anything else is left
+    for the strict integer check to judge ("2" and 1.5 stay refused, and so do true and false)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def whole(**bounds: Any) -> Any:
+    """The integer type of every integer field of every body, within `bounds` (ge, gt, le, ...): strict, except
+    that 118735.0 is 118735. (The bounds sit inside the number check so the document shows them as JSON Schema's
+    minimum and maximum.)"""
+    return Annotated[int, Field(**bounds), BeforeValidator(_whole_number)]
+
+
+Cents = whole(ge=0, le=10**12)
+Units = whole(ge=0, le=10**9)
+Bp = whole(ge=0, le=10_000)
+
+# The spellings of a province the server recognises (full, short and English names); the document lists them so a
+# client (and a fuzzer) knows which are valid. Validation itself stays with domain.geo (422 unknown_province).
+PROVINCE_NAMES = sorted({n for p in geo.PROVINCES for n in (p.name, p.short, p.en)})
+Province = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(json_schema_extra={"enum": PROVINCE_NAMES}),
+]
 
 
 class Body(BaseModel):

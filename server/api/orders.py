@@ -12,6 +12,7 @@ from starlette.routing import Route
 from server.api.common import (
     Body,
     Id,
+    Province,
     Text,
     When,
     bearer,
@@ -21,6 +22,7 @@ from server.api.common import (
     parse,
     path_id,
     require_api_key,
+    whole,
 )
 from server.api.errors import ApiError, json_response
 from server.services import order_changes, order_reads
@@ -34,7 +36,7 @@ Street = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)
 class BuyerBody(Body):
     name: Text
     phone: Phone
-    province: Place
+    province: Province
     city: Place
     district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
     address: Street = ""
@@ -42,7 +44,7 @@ class BuyerBody(Body):
 
 class ItemBody(Body):
     sku: Id
-    qty: Annotated[int, Field(gt=0, le=10_000)]
+    qty: whole(gt=0, le=10_000)
 
 
 class OrderBody(Body):
@@ -58,7 +60,7 @@ class OrderBody(Body):
 
 class VerifyBody(Body):
     phone: Phone | None = None
-    province: Place | None = None
+    province: Province | None = None
     city: Place | None = None
     district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
     address: Street | None = None
@@ -67,7 +69,7 @@ class VerifyBody(Body):
 
 class AfterSaleBody(Body):
     kind: Literal["refund"]
-    amount_cents: Annotated[int, Field(gt=0)]
+    amount_cents: whole(gt=0, le=10**12)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     after_sale: Id | None = None
 
