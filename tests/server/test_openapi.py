@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.api.common import ID_PATTERN
+
 API_ROUTES = [
     ("put", "/api/v1/warehouses/{code}"),
     ("post", "/api/v1/warehouses/{code}/status"),
@@ -44,3 +46,38 @@ async def test_openapi_lists_every_route_of_the_contract_with_its_body_schema(se
     ]
     assert {"order", "room", "visitor", "buyer", "items"} <= set(schema["required"])
     assert "422" in order["responses"] and "409" in order["responses"]
+
+
+async def test_the_document_states_what_the_server_answers_and_how_to_call_it(service: Any) -> None:
+    paths = (await service.client.get("/openapi.json")).json()["paths"]
+    placed = paths["/api/v1/orders"]["post"]
+    assert {"200", "201", "400", "401", "409", "413", "422", "500"} <= set(placed["responses"])
+    assert placed["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/OrderPlaced"
+    }
+    link = placed["responses"]["201"]["links"]["GetOrder"]
+    assert link == {"operationId": "get_api_v1_orders_order", "parameters": {"order": "$response.body#/order"}}
+    assert paths["/api/v1/orders/{order}"]["get"]["operationId"] == "get_api_v1_orders_order"
+    assert "GetStock" in paths["/api/v1/skus/{sku}"]["put"]["responses"]["201"]["links"]
+    [order] = paths["/api/v1/orders/{order}"]["get"]["parameters"]
+    assert order["in"] == "path" and order["schema"]["pattern"] == ID_PATTERN
+    board = {p["name"]: p for p in paths["/api/v1/rooms/{room}/leaderboard"]["get"]["parameters"]}
+    assert board["by"]["schema"]["enum"] == ["gmv", "orders", "invites"] and board["limit"]["in"] == "query"
+    assert paths["/api/v1/admin/settle"]["post"]["requestBody"]["required"] is False
+    push = paths["/api/v1/carriers/kdniao/push"]["post"]
+    form = push["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert {"RequestData", "DataSign"} <= set(form["required"]) and "RequestType" in form["properties"]
+    assert push["security"] == [{"kdniaoDataSign": []}] and "MD5" in push["description"]
+    assert push["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("KdniaoAnswer")
+    kuaidi100 = paths["/api/v1/carriers/kuaidi100/push"]["post"]["requestBody"]["content"]
+    assert set(kuaidi100["application/x-www-form-urlencoded"]["schema"]["required"]) == {"param", "sign"}
+    reads = paths["/api/v1/rooms/{room}/forecast"]["get"]["security"]
+    assert {"screenTokenQuery": []} in reads and {"apiKey": []} in reads
+
+
+async def test_every_route_the_server_serves_is_documented(service: Any) -> None:
+    from server.api.openapi import _modules
+
+    paths = (await service.client.get("/openapi.json")).json()["paths"]
+    served = {(m.lower(), r.path) for mod in _modules() for r in mod.routes for m in (r.methods or set()) - {"HEAD"}}
+    assert served == {(m, p) for p, ops in paths.items() for m in ops}
