@@ -27,7 +27,7 @@ from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, order_body, seed_catalo
 
 ST = Path(sys.executable).with_name("st")
 SEED = 20261202
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 
 
 async def seed(url: str) -> str:
