@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,11 +62,18 @@ def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def live_server(database_url: str, port: int | None = None, **extra: Any) -> AsyncIterator[LiveServer]:
+async def live_server(
+    database_url: str, port: int | None = None, *, extra_routes: Sequence[Any] = (), **extra: Any
+) -> AsyncIterator[LiveServer]:
     """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop."""
     upgrade(database_url)
     port = port or free_port()
-    app = create_app(live_settings(database_url, port, **extra), clock=system_clock, run_scheduler=False)
+    app = create_app(
+        live_settings(database_url, port, **extra),
+        clock=system_clock,
+        run_scheduler=False,
+        extra_routes=extra_routes,
+    )
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
