@@ -100,9 +100,22 @@ async def live_server(
             await task
 
 
+@dataclass
+class ServedProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
 def serve_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`liveroom serve` as its own process (what a second server machine would run)."""
+    with served_process(database_url, env) as served:
+        yield served.url
+
+
+@contextlib.contextmanager
+def served_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[ServedProcess]:
+    """`serve_process`, with the process itself at hand (to kill it)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -134,7 +147,7 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
                 time.sleep(0.1)
             else:
                 raise RuntimeError("liveroom serve did not answer /healthz within 30 s")
-            yield url
+            yield ServedProcess(url, process)
         finally:
             process.terminate()
             try:
