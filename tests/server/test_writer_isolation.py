@@ -11,15 +11,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from seed import order_body, seed_catalog
+from seed import order_body, seed_catalog, share_code
 from sqlalchemy import insert, select
 
+from domain.errors import DomainError
 from server.api.orders import OrderBody, order_request
 from server.db import models
 from server.db.engine import create_engine
 from server.db.migrate import upgrade
 from server.db.uow import Tx, Writer
 from server.services.orders import OrderAnswer, PlaceOrder
+from server.services.visits import RecordVisit, VisitRequest
 
 
 @contextlib.asynccontextmanager
@@ -162,3 +164,26 @@ async def test_an_order_whose_time_cannot_be_placed_in_the_calendar_fails_alone_
     assert not [p for p in outbox if p.get("order") == "edge-3"]  # not one of its events either
     stock = (await service.client.get("/api/v1/skus/tea/stock")).json()
     assert sum(w["reserved"] for w in stock["warehouses"]) == 14
+
+
+async def test_a_visit_refused_inside_a_burst_of_visits_leaves_the_others_bound_in_the_same_commit(
+    service: Any,
+) -> None:
+    await seed_catalog(service)
+    code = await share_code(service, "lead-a")
+    writer = service.ctx.writer
+    # A first-touch binding made on the last days of year 9999 would be protected past the calendar's end.
+    too_late = datetime(9999, 12, 30, tzinfo=UTC)
+
+    def visit(i: int) -> Callable[[], Awaitable[Any]]:
+        request = VisitRequest(f"fan-{i}", code, too_late if i == 2 else None)
+        return lambda: writer.submit(RecordVisit(request))
+
+    before = writer.batches
+    results = await together(writer, [visit(i) for i in range(6)])
+    assert writer.batches - before == 2 and writer.failed_transactions == 0  # the gate, then the six at once
+    assert isinstance(results[2], DomainError)
+    assert [r["binding"] for i, r in enumerate(results) if i != 2] == ["new"] * 5
+    async with service.ctx.engine.connect() as conn:
+        bound = {row.visitor for row in await conn.execute(select(models.bindings.c.visitor))}
+    assert bound == {f"fan-{i}" for i in range(6) if i != 2}
