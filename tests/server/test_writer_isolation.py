@@ -39,13 +39,14 @@ async def migrated_writer(database_url: str) -> AsyncIterator[Writer]:
 
 async def together(writer: Writer, calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
     """Run `calls` as ONE batch: a gate command holds the writer until all of them are queued behind it."""
-    gate = asyncio.Event()
+    entered, gate = asyncio.Event(), asyncio.Event()
 
     async def hold(tx: Tx) -> None:
+        entered.set()
         await gate.wait()
 
     held = asyncio.create_task(writer.call(hold))
-    await asyncio.sleep(0.05)  # the writer is now inside the gate's transaction
+    await asyncio.wait_for(entered.wait(), 10)  # the writer is inside the gate's transaction
     tasks = [asyncio.create_task(call()) for call in calls]
     await asyncio.sleep(0.05)  # every call has queued its command
     gate.set()
