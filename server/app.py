@@ -20,8 +20,10 @@ from domain.errors import DomainError
 from realtime import ws
 from realtime.runtime import Realtime
 from realtime.wire import RawSend
+from server import logs
 from server.api import errors
 from server.api.errors import json_response
+from server.api.internal_errors import InternalErrors
 from server.clock import system_clock
 from server.context import AppContext
 from server.db.engine import create_engine
@@ -83,6 +85,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Here, not at import: uvicorn configures logging before the lifespan runs and would replace our filters.
+        logs.install()
         engine = create_engine(settings.database_url)
         resolved = await resolve_secrets(engine, settings)
         writer = Writer(engine, clock)
@@ -107,6 +111,7 @@ def create_app(
                 stop = await hook(context)
                 if stop is not None:
                     stops.append(stop)
+            logs.install()  # again, for the loggers of modules the start-up imported
             _settle_garbage_collector()
             yield
         finally:
@@ -118,7 +123,8 @@ def create_app(
     app = Starlette(
         routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *pages.routes, *extra_routes],
         lifespan=lifespan,
-        middleware=[Middleware(RawSend)],
+        # RawSend must see the server's own `send`; InternalErrors must be inside Starlette's ServerErrorMiddleware.
+        middleware=[Middleware(RawSend), Middleware(InternalErrors)],
         exception_handlers={
             errors.ApiError: errors.handle_api_error,
             DomainError: errors.handle_domain_error,

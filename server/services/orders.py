@@ -33,7 +33,7 @@ from domain.events import (
 from server.context import AppContext
 from server.db import models
 from server.db.sql import accumulate, guarded_update, insert_many, upsert
-from server.db.uow import Command, Tx
+from server.db.uow import Command, Tx, log_failure
 from server.services import catalog_rows, ledger, stock_rows
 from server.services.stock_rows import StockGuardTripped
 
@@ -88,6 +88,15 @@ def mask_name(name: str) -> str:
 
 def china_day(at: datetime) -> str:
     return at.astimezone(CHINA).date().isoformat()
+
+
+def _day_or_none(at: datetime) -> str | None:
+    """The day an order counts for, when it has one: an order whose time cannot be placed in China's calendar fails
+    alone when it is decided, not the batch loading the carriers' days."""
+    try:
+        return china_day(at)
+    except (OverflowError, ValueError):
+        return None
 
 
 @dataclass
@@ -190,7 +199,8 @@ async def load_book(tx: Tx, requests: Sequence[OrderRequest]) -> OrderBook:
     }
     gmv = {(row.room, row.leader): row.gmv_cents for row in await rows(_BOARD, leaders, rooms=room_ids)}
     load: Counter[str] = Counter()
-    for row in await rows(_CARRIER_DAYS, {china_day(r.at or tx.now) for r in requests}):
+    days = {day for r in requests if (day := _day_or_none(r.at or tx.now))}
+    for row in await rows(_CARRIER_DAYS, days):
         load[row.carrier] += row.assigned
     unavailable = frozenset(row.carrier for row in await rows(_UNAVAILABLE))
     return OrderBook(
@@ -226,10 +236,16 @@ class PlaceOrder(Command[OrderAnswer]):
             await orders[0].app.waybills.prepare(tx)
         results: list[Any] = []
         for command in orders:
+            # An order changes the book only once nothing about it can fail any more (see `Decision.apply`), so
+            # one that raises, refused or failing for any other reason, is simply left out: the others still
+            # commit together, with the same few statements.
             try:
                 results.append(command.decide(tx, book))
             except DomainError as refused:
                 results.append(refused)
+            except Exception as failure:  # this order's caller gets it; the batch goes on
+                log_failure(command, failure)
+                results.append(failure)
         await flush(tx, book)
         return results
 
@@ -245,7 +261,7 @@ class PlaceOrder(Command[OrderAnswer]):
                 )
             return OrderAnswer(200, seen[1])
         decision = Decision.make(tx, book, request, self.app.carrier_policy)
-        if not decision.held:
+        if not decision.held:  # an order failing after this leaves a gap in the waybill serials, never a repeat
             decision.waybills = self.app.waybills.issue(tx, [s.carrier for s in decision.shipments])
         answer = decision.apply(tx, book, self.app)
         book.existing[request.order] = (request.body_hash, answer)
@@ -345,23 +361,13 @@ class Decision:
         )
 
     def apply(self, tx: Tx, book: OrderBook, app: AppContext) -> dict[str, Any]:
-        """Record the decision in the book and the outbox. Nothing in here refuses."""
+        """Record the decision in the book and the outbox. Nothing in here refuses, and whatever could still fail
+        (a bug, an input nobody foresaw) is worked out first: the book and the outbox change only after that, by
+        appends and sums, so an order that fails here leaves the batch's state exactly as it was."""
         request, room, at = self.request, self.room, self.at
-        leader = self.attribution.leader
-        book.levels.update(self.reserved)
-        for deal in self.deals_used.values():
-            before = book.deals[(deal.room, deal.sku, deal.leader)]
-            book.deal_delta[(deal.room, deal.sku, deal.leader)] += deal.used - before.used
-            book.deals[(deal.room, deal.sku, deal.leader)] = deal
-        self._apply_binding(tx, book)
-        if leader:
-            book.gmv[(room.room, leader)] = book.gmv.get((room.room, leader), 0) + self.total_cents
-            book.board_delta[(room.room, leader)].update(gmv_cents=self.total_cents, orders=1)
-        for assist in self.attribution.assists:
-            book.board_delta[(room.room, assist)].update(assists=1)
         answer = self._answer(app)
-        book.order_rows.append(self._order_row(answer))
-        book.line_rows.extend(
+        order_row = self._order_row(answer)
+        line_rows = [
             {
                 "order": request.order,
                 "line": i,
@@ -371,62 +377,84 @@ class Decision:
                 "deal_leader": p.deal_leader,
             }
             for i, p in enumerate(self.priced)
-        )
-        book.backorder_rows.extend(
+        ]
+        backorder_rows = [
             {"order": request.order, "sku": sku, "qty": qty, "at": at, "filled": False}
             for sku, qty in _aggregate(request.items).items()
             if sku in self.presale
-        )
-        self._apply_shipments(tx, book)
-        book.ledger_rows.extend(ledger.row(e, room.room) for e in self.ledger)
-        tx.emit(*self._events(answer))
-        return answer
-
-    def _apply_binding(self, tx: Tx, book: OrderBook) -> None:
-        binding = self.attribution.binding
-        if binding is None or book.bindings.get(binding.visitor) == binding:
-            return
-        book.bindings[binding.visitor] = binding
-        book.bound[binding.visitor] = (binding, self.room.room)
-        outcome = self.attribution.outcome
-        if outcome in (attribution.BindingOutcome.NEW, attribution.BindingOutcome.REBOUND):
-            book.board_delta[(self.room.room, binding.leader)].update(invites=1)
-            tx.emit(
-                VisitorBound(
-                    at=self.at,
-                    room=self.room.room,
-                    visitor=binding.visitor,
-                    leader=binding.leader,
-                    outcome=str(outcome),
-                )
-            )
-
-    def _apply_shipments(self, tx: Tx, book: OrderBook) -> None:
-        day = china_day(self.at)
-        for parcel, waybill in zip(
-            self.shipments, self.waybills or [None] * len(self.shipments), strict=True
-        ):
+        ]
+        day = china_day(at)
+        shipment_rows = self._shipment_rows()
+        ledger_rows = [ledger.row(e, room.room) for e in self.ledger]
+        binding, bound_event = self._binding(book)
+        events = [*bound_event, *self._events(answer)]
+        # Decided and worked out: from here on, only the book and the outbox change.
+        book.levels.update(self.reserved)
+        for deal in self.deals_used.values():
+            before = book.deals[(deal.room, deal.sku, deal.leader)]
+            book.deal_delta[(deal.room, deal.sku, deal.leader)] += deal.used - before.used
+            book.deals[(deal.room, deal.sku, deal.leader)] = deal
+        if binding is not None:
+            book.bindings[binding.visitor] = binding
+            book.bound[binding.visitor] = (binding, room.room)
+            if bound_event:
+                book.board_delta[(room.room, binding.leader)].update(invites=1)
+        leader = self.attribution.leader
+        if leader:
+            book.gmv[(room.room, leader)] = book.gmv.get((room.room, leader), 0) + self.total_cents
+            book.board_delta[(room.room, leader)].update(gmv_cents=self.total_cents, orders=1)
+        for assist in self.attribution.assists:
+            book.board_delta[(room.room, assist)].update(assists=1)
+        book.order_rows.append(order_row)
+        book.line_rows.extend(line_rows)
+        book.backorder_rows.extend(backorder_rows)
+        book.shipment_rows.extend(shipment_rows)
+        for parcel in self.shipments:
             book.carrier_load[parcel.carrier] += 1
             book.carrier_delta[(parcel.carrier, day)] += 1
-            book.shipment_rows.append(
-                {
-                    "shipment": parcel.shipment,
-                    "order": self.request.order,
-                    "warehouse": parcel.warehouse.code,
-                    "carrier": parcel.carrier,
-                    "waybill": waybill,
-                    "state": "created",
-                    "furthest": "created",
-                    "items": [list(line) for line in parcel.lines],
-                    "created_at": self.at,
-                    "last_event_at": None,
-                    "state_since": self.at,
-                    "shipped_at": None,
-                    "stuck_at": None,
-                }
-            )
             for sku, qty in parcel.lines:
                 book.reserved_delta[(sku, parcel.warehouse.code)] += qty
+        book.ledger_rows.extend(ledger_rows)
+        tx.emit(*events)
+        return answer
+
+    def _binding(self, book: OrderBook) -> tuple[attribution.Binding | None, list[Event]]:
+        """The binding this order records (None: unchanged), and the event when it is a new or changed one."""
+        binding = self.attribution.binding
+        if binding is None or book.bindings.get(binding.visitor) == binding:
+            return None, []
+        if self.attribution.outcome not in (attribution.BindingOutcome.NEW, attribution.BindingOutcome.REBOUND):
+            return binding, []
+        event = VisitorBound(
+            at=self.at,
+            room=self.room.room,
+            visitor=binding.visitor,
+            leader=binding.leader,
+            outcome=str(self.attribution.outcome),
+        )
+        return binding, [event]
+
+    def _shipment_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "shipment": parcel.shipment,
+                "order": self.request.order,
+                "warehouse": parcel.warehouse.code,
+                "carrier": parcel.carrier,
+                "waybill": waybill,
+                "state": "created",
+                "furthest": "created",
+                "items": [list(line) for line in parcel.lines],
+                "created_at": self.at,
+                "last_event_at": None,
+                "state_since": self.at,
+                "shipped_at": None,
+                "stuck_at": None,
+            }
+            for parcel, waybill in zip(
+                self.shipments, self.waybills or [None] * len(self.shipments), strict=True
+            )
+        ]
 
     def _answer(self, app: AppContext) -> dict[str, Any]:
         request = self.request

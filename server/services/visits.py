@@ -20,7 +20,7 @@ from domain.events import VisitorBound
 from server.context import AppContext
 from server.db import models
 from server.db.sql import accumulate, upsert
-from server.db.uow import Command, Tx
+from server.db.uow import Command, Tx, log_failure
 from server.services import catalog_rows
 from server.services.orders import load_leaders
 
@@ -70,45 +70,52 @@ class RecordVisit(Command[dict[str, Any]]):
         changed: dict[str, tuple[attribution.Binding, str]] = {}
         invites: Counter[tuple[str, str]] = Counter()
         results: list[Any] = []
-        for request in requests:
-            link = links.get(request.code)
-            if link is None:
-                results.append(
-                    DomainError(f"unknown share code: {request.code}", field="code", code="not_found")
+        for command in commands:
+            assert isinstance(command, RecordVisit)
+            request = command.request
+            # Decided and worked out first; the batch's state changes only after, so a visit that fails (refused,
+            # or for any other reason) is simply left out and the others still commit together.
+            try:
+                link = links.get(request.code)
+                if link is None:
+                    raise DomainError(f"unknown share code: {request.code}", field="code", code="not_found")
+                at = request.at or tx.now
+                decision = attribution.visit(
+                    bindings.get(request.visitor),
+                    request.visitor,
+                    link.leader,
+                    at,
+                    catalog_rows.binding_policy(rooms[link.room]),
+                    uplines,
                 )
-                continue
-            at = request.at or tx.now
-            decision = attribution.visit(
-                bindings.get(request.visitor),
-                request.visitor,
-                link.leader,
-                at,
-                catalog_rows.binding_policy(rooms[link.room]),
-                uplines,
-            )
-            if decision.binding is not None and decision.outcome != attribution.BindingOutcome.KEPT:
-                bindings[request.visitor] = decision.binding
-                changed[request.visitor] = (decision.binding, link.room)
-                invites[(link.room, decision.binding.leader)] += 1
-                tx.emit(
-                    VisitorBound(
-                        at=at,
-                        room=link.room,
-                        visitor=request.visitor,
-                        leader=decision.binding.leader,
+                binding = decision.binding
+                event = None
+                if binding is not None and decision.outcome != attribution.BindingOutcome.KEPT:
+                    event = VisitorBound(
+                        at=at, room=link.room, visitor=request.visitor, leader=binding.leader,
                         outcome=str(decision.outcome),
                     )
-                )
-            elif decision.binding is not None and decision.binding != bindings.get(request.visitor):
-                bindings[request.visitor] = decision.binding  # same leader, protection renewed
-                changed[request.visitor] = (decision.binding, link.room)
-            results.append(
-                {
-                    "leader": decision.binding.leader if decision.binding else None,
+                result = {
+                    "leader": binding.leader if binding else None,
                     "binding": str(decision.outcome),
                     "room": link.room,
                 }
-            )
+            except DomainError as refused:
+                results.append(refused)
+                continue
+            except Exception as failure:  # this visit's caller gets it; the batch goes on
+                log_failure(command, failure)
+                results.append(failure)
+                continue
+            if binding is not None and event is not None:
+                bindings[request.visitor] = binding
+                changed[request.visitor] = (binding, link.room)
+                invites[(link.room, binding.leader)] += 1
+                tx.emit(event)
+            elif binding is not None and binding != bindings.get(request.visitor):
+                bindings[request.visitor] = binding  # same leader, protection renewed
+                changed[request.visitor] = (binding, link.room)
+            results.append(result)
         await upsert(
             tx.conn,
             models.bindings,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,11 +62,18 @@ def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def live_server(database_url: str, port: int | None = None, **extra: Any) -> AsyncIterator[LiveServer]:
+async def live_server(
+    database_url: str, port: int | None = None, *, extra_routes: Sequence[Any] = (), **extra: Any
+) -> AsyncIterator[LiveServer]:
     """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop."""
     upgrade(database_url)
     port = port or free_port()
-    app = create_app(live_settings(database_url, port, **extra), clock=system_clock, run_scheduler=False)
+    app = create_app(
+        live_settings(database_url, port, **extra),
+        clock=system_clock,
+        run_scheduler=False,
+        extra_routes=extra_routes,
+    )
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -93,9 +100,22 @@ async def live_server(database_url: str, port: int | None = None, **extra: Any) 
             await task
 
 
+@dataclass
+class ServedProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
 def serve_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`liveroom serve` as its own process (what a second server machine would run)."""
+    with served_process(database_url, env) as served:
+        yield served.url
+
+
+@contextlib.contextmanager
+def served_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[ServedProcess]:
+    """`serve_process`, with the process itself at hand (to kill it)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -127,7 +147,7 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
                 time.sleep(0.1)
             else:
                 raise RuntimeError("liveroom serve did not answer /healthz within 30 s")
-            yield url
+            yield ServedProcess(url, process)
         finally:
             process.terminate()
             try:
