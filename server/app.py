@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from domain.errors import DomainError
 from realtime import ws
-from realtime.runtime import Realtime
+from realtime.runtime import Realtime, ScreenLimits
 from realtime.wire import RawSend
 from server.api import errors
 from server.api.errors import json_response
@@ -93,7 +93,10 @@ def create_app(
         try:
             realtime = Realtime(engine, clock, redis_url=resolved.redis_url, tick_ms=resolved.tick_ms,
                                 html=render_frame, claim=context.claim,
-                                allowed_origins=resolved.allowed_origins)
+                                allowed_origins=resolved.allowed_origins,
+                                screen_limits=ScreenLimits(resolved.ws_per_token, resolved.ws_per_address,
+                                                           resolved.ws_stall_s, resolved.ws_message_budget,
+                                                           resolved.ws_message_window_s))
             writer.on_commit = await realtime.start()
             app.state.realtime = realtime
             stops.append(realtime.stop)

@@ -24,6 +24,7 @@ from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET
 from server.app import create_app
 from server.clock import system_clock
 from server.db.migrate import upgrade
+from server.serving import server_config
 from server.settings import Settings
 
 
@@ -32,6 +33,7 @@ class LiveServer:
     url: str
     app: Any
     http: httpx.AsyncClient
+    gate: Any = None  # the server's connection gate (server/serving.py): its counts, for the limits tests
 
     @property
     def ws_url(self) -> str:
@@ -66,16 +68,9 @@ async def live_server(database_url: str, port: int | None = None, **extra: Any) 
     """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop."""
     upgrade(database_url)
     port = port or free_port()
-    app = create_app(live_settings(database_url, port, **extra), clock=system_clock, run_scheduler=False)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
-    )
+    settings = live_settings(database_url, port, **extra)
+    app = create_app(settings, clock=system_clock, run_scheduler=False)
+    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -87,7 +82,7 @@ async def live_server(database_url: str, port: int | None = None, **extra: Any) 
         base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
     ) as http:
         try:
-            yield LiveServer(url, app, http)
+            yield LiveServer(url, app, http, config.liveroom_gate)
         finally:
             server.should_exit = True
             await task
