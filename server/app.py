@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -58,6 +58,12 @@ async def healthz(request: Request) -> Response:
             "writer_commands": app.writer.commands,
         }
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away (or was cut at the body timeout, server/serving.py) while its body was being read:
+    nobody is left to answer, and it is no server error worth a traceback."""
+    return json_response({"error": "request_timeout", "detail": "the request body did not arrive"}, status=408)
 
 
 def _settle_garbage_collector() -> None:
@@ -127,6 +133,7 @@ def create_app(
             DomainError: errors.handle_domain_error,
             ValidationError: errors.handle_validation_error,
             HTTPException: errors.handle_http_exception,
+            ClientDisconnect: _client_gone,
         },
     )
     return app

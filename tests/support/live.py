@@ -89,8 +89,10 @@ async def live_server(database_url: str, port: int | None = None, **extra: Any) 
 
 
 @contextlib.contextmanager
-def serve_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`liveroom serve` as its own process (what a second server machine would run)."""
+def serve_process(database_url: str, env: dict[str, str] | None = None, *,
+                  soft_file_limit: int | None = None, pids: list[int] | None = None) -> Iterator[str]:
+    """`liveroom serve` as its own process (what a second server machine would run). `soft_file_limit`: start it
+    with that soft limit on open files (as a stingy shell would); `pids`: where to note its process id."""
     port = free_port()
     environment = {
         **os.environ,
@@ -108,7 +110,10 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            preexec_fn=None if soft_file_limit is None else lambda: _lower_file_limit(soft_file_limit),
         )
+        if pids is not None:
+            pids.append(process.pid)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -133,6 +138,12 @@ def serve_process(database_url: str, env: dict[str, str] | None = None) -> Itera
             errors = log.read().decode(errors="replace")
             if "Traceback" in errors:  # shown with the test's output when it fails
                 print(f"--- liveroom serve on port {port} logged:\n{errors[-4000:]}", file=sys.stderr)
+
+
+def _lower_file_limit(soft: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
 @dataclass
