@@ -39,6 +39,7 @@ log = logging.getLogger("liveroom.serving")
 WS_MAX_SIZE = 64 * 1024
 FILES_RESERVED = 1024  # file handles kept for the database, logs and refusals in flight (MAX_LINGERING)
 LINGER_S = 1.0  # a refused connection is held this long at most, so its client reads the 503 (not a reset)
+FRESH_S = 1.0  # a connection this young that has sent nothing may not have been read yet: evicted last
 MAX_LINGERING = 512  # beyond this many refusals in flight, a refused connection is reset at once
 
 _REFUSAL_BODY = b'{"error":"busy","detail":"too many connections: try again shortly"}'
@@ -119,11 +120,25 @@ class Gate:
         self.websockets -= 1
 
     def _evict(self, pool: dict[GuardedH11Protocol, None], newcomer: GuardedH11Protocol) -> bool:
-        victim = None
-        for waiting_for in ((NEW, HEAD), (BODY,)):
-            victim = next((c for c in pool if c.phase in waiting_for and c is not newcomer), None)
-            if victim is not None:
+        """Close the connection to go first: the oldest one that began a request and has not finished its
+        headers, or was opened over FRESH_S ago and sent nothing; else the oldest trickling a body; else the
+        oldest just opened. A just-opened connection may simply not have been read yet (a flood of accepts runs
+        ahead of the reads): it goes last, so the probe that arrives in the middle of a flood is not its victim."""
+        stale_before = newcomer.loop.time() - FRESH_S
+        body = fresh = None
+        for connection in pool:
+            if connection is newcomer:
+                continue
+            phase = connection.phase
+            if phase == HEAD or (phase == NEW and connection.opened_at < stale_before):
+                victim = connection
                 break
+            if phase == BODY and body is None:
+                body = connection
+            elif phase == NEW and fresh is None:
+                fresh = connection
+        else:
+            victim = body or fresh
         if victim is None:
             return False
         self.leave(victim)
@@ -138,12 +153,14 @@ class GuardedH11Protocol(H11Protocol):
     gate: Gate  # set on the subclass `protocols()` makes for one server
     address = ""
     phase = NEW
+    opened_at = 0.0
     _timer: asyncio.TimerHandle | None = None
     _lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.address = self.client[0] if self.client else ""
+        self.opened_at = self.loop.time()
         if not self.gate.admit(self):
             self._refuse()
             return
@@ -308,6 +325,9 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
         ws=ws,  # the sans-I/O protocol: realtime/wire.py writes pre-encoded frames to its transport
         ws_per_message_deflate=False,  # one encoding of a frame serves every screen
         ws_max_size=WS_MAX_SIZE,
+        # A client that never reads keeps its connection's close waiting on a full buffer: stopping the server
+        # does not wait for such connections longer than this.
+        timeout_graceful_shutdown=5,
     )
     config.liveroom_gate = gate  # type: ignore[attr-defined]
     return config

@@ -68,6 +68,14 @@ async def test_request_headers_trickled_a_byte_at_a_time_are_cut_at_the_header_t
         await _until(lambda: not live.gate.http, "the cut connection is no longer counted")
 
 
+async def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(database: str) -> None:
+    async with live_server(database, header_timeout_s=1.0) as live:
+        reader, writer = await _connect(live)
+        assert await _until_closed(reader, within=4.0) == b""
+        writer.close()
+        await _until(lambda: not live.gate.http, "the closed connection is no longer counted")
+
+
 async def test_a_request_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeout(database: str) -> None:
     async with live_server(database, body_timeout_s=1.0) as live:
         reader, writer = await _connect(live)
