@@ -318,11 +318,12 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         super().connection_lost(exc)
 
 
-def protocols(limits: Limits) -> tuple[type[Guard], type[GuardedWebSocketProtocol], Gate]:
+def protocols(limits: Limits, parser: str = "auto") -> tuple[type[Guard], type[GuardedWebSocketProtocol], Gate]:
     """The HTTP and WebSocket protocol classes of one server, sharing one gate: uvicorn's httptools protocol when
-    httptools is installed (several times faster at parsing than h11, which is the fallback)."""
+    httptools is installed (several times faster at parsing than h11, the fallback; `parser="h11"` forces it)."""
     gate = Gate(limits)
-    base = GuardedHttpToolsProtocol if HttpToolsProtocol is not None else GuardedH11Protocol
+    use_httptools = HttpToolsProtocol is not None and parser != "h11"
+    base = GuardedHttpToolsProtocol if use_httptools else GuardedH11Protocol
     http = type("LiveroomHttpProtocol", (base,), {"gate": gate})
     ws = type("LiveroomWebSocketProtocol", (GuardedWebSocketProtocol,), {"gate": gate})
     return http, ws, gate
@@ -353,9 +354,9 @@ def fitted(limits: Limits, file_limit: int) -> Limits:
 
 
 def server_config(app: Any, settings: Settings, *, host: str, port: int, log_level: str = "info",
-                  lifespan: str = "auto", limits: Limits | None = None) -> uvicorn.Config:
+                  lifespan: str = "auto", limits: Limits | None = None, parser: str = "auto") -> uvicorn.Config:
     """The uvicorn Config liveroom runs with; the gate it uses is `config.liveroom_gate`."""
-    http, ws, gate = protocols(limits or Limits.of(settings))
+    http, ws, gate = protocols(limits or Limits.of(settings), parser)
     config = uvicorn.Config(
         app,
         host=host,

@@ -24,6 +24,10 @@ def database(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'limits.db'}"
 
 
+# Both HTTP protocols liveroom can run: httptools' (the default when installed) and h11's (the fallback).
+parsers = pytest.mark.parametrize("parser", ["auto", "h11"])
+
+
 async def _connect(live: LiveServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     host, port = live.url.removeprefix("http://").split(":")
     return await asyncio.open_connection(host, int(port))
@@ -54,8 +58,11 @@ async def _until(predicate: Any, what: str, within: float = 5.0) -> None:
     raise AssertionError(f"not within {within} s: {what}")
 
 
-async def test_request_headers_trickled_a_byte_at_a_time_are_cut_at_the_header_timeout(database: str) -> None:
-    async with live_server(database, header_timeout_s=1.0) as live:
+@parsers
+async def test_request_headers_trickled_a_byte_at_a_time_are_cut_at_the_header_timeout(
+    database: str, parser: str
+) -> None:
+    async with live_server(database, parser=parser, header_timeout_s=1.0) as live:
         reader, writer = await _connect(live)
         # 60 header bytes at one per 0.1 s take 6 s: every byte arrives well inside any per-byte timeout, but the
         # headers as a whole are not complete within 1 s of the first one.
@@ -68,16 +75,18 @@ async def test_request_headers_trickled_a_byte_at_a_time_are_cut_at_the_header_t
         await _until(lambda: not live.gate.http, "the cut connection is no longer counted")
 
 
-async def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(database: str) -> None:
-    async with live_server(database, header_timeout_s=1.0) as live:
+@parsers
+async def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(database: str, parser: str) -> None:
+    async with live_server(database, parser=parser, header_timeout_s=1.0) as live:
         reader, writer = await _connect(live)
         assert await _until_closed(reader, within=4.0) == b""
         writer.close()
         await _until(lambda: not live.gate.http, "the closed connection is no longer counted")
 
 
-async def test_a_request_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeout(database: str) -> None:
-    async with live_server(database, body_timeout_s=1.0) as live:
+@parsers
+async def test_a_request_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeout(database: str, parser: str) -> None:
+    async with live_server(database, parser=parser, body_timeout_s=1.0) as live:
         reader, writer = await _connect(live)
         writer.write(
             b"PUT /api/v1/skus/tea HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -93,10 +102,11 @@ async def test_a_request_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeo
         assert (await live.http.get("/api/v1/skus/tea/stock")).status_code == 404
 
 
+@parsers
 async def test_beyond_the_per_address_cap_the_oldest_half_sent_request_is_dropped_and_healthz_still_answers(
-    database: str,
+    database: str, parser: str
 ) -> None:
-    async with live_server(database, max_connections_per_address=20) as live:
+    async with live_server(database, parser=parser, max_connections_per_address=20) as live:
         half_sent = []
         for _ in range(50):  # 50 half-sent requests from this one address, 20 allowed at once
             reader, writer = await _connect(live)
@@ -118,8 +128,9 @@ async def test_beyond_the_per_address_cap_the_oldest_half_sent_request_is_droppe
         await _until(lambda: live.gate.total == 0, "every closed connection is counted out")
 
 
-async def test_beyond_the_global_cap_a_new_connection_gets_a_fast_503(database: str) -> None:
-    async with live_server(database, max_connections=3) as live:
+@parsers
+async def test_beyond_the_global_cap_a_new_connection_gets_a_fast_503(database: str, parser: str) -> None:
+    async with live_server(database, parser=parser, max_connections=3) as live:
         token = live.token("ops", "-")
         screens = [await watch(live.ws_url, ["ops"], token) for _ in range(3)]
         for screen in screens:

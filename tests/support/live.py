@@ -64,13 +64,16 @@ def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def live_server(database_url: str, port: int | None = None, **extra: Any) -> AsyncIterator[LiveServer]:
-    """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop."""
+async def live_server(database_url: str, port: int | None = None, *, parser: str = "auto",
+                      **extra: Any) -> AsyncIterator[LiveServer]:
+    """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop, configured as
+    `liveroom serve` configures it (`parser="h11"`: with the fallback HTTP parser)."""
     upgrade(database_url)
     port = port or free_port()
     settings = live_settings(database_url, port, **extra)
     app = create_app(settings, clock=system_clock, run_scheduler=False)
-    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                           parser=parser)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
