@@ -79,6 +79,11 @@ def bench_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
         "LIVEROOM_API_KEY": API_KEY,
         "LIVEROOM_SECRET": SECRET,
         "LIVEROOM_PUBLIC_URL": f"http://{HOST}:{port}",
+        # The benchmarks are thousands of clients on one loopback address, several screens on one token: the
+        # per-token and per-address caps a public server needs (README, "Security and limits") would stop them.
+        "LIVEROOM_MAX_CONNECTIONS_PER_ADDRESS": "20000",
+        "LIVEROOM_WS_PER_TOKEN": "20000",
+        "LIVEROOM_WS_PER_ADDRESS": "20000",
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
     }
     env.update(extra)

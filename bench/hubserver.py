@@ -24,7 +24,6 @@ import cProfile
 import os
 from typing import Any
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -32,6 +31,7 @@ from starlette.routing import Route
 from bench.trace import Trace
 from server.app import create_app
 from server.db.migrate import upgrade
+from server.serving import serve
 from server.settings import Settings
 
 
@@ -120,8 +120,7 @@ def main() -> None:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     app = build(settings, trace=os.environ.get("BENCH_TRACE") == "1")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-                ws_per_message_deflate=False, ws_max_size=64 * 1024)
+    serve(app, settings, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

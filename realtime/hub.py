@@ -10,7 +10,9 @@ each subscriber's frames in one pass, as long as its sends complete at once (roo
 case), so thousands of screens cost one loop, not a task wake-up each. A send that has to wait for the network is
 finished by a task of that subscriber alone, which drains its mailbox while frames keep coalescing there. A slow
 client therefore never delays the others; one that lets too many feed frames pile up is closed with 1013 so it
-reconnects and starts again from a snapshot.
+reconnects and starts again from a snapshot. A screen that has taken none of its frames for `stall_s` (10 s) while
+there were frames to send is cut: its transport is aborted (a graceful close would wait behind the very buffer it
+does not drain), it leaves its topics, and what was waiting for it is dropped.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Subscriber:
     offered: int = 0
     sent: int = 0
     task: asyncio.Task[None] | None = None  # only while a send waits on a slow network
+    progress_at: float = 0.0  # loop time a waiting send started or last completed (see Hub._cut_stalled)
     wire: Wire | None = None  # direct writes of pre-encoded frames, when the server allows (realtime/wire.py)
 
     def offer_state(self, topic: str, frame: str) -> None:
@@ -108,17 +111,21 @@ class Subscriber:
             except Exception as gone:
                 self._gone(gone)
                 return
-            self.task = asyncio.get_running_loop().create_task(self._finish(send, waiting_on),
-                                                               name="liveroom-ws-sender")
+            loop = asyncio.get_running_loop()
+            self.progress_at = loop.time()
+            self.task = loop.create_task(self._finish(send, waiting_on), name="liveroom-ws-sender")
             return
 
     async def _finish(self, send: Coroutine[Any, Any, None], waiting_on: Any) -> None:
         try:
+            loop = asyncio.get_running_loop()
             await finish_stepped(send, waiting_on)
             self.sent += 1
+            self.progress_at = loop.time()
             while not self.closed and (self.feeds or self.states):
                 await self.connection.send_text(self._next())
                 self.sent += 1
+                self.progress_at = loop.time()
         except Exception as gone:
             self._gone(gone)
         finally:
@@ -153,9 +160,12 @@ async def finish_stepped(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any
 
 class Hub:
     def __init__(self, projections: ProjectionsView, *, tick_ms: int = 100, html: HtmlRenderer | None = None,
-                 max_feed_backlog: int = 64) -> None:
+                 max_feed_backlog: int = 64, stall_s: float = 10.0) -> None:
         self.projections = projections
         self.tick = tick_ms / 1000
+        self.stall_s = stall_s
+        self.waiting: set[Subscriber] = set()  # subscribers with a send waiting on the network
+        self.cut = 0  # screens cut for not taking their frames
         self.html = html
         self.max_feed_backlog = max_feed_backlog
         self.subscribers: dict[str, set[Subscriber]] = {}
@@ -195,15 +205,27 @@ class Hub:
                      since: int | None = None, wire: Wire | None = None) -> Subscriber:
         """Send the truth first (a snapshot per topic, or the feed items missed since `since`), then follow."""
         subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog, wire=wire)
-        for topic in topics:
-            await connection.send_text(self._first_frame(topic, fmt, since))
-            self.subscribers.setdefault(topic, set()).add(subscriber)
-            if is_feed(topic):
-                self.feed_sent.setdefault(topic, self.projections.feed_seq(topic))
+        try:
+            for topic in topics:
+                await connection.send_text(self._first_frame(topic, fmt, since))
+                self.subscribers.setdefault(topic, set()).add(subscriber)
+                if is_feed(topic):
+                    self.feed_sent.setdefault(topic, self.projections.feed_seq(topic))
+        except BaseException:  # gone (or given up on) halfway: not left behind in the topics it joined
+            self._unlink(subscriber)
+            raise
         return subscriber
 
     async def detach(self, subscriber: Subscriber) -> None:
+        self._unlink(subscriber)
+        if subscriber.task is not None and subscriber.task is not asyncio.current_task():
+            subscriber.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await subscriber.task
+
+    def _unlink(self, subscriber: Subscriber) -> None:
         subscriber.closed = True
+        self.waiting.discard(subscriber)
         for topic in subscriber.topics:
             subs = self.subscribers.get(topic)
             if subs is not None:
@@ -212,10 +234,24 @@ class Hub:
                     del self.subscribers[topic]
                     self.feed_sent.pop(topic, None)
                     self._snapshots.pop(topic, None)
-        if subscriber.task is not None and subscriber.task is not asyncio.current_task():
-            subscriber.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await subscriber.task
+
+    def _cut_stalled(self) -> None:
+        """Cut every screen whose waiting send has made no progress for `stall_s`: abort its transport (its
+        unsent bytes go with it), take it out of its topics, drop its mailbox and its waiting send."""
+        now = asyncio.get_running_loop().time()
+        for subscriber in list(self.waiting):
+            if subscriber.task is None or subscriber.closed:
+                self.waiting.discard(subscriber)
+            elif now - subscriber.progress_at >= self.stall_s:
+                log.info("cut a screen on %s: it took no frames for %.0f s", ",".join(subscriber.topics),
+                         now - subscriber.progress_at)
+                self.cut += 1
+                self._unlink(subscriber)
+                if subscriber.wire is not None:
+                    subscriber.wire.abort()  # the endpoint's receive loop then sees the disconnect
+                subscriber.task.cancel()
+                subscriber.states.clear()
+                subscriber.feeds.clear()
 
     def _first_frame(self, topic: str, fmt: Format, since: int | None) -> str:
         if is_feed(topic) and since is not None:
@@ -277,6 +313,10 @@ class Hub:
 
         for subscriber in touched:  # each screen gets this tick's frames back to back
             subscriber.pump(encode)
+            if subscriber.task is not None:
+                self.waiting.add(subscriber)
+        if self.waiting:
+            self._cut_stalled()
 
     def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
         data = self.projections.snapshot(topic) or {}
@@ -312,5 +352,14 @@ class Hub:
         if subscriber.closed:
             return
         await self.detach(subscriber)
-        with contextlib.suppress(Exception):
-            await subscriber.connection.close(code=1013, reason="too slow: reconnect")
+        await close_bounded(subscriber.connection, subscriber.wire, 1013, "too slow: reconnect")
+
+
+async def close_bounded(connection: Connection, wire: Wire | None, code: int, reason: str,
+                        grace_s: float = 5.0) -> None:
+    """Close with `code`, but never wait on a client that does not read: the close frame gets `grace_s` to go
+    out and be answered, then the transport is aborted (a no-op if the client closed in time)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(connection.close(code=code, reason=reason), grace_s)
+    if wire is not None:
+        wire.abort_later(grace_s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -26,16 +27,57 @@ Claim = tuple[str, str]
 _ROOM_TOPICS = ("stock", "board", "feed")
 
 
+@dataclass(frozen=True)
+class ScreenLimits:
+    """What one screen, one token and one client address may hold (README, "Security and limits")."""
+
+    per_token: int = 20
+    per_address: int = 1_000
+    stall_s: float = 10.0  # frames not taken for this long while there were frames to send: the screen is cut
+    message_budget: int = 20  # messages a screen may send per window; screens send none (pings do not count)
+    message_window_s: float = 10.0
+
+
+class SocketCounts:
+    """Open WebSockets per token and per client address; every admission is matched by one `leave`."""
+
+    def __init__(self, limits: ScreenLimits) -> None:
+        self.limits = limits
+        self.by_token: dict[str, int] = {}
+        self.by_address: dict[str, int] = {}
+
+    def enter(self, token: str, address: str) -> str | None:
+        """Count a socket in, or say why not (nothing counted then)."""
+        if self.by_token.get(token, 0) >= self.limits.per_token:
+            return "too many connections with this token"
+        if self.by_address.get(address, 0) >= self.limits.per_address:
+            return "too many connections from this address"
+        self.by_token[token] = self.by_token.get(token, 0) + 1
+        self.by_address[address] = self.by_address.get(address, 0) + 1
+        return None
+
+    def leave(self, token: str, address: str) -> None:
+        for counts, key in ((self.by_token, token), (self.by_address, address)):
+            left = counts.get(key, 0) - 1
+            if left > 0:
+                counts[key] = left
+            else:
+                counts.pop(key, None)
+
+
 class Realtime:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], *, redis_url: str | None = None,
                  tick_ms: int = 100, html: HtmlRenderer | None = None,
-                 claim: Callable[[str | None], Claim | None], allowed_origins: tuple[str, ...] = ()) -> None:
+                 claim: Callable[[str | None], Claim | None], allowed_origins: tuple[str, ...] = (),
+                 screen_limits: ScreenLimits | None = None) -> None:
         self.engine = engine
+        self.screen_limits = screen_limits or ScreenLimits()
+        self.sockets = SocketCounts(self.screen_limits)
         self.claim = claim
         self.allowed_origins = allowed_origins
         self.projections = Projections(clock)
         self.bus: Bus = RedisStreamBus(redis_url) if redis_url else InProcessBus()
-        self.hub = Hub(self.projections, tick_ms=tick_ms, html=html)
+        self.hub = Hub(self.projections, tick_ms=tick_ms, html=html, stall_s=self.screen_limits.stall_s)
         self.follower = Follower(engine, self.projections, self.hub.mark_dirty)
         self.relay = Relay(self.bus)
 

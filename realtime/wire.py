@@ -54,7 +54,7 @@ class Wire:
     @classmethod
     def of(cls, scope: MutableMapping[str, Any]) -> Wire | None:
         protocol = getattr(scope.get(SCOPE_KEY), "__self__", None)
-        if type(protocol).__name__ != "WebSocketsSansIOProtocol" or not all(
+        if not any(base.__name__ == "WebSocketsSansIOProtocol" for base in type(protocol).__mro__) or not all(
             hasattr(protocol, name) for name in ("transport", "conn", "writable", "close_sent", "handshake_complete")
         ):
             return None
@@ -74,3 +74,12 @@ class Wire:
     def write(self, data: bytes) -> None:
         """Write one or more encoded frames, back to back, in one system call. Only after `ready()` said so."""
         self._protocol.transport.write(data)
+
+    def abort(self) -> None:
+        """Drop the connection now, with whatever it still had to send: a client that does not read never
+        drains its buffer, so a graceful close would wait forever (and keep the buffer). A no-op once closed."""
+        self._protocol.transport.abort()
+
+    def abort_later(self, seconds: float) -> None:
+        """Abort unless the connection is gone by then: the bound on a graceful close the client never answers."""
+        self._protocol.loop.call_later(seconds, self._protocol.transport.abort)

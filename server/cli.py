@@ -27,22 +27,12 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server.app import create_app
     from server.db.migrate import upgrade
+    from server.serving import serve
 
     upgrade(settings.database_url)
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
-    )
+    serve(create_app(settings), settings, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 

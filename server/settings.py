@@ -23,6 +23,16 @@ class Settings:
     tick_ms: int = 100
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"
+    # Survival limits (README, "Security and limits"): what one client, or many, may hold of the server.
+    header_timeout_s: float = 10.0  # a request's headers complete within this, counted from its first byte
+    body_timeout_s: float = 30.0  # and its body within this after the headers
+    max_connections: int = 10_000  # open connections in all (HTTP and WebSocket); lowered to fit the file limit
+    max_connections_per_address: int = 256  # HTTP connections from one client address
+    ws_per_token: int = 20  # WebSockets open with one token
+    ws_per_address: int = 1_000  # WebSockets open from one client address
+    ws_stall_s: float = 10.0  # a screen that has not taken its frames for this long is cut
+    ws_message_budget: int = 20  # messages a screen may send per window (screens send none; pings do not count)
+    ws_message_window_s: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -40,6 +50,17 @@ class Settings:
             allowed_origins=_csv(env.get("LIVEROOM_ALLOWED_ORIGINS")),
             tick_ms=int(env.get("LIVEROOM_TICK_MS", "100")),
             public_url=env.get("LIVEROOM_PUBLIC_URL", cls.public_url).rstrip("/"),
+            header_timeout_s=float(env.get("LIVEROOM_HEADER_TIMEOUT_S", cls.header_timeout_s)),
+            body_timeout_s=float(env.get("LIVEROOM_BODY_TIMEOUT_S", cls.body_timeout_s)),
+            max_connections=int(env.get("LIVEROOM_MAX_CONNECTIONS", cls.max_connections)),
+            max_connections_per_address=int(
+                env.get("LIVEROOM_MAX_CONNECTIONS_PER_ADDRESS", cls.max_connections_per_address)
+            ),
+            ws_per_token=int(env.get("LIVEROOM_WS_PER_TOKEN", cls.ws_per_token)),
+            ws_per_address=int(env.get("LIVEROOM_WS_PER_ADDRESS", cls.ws_per_address)),
+            ws_stall_s=float(env.get("LIVEROOM_WS_STALL_S", cls.ws_stall_s)),
+            ws_message_budget=int(env.get("LIVEROOM_WS_MESSAGE_BUDGET", cls.ws_message_budget)),
+            ws_message_window_s=float(env.get("LIVEROOM_WS_MESSAGE_WINDOW_S", cls.ws_message_window_s)),
         )
 
     def with_generated_secrets(self) -> Settings:

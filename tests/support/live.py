@@ -24,6 +24,7 @@ from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET
 from server.app import create_app
 from server.clock import system_clock
 from server.db.migrate import upgrade
+from server.serving import server_config
 from server.settings import Settings
 
 
@@ -32,6 +33,7 @@ class LiveServer:
     url: str
     app: Any
     http: httpx.AsyncClient
+    gate: Any = None  # the server's connection gate (server/serving.py): its counts, for the limits tests
 
     @property
     def ws_url(self) -> str:
@@ -62,27 +64,16 @@ def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def live_server(
-    database_url: str, port: int | None = None, *, extra_routes: Sequence[Any] = (), **extra: Any
-) -> AsyncIterator[LiveServer]:
-    """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop."""
+async def live_server(database_url: str, port: int | None = None, *, parser: str = "auto",
+                      extra_routes: Sequence[Any] = (), **extra: Any) -> AsyncIterator[LiveServer]:
+    """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop, configured as
+    `liveroom serve` configures it (`parser="h11"`: with the fallback HTTP parser)."""
     upgrade(database_url)
     port = port or free_port()
-    app = create_app(
-        live_settings(database_url, port, **extra),
-        clock=system_clock,
-        run_scheduler=False,
-        extra_routes=extra_routes,
-    )
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
-    )
+    settings = live_settings(database_url, port, **extra)
+    app = create_app(settings, clock=system_clock, run_scheduler=False, extra_routes=extra_routes)
+    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                           parser=parser)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -94,7 +85,7 @@ async def live_server(
         base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
     ) as http:
         try:
-            yield LiveServer(url, app, http)
+            yield LiveServer(url, app, http, config.liveroom_gate)
         finally:
             server.should_exit = True
             await task
@@ -107,14 +98,17 @@ class ServedProcess:
 
 
 @contextlib.contextmanager
-def serve_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`liveroom serve` as its own process (what a second server machine would run)."""
-    with served_process(database_url, env) as served:
+def serve_process(database_url: str, env: dict[str, str] | None = None, *,
+                  soft_file_limit: int | None = None, pids: list[int] | None = None) -> Iterator[str]:
+    """`liveroom serve` as its own process (what a second server machine would run). `soft_file_limit`: start it
+    with that soft limit on open files (as a stingy shell would); `pids`: where to note its process id."""
+    with served_process(database_url, env, soft_file_limit=soft_file_limit, pids=pids) as served:
         yield served.url
 
 
 @contextlib.contextmanager
-def served_process(database_url: str, env: dict[str, str] | None = None) -> Iterator[ServedProcess]:
+def served_process(database_url: str, env: dict[str, str] | None = None, *,
+                   soft_file_limit: int | None = None, pids: list[int] | None = None) -> Iterator[ServedProcess]:
     """`serve_process`, with the process itself at hand (to kill it)."""
     port = free_port()
     environment = {
@@ -133,7 +127,10 @@ def served_process(database_url: str, env: dict[str, str] | None = None) -> Iter
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            preexec_fn=None if soft_file_limit is None else lambda: _lower_file_limit(soft_file_limit),
         )
+        if pids is not None:
+            pids.append(process.pid)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -158,6 +155,12 @@ def served_process(database_url: str, env: dict[str, str] | None = None) -> Iter
             errors = log.read().decode(errors="replace")
             if "Traceback" in errors:  # shown with the test's output when it fails
                 print(f"--- liveroom serve on port {port} logged:\n{errors[-4000:]}", file=sys.stderr)
+
+
+def _lower_file_limit(soft: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
 @dataclass
