@@ -343,6 +343,7 @@ async def test_the_order_page_loads_on_demand_and_follows_its_parcel(recorded_ap
         ("collected", 1, "【广州仓】已揽收"),
         ("in_transit", 3, "【广州转运中心】已发出"),
     ):
+        app.clock.set(START + timedelta(hours=hours))  # reported as it happens
         pushed = await app.post(
             "/api/v1/tracking",
             {
