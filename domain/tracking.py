@@ -427,6 +427,24 @@ def signed_at(parcels: Sequence[Parcel]) -> datetime | None:
     return max(times)
 
 
+# A carrier event is believed only between the order's placing and the event's own arrival at our server, with
+# this much slack either side for clocks that disagree (API.md, "Carriers"). A `signed` dated before the order
+# or in the future would otherwise start (or never start) the after-sale window on a time that never was.
+EVENT_TIME_SLACK = timedelta(minutes=10)
+
+
+def check_event_time(at: datetime, placed_at: datetime, received_at: datetime, field: str) -> None:
+    """Refuse (DomainError `event_time_out_of_range` naming `field`) an event time outside
+    [placed_at - EVENT_TIME_SLACK, received_at + EVENT_TIME_SLACK]."""
+    _require_aware(at, field)
+    if at < placed_at - EVENT_TIME_SLACK:
+        raise DomainError(f"{field}: {at.isoformat()} is before the order was placed ({placed_at.isoformat()})",
+                          field=field, code="event_time_out_of_range")
+    if at > received_at + EVENT_TIME_SLACK:
+        raise DomainError(f"{field}: {at.isoformat()} is later than the report's arrival "
+                          f"({received_at.isoformat()})", field=field, code="event_time_out_of_range")
+
+
 def any_returned(parcels: Iterable[Parcel]) -> bool:
     """Whether a parcel of the order came back: a returned or rejected parcel never settles its commission
     (commission issue)."""

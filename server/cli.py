@@ -11,11 +11,13 @@ from server.settings import Settings
 
 
 def _parse_time(text: str) -> datetime:
+    """--as-of: ISO-8601 (UTC when no zone is given), in the range every time field is held to."""
+    from server.api.times import TimeRefused, read_time
+
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return read_time(text, zone=UTC)
+    except TimeRefused as refused:
+        raise argparse.ArgumentTypeError(str(refused)) from None
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -4,6 +4,10 @@ Pushes come from the carriers' aggregators, not from our clients, so they carry 
 signed with a secret we share with the aggregator, and the signature is checked on the raw field before
 anything in it is parsed. Each aggregator gets its answer in its own format (it retries until it reads
 success), with our error keys beside its own on a refusal.
+
+Each waybill of a push stands on its own: one whose times cannot be read (not a time, a carrier's "no date"
+0001-01-01 00:00:00, outside the supported range) or lie outside the order's window (server/services/tracking.py)
+is refused and named in the answer, while the others apply.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from domain import tracking
 from domain.errors import DomainError
 from server.api.common import Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import ApiError, error_body, from_domain, from_validation, json_response
+from server.api.times import field_time
 from server.services.tracking import Outcome, Report, Trace, apply_reports
 
 BEIJING = timezone(timedelta(hours=8))  # carriers write their clocks in Beijing time, without a zone
@@ -37,13 +42,9 @@ def beijing_text(at: datetime) -> str:
 
 
 def carrier_time(text: str, field: str) -> datetime:
-    """A carrier's "yyyy-MM-dd HH:mm:ss" (Beijing unless it names a zone) as an aware time."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        detail = f"{field}: not a time (yyyy-MM-dd HH:mm:ss): {text!r}"
-        raise ApiError(422, "invalid_field", detail, field) from None
-    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+    """A carrier's "yyyy-MM-dd HH:mm:ss" (Beijing unless it names a zone) as UTC, in the supported range; else
+    422 naming `field` (a carrier's "no date", 0001-01-01 00:00:00, is out of range)."""
+    return field_time(text, field, zone=BEIJING)
 
 
 async def read_form(request: Request) -> FormData:
@@ -141,18 +142,35 @@ def kdniao_sign(request_data: str) -> Callable[[str], str]:
     return sign
 
 
-def kdniao_reports(push: KdniaoPush) -> list[Report]:
+def kdniao_report(item: KdniaoItem, i: int, pushed_at: datetime | None) -> Report:
+    """One waybill of a push (Data[i]); 422 naming the field when a part of it cannot be read."""
+    state = named_state(lambda: tracking.from_kdniao(item.State, item.StateEx or None), f"Data[{i}].State")
+    traces = []
+    for j, line in enumerate(item.Traces):
+        field = f"Data[{i}].Traces[{j}].AcceptTime"
+        traces.append(Trace(carrier_time(line.AcceptTime, field), line.AcceptStation, field))
+    return Report(carrier=item.ShipperCode.upper(), waybill=item.LogisticCode, state=state, source="kdniao",
+                  traces=tuple(traces), code=item.StateEx or item.State, reported_at=pushed_at,
+                  reported_field="PushTime")
+
+
+def kdniao_reports(push: KdniaoPush) -> tuple[list[Report], list[tuple[str, DomainError]]]:
+    """The push's waybills that could be read, and those refused already (waybill, why)."""
     pushed_at = carrier_time(push.PushTime, "PushTime") if push.PushTime else None
-    reports = []
+    reports: list[Report] = []
+    refused: list[tuple[str, DomainError]] = []
     for i, item in enumerate(push.Data):
-        state = named_state(lambda item=item: tracking.from_kdniao(item.State, item.StateEx or None),
-                            f"Data[{i}].State")
-        traces = tuple(Trace(carrier_time(t.AcceptTime, f"Data[{i}].Traces[{j}].AcceptTime"), t.AcceptStation)
-                       for j, t in enumerate(item.Traces))
-        reports.append(Report(carrier=item.ShipperCode.upper(), waybill=item.LogisticCode, state=state,
-                              source="kdniao", traces=traces, code=item.StateEx or item.State,
-                              reported_at=pushed_at))
-    return reports
+        try:
+            reports.append(kdniao_report(item, i, pushed_at))
+        except ApiError as error:
+            refused.append((item.LogisticCode, error))
+    return reports, refused
+
+
+def refused_view(outcome: Outcome) -> list[dict[str, Any]]:
+    """The refused waybills of a push with our error keys, beside the carrier's own answer."""
+    return [{"waybill": waybill, **error_body(refusal(error).code, error.detail, error.field)}
+            for waybill, error in outcome.refused]
 
 
 async def kdniao_push(request: Request) -> Response:
@@ -175,13 +193,20 @@ async def kdniao_push(request: Request) -> Response:
                            "RequestType")
         push: KdniaoPush = json_field(KdniaoPush, request_data, "RequestData")
         business_id = push.EBusinessID
-        reports = kdniao_reports(push)
-        outcome: Outcome = await app.writer.call(lambda tx: apply_reports(tx, reports))
+        reports, unread = kdniao_reports(push)
+        outcome: Outcome = await app.writer.call(
+            lambda tx: apply_reports(tx, reports, unread, refuse_when_none_applied=False))
     except DomainError as error:
         refused = refusal(error)
         return answer(refused.status, False, refused.detail,
                       **error_body(refused.code, refused.detail, refused.field, **refused.extra))
-    return answer(200, True, outcome.note())
+    extra = {"refused": refused_view(outcome)} if outcome.refused else {}
+    failure = outcome.failure()
+    if failure is not None:  # nothing applied: the first refusal (or 404) says why, the Reason names them all
+        refused = refusal(failure)
+        return answer(refused.status, False, outcome.note() or refused.detail,
+                      **error_body(refused.code, refused.detail, refused.field, **refused.extra), **extra)
+    return answer(200, True, outcome.note(), **extra)
 
 
 # --- Kuaidi100 (快递100) -----------------------------------------------------------------------------------
@@ -224,7 +249,8 @@ def kuaidi100_report(push: Kuaidi100Push, received_at: datetime) -> Report:
         if not when:
             raise ApiError(422, "missing_field", f"lastResult.data[{i}].ftime is required",
                            f"lastResult.data[{i}].ftime")
-        traces.append(Trace(carrier_time(when, f"lastResult.data[{i}].ftime"), line.context))
+        field = f"lastResult.data[{i}].ftime"
+        traces.append(Trace(carrier_time(when, field), line.context, field))
     # Kuaidi100 stamps no push time: an empty trace's state is stamped with the time we received it.
     return Report(carrier=carrier, waybill=result.nu, state=state, source="kuaidi100", traces=tuple(traces),
                   code=result.state, reported_at=received_at)

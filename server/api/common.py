@@ -1,4 +1,7 @@
-"""What every route shares: reading a bounded JSON body into a pydantic model, ids from the path, API-key auth."""
+"""What every route shares: reading a bounded JSON body into a pydantic model, ids from the path, API-key auth.
+
+`When` (server/api/times.py) is the type of every time field: zoned, in the supported range, given on as UTC.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,6 +22,7 @@ from starlette.requests import Request
 
 from domain import geo
 from server.api.errors import ApiError, from_validation
+from server.api.times import When as When  # re-exported: every body takes its time type from here
 from server.context import AppContext
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,7 +31,6 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 _ID = re.compile(ID_PATTERN)
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-When = AwareDatetime
 
 
 def _whole_number(value: Any) -> Any:

@@ -275,7 +275,8 @@ tracking_events = Table(
     _ts("at"),
     Column("station", String(500), nullable=False, default=""),
     Column("source", String(16), nullable=False),  # kdniao | kuaidi100 | api
-    UniqueConstraint("shipment", "at", "station", name="uq_tracking_events_shipment_at_station"),
+    # One trace line per parcel and time: a re-push that corrects a line's text replaces it (migration 0004).
+    UniqueConstraint("shipment", "at", name="uq_tracking_events_shipment_at"),
 )
 
 commission_entries = Table(  # the append-only ledger

@@ -1,15 +1,18 @@
 """Parcels on the road: what carriers report about a waybill, applied to its shipment.
 
 A carrier report (a Kdniao or Kuaidi100 push, or the normalized API) carries the parcel's whole trace and the
-state it is in now. Each trace line is stored once, so the many full-trace pushes a parcel gets over its life
-(and their retries) add only what is new. The state goes with the newest line and moves the parcel through
-the domain's state machine, which never moves it backwards. What follows a move is decided here, in the same
-transaction: the first sign of the parcel on the road takes its units out of the warehouse, the last parcel of
-an order signed freezes the order's commission, a returned parcel reverses it.
+state it is in now. Every time in it must lie between the order's placing and the report's arrival (with ten
+minutes' slack, `tracking.check_event_time`), or that waybill's report is refused whole. A trace line is one per
+parcel and time: the many full-trace pushes a parcel gets over its life (and their retries) add only what is
+new, and a re-push that corrects a line's text replaces the text. The state goes with the newest line and moves
+the parcel through the domain's state machine, which never moves it backwards. What follows a move is decided
+here, in the same transaction: the first sign of the parcel on the road takes its units out of the warehouse,
+the last parcel of an order signed freezes the order's commission, a returned parcel reverses it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,13 +25,15 @@ from domain import commission, stock, tracking
 from domain.errors import Conflict, DomainError
 from domain.events import ParcelShipped, ParcelStateChanged, ParcelTraced, StockChanged
 from server.db import models
-from server.db.sql import insert_missing
+from server.db.sql import upsert
 from server.db.uow import Tx
 from server.services import ledger, stock_rows
 from server.services.order_changes import load_order, order_shipments
 
 # Kept from the trace as the carrier wrote it; longer lines are cut to the column's width.
 STATION_CHARS = 500
+# Lines of one report with the same time are one trace line: their texts joined in the report's order.
+SAME_TIME_JOINER = "; "
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Trace:
 
     at: datetime
     station: str = ""
+    field_name: str = dataclasses.field(default="at", compare=False)  # where the time came from, for refusals
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Report:
     traces: tuple[Trace, ...] = ()
     code: str | None = None  # the carrier's own status code, kept for support
     reported_at: datetime | None = None  # stamps the state when the trace is empty
+    reported_field: str = "reported_at"  # the field `reported_at` came from (Kdniao's PushTime)
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,9 @@ class Tracked:
 
 @dataclass
 class Outcome:
-    """A push of several waybills: those applied, those we do not know, those refused (with why)."""
+    """A push of several waybills: those applied, those we do not know, those refused (with why).
+
+    `refused` starts with the waybills the edge could not even read (a bad time, an unknown state)."""
 
     tracked: list[Tracked] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
@@ -86,20 +95,29 @@ class Outcome:
         parts.extend(f"{waybill}: {error.detail}" for waybill, error in self.refused)
         return "; ".join(parts)
 
+    def failure(self) -> DomainError | None:
+        """Why nothing at all was applied (404 when no waybill is ours, else the first refusal), or None."""
+        if self.tracked:
+            return None
+        if self.refused:
+            return self.refused[0][1]
+        return DomainError(f"unknown waybill: {', '.join(self.unknown)}", field="waybill", code="not_found")
+
 
 def parcel(row: Any) -> tracking.Parcel:
     return tracking.Parcel(state=tracking.ParcelState(row.state), furthest=tracking.ParcelState(row.furthest),
                            last_event_at=row.last_event_at, state_since=row.state_since)
 
 
-async def apply_reports(tx: Tx, reports: Sequence[Report]) -> Outcome:
+async def apply_reports(tx: Tx, reports: Sequence[Report], refused: Sequence[tuple[str, DomainError]] = (),
+                        *, refuse_when_none_applied: bool = True) -> Outcome:
     """Apply each report to the parcel with its waybill, each under its own savepoint.
 
     A refused report leaves nothing behind while the others go on. When nothing at all could be applied the
-    whole push is refused: 404 when no waybill is ours, else the first refusal.
+    whole push is refused (`Outcome.failure`), unless the caller answers that itself.
     """
-    parcels = await _parcels_by_waybill(tx, {r.waybill for r in reports})
-    outcome = Outcome()
+    parcels = await _parcels_by_waybill(tx, {r.waybill for r in reports}) if reports else {}
+    outcome = Outcome(refused=list(refused))
     for report in reports:
         row = parcels.get(report.waybill)
         if row is None:
@@ -114,10 +132,9 @@ async def apply_reports(tx: Tx, reports: Sequence[Report]) -> Outcome:
             outcome.refused.append((report.waybill, refused))
         # The same waybill later in the push must see this report's move.
         parcels = {**parcels, **await _parcels_by_waybill(tx, {report.waybill})}
-    if not outcome.tracked:
-        if outcome.refused:
-            raise outcome.refused[0][1]
-        raise DomainError(f"unknown waybill: {', '.join(outcome.unknown)}", field="waybill", code="not_found")
+    failure = outcome.failure()
+    if failure is not None and refuse_when_none_applied:
+        raise failure
     return outcome
 
 
@@ -127,7 +144,11 @@ async def _parcels_by_waybill(tx: Tx, waybills: set[str]) -> dict[str, Any]:
 
 
 async def apply_tracking(tx: Tx, row: Any, report: Report) -> Tracked:
-    """Store the report's new trace lines and move the parcel (a shipments row) with its newest line."""
+    """Store the report's new trace lines and move the parcel (a shipments row) with its newest line.
+
+    Every line's time is checked against the order's placing and the report's arrival (`tx.now`) first: one
+    line out of that window refuses the whole report, so the parcel never moves (and commission never freezes)
+    on a time that was not checked."""
     if row.state == "cancelled":
         raise Conflict(f"parcel {row.waybill} belongs to a cancelled order", field="waybill",
                        code="parcel_cancelled")
@@ -137,14 +158,16 @@ async def apply_tracking(tx: Tx, row: Any, report: Report) -> Tracked:
     lines = _lines(report)
     if not lines:  # an empty trace that says nothing yet (Kdniao State 0): nothing to store or apply
         return Tracked(row.shipment, row.order, row.carrier, row.waybill, row.state, row.state, False)
+    order = await load_order(tx, row.order)
+    for line in lines:
+        tracking.check_event_time(line.at, order.placed_at, tx.now, line.field_name)
     newest = max(lines, key=lambda line: line.at)
-    await _store_lines(tx, row.shipment, report, lines, newest)
+    written = await _store_lines(tx, row.shipment, report, lines, newest)
     before = parcel(row)
     after = tracking.apply(before, tracking.TrackingEvent(report.state, newest.at, newest.station))
     moved = after != before
     if moved:
         await _save_parcel(tx, row.shipment, before, after)
-    order = await load_order(tx, row.order)
     if row.shipped_at is None and _on_the_road(after):
         await _ship_stock(tx, row, order.room, min(line.at for line in lines))
     if after.state != before.state:
@@ -157,7 +180,7 @@ async def apply_tracking(tx: Tx, row: Any, report: Report) -> Tracked:
         elif after.state == tracking.ParcelState.RETURNED:
             entries = await ledger.order_entries(tx, order.order)
             await ledger.append(tx, order.room, commission.on_returned(entries, newest.at))
-    elif moved:
+    elif moved or written:  # a new or corrected line: the buyer's timeline changes even if the parcel did not
         tx.emit(ParcelTraced(
             at=newest.at, shipment=row.shipment, order=row.order, room=order.room, leader=order.leader,
             carrier=row.carrier, waybill=row.waybill, state=str(after.state), station=newest.station))
@@ -166,22 +189,37 @@ async def apply_tracking(tx: Tx, row: Any, report: Report) -> Tracked:
 
 
 def _lines(report: Report) -> list[Trace]:
-    """The report's trace lines, each once; an empty trace carries its state on the report's own time."""
-    seen: dict[tuple[datetime, str], Trace] = {}
+    """The report's trace lines, one per time: lines of the same time are one line, their distinct texts joined
+    in the report's order. An empty trace carries its state on the report's own time."""
+    texts: dict[datetime, list[str]] = {}
+    first: dict[datetime, Trace] = {}
     for line in report.traces:
-        station = line.station.strip()[:STATION_CHARS]
-        seen.setdefault((line.at, station), Trace(line.at, station))
-    if not seen and report.reported_at is not None and report.state != tracking.ParcelState.CREATED:
-        seen[(report.reported_at, "")] = Trace(report.reported_at, "")
-    return list(seen.values())
+        station = line.station.strip()
+        same_time = texts.setdefault(line.at, [])
+        first.setdefault(line.at, line)
+        if station and station not in same_time:
+            same_time.append(station)
+    lines = [Trace(at, SAME_TIME_JOINER.join(same_time)[:STATION_CHARS], first[at].field_name)
+             for at, same_time in texts.items()]
+    if not lines and report.reported_at is not None and report.state != tracking.ParcelState.CREATED:
+        lines.append(Trace(report.reported_at, "", report.reported_field))
+    return lines
 
 
-async def _store_lines(tx: Tx, shipment: str, report: Report, lines: list[Trace], newest: Trace) -> None:
-    """Lines already stored stay as they were (ON CONFLICT DO NOTHING): a replayed push adds no row."""
+async def _store_lines(tx: Tx, shipment: str, report: Report, lines: list[Trace], newest: Trace) -> bool:
+    """Write the lines that are new or whose text changed (the newest push's text wins); True when any was.
+
+    A line already stored keeps its state and code: they record what the parcel was reported to be when that
+    line was the newest. A replayed push writes nothing."""
+    te = models.tracking_events
+    stored = {r.at: r.station for r in await tx.conn.execute(
+        select(te.c.at, te.c.station).where(te.c.shipment == shipment))}
     rows = [{"shipment": shipment, "at": line.at, "station": line.station, "source": report.source,
              "state": str(report.state) if line is newest else None,
-             "code": report.code if line is newest else None} for line in lines]
-    await insert_missing(tx.conn, models.tracking_events, rows, ["shipment", "at", "station"])
+             "code": report.code if line is newest else None}
+            for line in lines if stored.get(line.at) != line.station]
+    await upsert(tx.conn, te, rows, ["shipment", "at"], ["station"])
+    return bool(rows)
 
 
 async def _save_parcel(tx: Tx, shipment: str, before: tracking.Parcel, after: tracking.Parcel) -> None:

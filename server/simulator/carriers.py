@@ -1,6 +1,9 @@
 """Parcels on the road, as the carriers' aggregators report them: a journey of trace lines on the accelerated
 clock, and the signed pushes that carry them (Kdniao RequestType 101 and Kuaidi100, exactly as API.md signs
 them) or the normalized `POST /api/v1/tracking` for the same-city courier.
+
+A line is planned and falls due on the accelerated clock, but a push stamps it with `stamp(at)`, the real time
+it fell due: the server refuses an event dated after its arrival (API.md, "Carriers"), and its clock is real.
 """
 
 from __future__ import annotations
@@ -9,12 +12,18 @@ import base64
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
 BEIJING = timezone(timedelta(hours=8))  # carriers write Beijing time without a zone
+Stamp = Callable[[datetime], datetime]  # a line's planned (accelerated) time → the time a push reports
+
+
+def _as_planned(at: datetime) -> datetime:
+    return at
 
 CARRIER_NAMES = {
     "SF": "顺丰速运",
@@ -186,7 +195,7 @@ def channel_for(carrier: str, rng: random.Random) -> str:
 # --- pushes ----------------------------------------------------------------------------------------------
 
 
-def kdniao_item(parcel: Parcel, upto: int) -> dict[str, Any]:
+def kdniao_item(parcel: Parcel, upto: int, stamp: Stamp = _as_planned) -> dict[str, Any]:
     lines = parcel.lines[:upto]
     state, state_ex, *_ = CODES[lines[-1].stage]
     return {
@@ -194,7 +203,7 @@ def kdniao_item(parcel: Parcel, upto: int) -> dict[str, Any]:
         "LogisticCode": parcel.waybill,
         "State": state,
         "StateEx": state_ex,
-        "Traces": [{"AcceptTime": beijing(x.at), "AcceptStation": x.station} for x in lines],
+        "Traces": [{"AcceptTime": beijing(stamp(x.at)), "AcceptStation": x.station} for x in lines],
     }
 
 
@@ -217,13 +226,14 @@ def kdniao_form(appkey: str, items: list[dict[str, Any]], pushed_at: datetime) -
     }
 
 
-def kuaidi100_form(salt: str, parcel: Parcel, upto: int) -> dict[str, str]:
+def kuaidi100_form(salt: str, parcel: Parcel, upto: int, stamp: Stamp = _as_planned) -> dict[str, str]:
     """`param` with the trace newest first; sign = uppercase hex MD5 of param + salt (API.md)."""
     lines = parcel.lines[:upto]
     state = CODES[lines[-1].stage][2]
     if lines[-1].stage is Stage.REFUSED:
         state = parcel.kuaidi100_returned
-    data = [{"context": x.station, "time": beijing(x.at), "ftime": beijing(x.at)} for x in reversed(lines)]
+    data = [{"context": x.station, "time": beijing(stamp(x.at)), "ftime": beijing(stamp(x.at))}
+            for x in reversed(lines)]
     param = json.dumps(
         {
             "status": "polling",
@@ -244,12 +254,12 @@ def kuaidi100_form(salt: str, parcel: Parcel, upto: int) -> dict[str, str]:
     return {"param": param, "sign": hashlib.md5((param + salt).encode()).hexdigest().upper()}
 
 
-def tracking_body(parcel: Parcel, upto: int) -> dict[str, Any]:
+def tracking_body(parcel: Parcel, upto: int, stamp: Stamp = _as_planned) -> dict[str, Any]:
     line = parcel.lines[upto - 1]
     return {
         "carrier": parcel.carrier,
         "waybill": parcel.waybill,
         "state": CODES[line.stage][3],
-        "at": line.at.isoformat(),
+        "at": stamp(line.at).isoformat(),
         "station": line.station,
     }

@@ -126,6 +126,11 @@ class Session:
     def wall_at(self, at: datetime) -> float:
         return self.t0 + (at - self.start).total_seconds() / self.cfg.speed
 
+    def reported_at(self, at: datetime) -> datetime:
+        """The real time a line planned for `at` (carriers' clock) falls due: what its push reports, since the
+        server refuses events dated after their arrival."""
+        return self.start + (at - self.start) / self.cfg.speed
+
     def after_sim_minutes(self, minutes: float) -> float:
         return self.loop.time() + minutes * 60.0 / self.cfg.speed
 
@@ -678,8 +683,8 @@ class Session:
                     self.spawn(self._push_kdniao(batch))
 
     async def _push_kdniao(self, batch: list[tuple[carriers.Parcel, int]]) -> None:
-        items = [carriers.kdniao_item(parcel, upto) for parcel, upto in batch]
-        form = carriers.kdniao_form(self.cfg.kdniao_appkey, items, self.sim_now())
+        items = [carriers.kdniao_item(parcel, upto, self.reported_at) for parcel, upto in batch]
+        form = carriers.kdniao_form(self.cfg.kdniao_appkey, items, datetime.now(UTC))
         self.pushing += 1
         try:
             response = await self.api.push("/api/v1/carriers/kdniao/push", form)
@@ -707,7 +712,7 @@ class Session:
     async def _push_kuaidi100(self, parcel: carriers.Parcel, upto: int) -> None:
         if not self._ready(parcel):
             return
-        form = carriers.kuaidi100_form(self.cfg.kuaidi100_salt, parcel, upto)
+        form = carriers.kuaidi100_form(self.cfg.kuaidi100_salt, parcel, upto, self.reported_at)
         await self._push_one(
             parcel, upto, "kuaidi100", self.api.push("/api/v1/carriers/kuaidi100/push", form)
         )
@@ -715,7 +720,7 @@ class Session:
     async def _push_normalized(self, parcel: carriers.Parcel, upto: int) -> None:
         if not self._ready(parcel):
             return
-        body = carriers.tracking_body(parcel, upto)
+        body = carriers.tracking_body(parcel, upto, self.reported_at)
         await self._push_one(parcel, upto, "api", self.api.track(body))
 
     async def _push_one(

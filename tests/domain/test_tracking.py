@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -26,6 +26,7 @@ from domain.tracking import (
     any_returned,
     apply,
     carrier_from_kuaidi100,
+    check_event_time,
     from_kdniao,
     from_kuaidi100,
     from_normalized,
@@ -750,3 +751,27 @@ def test_stuck_means_silent_longer_than_the_threshold(
 ) -> None:
     policy = StuckPolicy(((state, timedelta(hours=hours)),))
     assert is_stuck(quiet(state), T0 + silence, policy) == (silence > timedelta(hours=hours))
+
+
+# --- event times: believed only inside the order's window ------------------------------------------------------
+
+
+@given(offset=st.integers(min_value=-3 * 86_400, max_value=3 * 86_400))
+@example(offset=-600)  # the edges: exactly ten minutes either side is inside, a second more is not
+@example(offset=-601)
+@example(offset=86_400 + 600)
+@example(offset=86_400 + 601)
+def test_an_event_time_is_believed_only_from_ten_minutes_before_the_order_to_ten_after_its_arrival(
+    offset: int,
+) -> None:
+    placed = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    received = placed + timedelta(days=1)
+    at = placed + timedelta(seconds=offset)
+    inside = placed - timedelta(minutes=10) <= at <= received + timedelta(minutes=10)
+    try:
+        check_event_time(at, placed, received, "Data[0].Traces[1].AcceptTime")
+    except DomainError as refused:
+        assert not inside
+        assert (refused.code, refused.field) == ("event_time_out_of_range", "Data[0].Traces[1].AcceptTime")
+    else:
+        assert inside

@@ -343,6 +343,7 @@ async def test_the_order_page_loads_on_demand_and_follows_its_parcel(recorded_ap
         ("collected", 1, "【广州仓】已揽收"),
         ("in_transit", 3, "【广州转运中心】已发出"),
     ):
+        app.clock.set(START + timedelta(hours=hours))  # reported as it happens
         pushed = await app.post(
             "/api/v1/tracking",
             {
@@ -363,6 +364,41 @@ async def test_the_order_page_loads_on_demand_and_follows_its_parcel(recorded_ap
         "【广州转运中心】已发出",
         "【广州仓】已揽收",
     ]  # newest first
+
+
+async def test_the_order_page_keeps_one_line_per_time_with_the_newest_text_live_and_after_a_rebuild(
+    recorded_app: Any,
+) -> None:
+    app = recorded_app
+    views = Projections(app.clock)
+    await views.load(app.engine)
+    await seed_catalog(app)
+    placed = await app.post("/api/v1/orders", order_body("o-1", "v-1", [("tea", 1)]))
+    assert placed.status_code == 201, placed.text
+    parcel = placed.json()["shipments"][0]
+    assert await views.ensure_order(app.engine, "o-1")
+    app.clock.set(START + timedelta(hours=6))  # the carrier reports after the fact
+
+    async def report(state: str, hours: int, station: str) -> None:
+        body = {"carrier": parcel["carrier"], "waybill": parcel["waybill"], "state": state,
+                "at": (START + timedelta(hours=hours)).isoformat(), "station": station}
+        pushed = await app.post("/api/v1/tracking", body)
+        assert pushed.status_code == 200, pushed.text
+
+    await report("collected", 1, "广州仓 揽收")
+    await report("in_transit", 3, "转运中心 发出")
+    await app.follow(views)
+    # The carrier corrects both lines' text: the same times, the same states.
+    await report("collected", 1, "【广州仓】已揽收")
+    await report("in_transit", 3, "【广州转运中心】已发出")
+    assert "order:o-1" in await app.follow(views)
+    expected = ["【广州转运中心】已发出", "【广州仓】已揽收"]  # newest first, each time once
+    assert [line["station"] for line in views.snapshot("order:o-1")["timeline"]] == expected
+
+    rebuilt = Projections(app.clock)  # a process started now reads the order from the database
+    await rebuilt.load(app.engine)
+    assert await rebuilt.ensure_order(app.engine, "o-1")
+    assert rebuilt.snapshot("order:o-1")["timeline"] == views.snapshot("order:o-1")["timeline"]
 
 
 async def test_a_cancel_takes_the_order_out_of_gmv_backlog_funnel_and_carrier_share(

@@ -45,6 +45,7 @@ async def place(app: Any, body: dict[str, Any]) -> dict[str, Any]:
 
 async def track(app: Any, answer: dict[str, Any], state: str, hours: float, station: str = "") -> None:
     parcel = answer["shipments"][0]
+    app.clock.set(max(app.clock(), START + timedelta(hours=hours)))  # reported once it has happened
     body = {
         "carrier": parcel["carrier"],
         "waybill": parcel["waybill"],

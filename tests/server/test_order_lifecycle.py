@@ -84,6 +84,7 @@ async def test_order_walks_from_link_to_settled_commission_and_a_refund_reverses
             (beijing(5), "【广州转运中心】已发出"),
             (beijing(20), "已签收，本人签收"),
         ]
+        svc.clock.set(START + timedelta(hours=hours))  # Kdniao pushes as the parcel moves
         pushed = await svc.client.post(
             "/api/v1/carriers/kdniao/push",
             data=kdniao_form(waybill, carrier, state, state_ex, traces[: {1: 1, 5: 2, 20: 3}[hours]]),

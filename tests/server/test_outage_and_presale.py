@@ -134,6 +134,7 @@ async def test_shipped_parcel_is_not_rerouted(service: Any) -> None:
     await seed_catalog(service)
     placed = await place(service, "o-gone", [("tea", 1)])
     shipment = placed["shipments"][0]
+    service.clock.advance(hours=1)  # collected an hour after the order, reported as it happens
     collected = await service.post(
         "/api/v1/tracking",
         {

@@ -31,6 +31,9 @@ async def place(svc: Any, order: str) -> dict[str, Any]:
 
 
 async def report(svc: Any, shipment: dict[str, Any], state: str, at: datetime) -> None:
+    """The carrier reports the event when it happens (the clock moves to `at`): a report from the future is
+    refused."""
+    svc.clock.set(max(svc.clock(), at))
     response = await svc.post(
         "/api/v1/tracking",
         {
