@@ -137,15 +137,17 @@ def refuses(response: Any, status: int, code: str, field: str) -> None:
 
 # --- time bounds: one range for every time field ------------------------------------------------------------
 
+# Each list is walked inside one test (per field and database): the refusals happen at the edge, before the
+# database is touched, so a fresh database per value would only cost minutes.
 BAD_TIMES = [
-    pytest.param("9999-12-31T23:59:59-12:00", id="past-the-calendar-in-utc"),
-    pytest.param("0001-01-01T00:00:00+14:00", id="before-the-calendar-in-utc"),
-    pytest.param("1999-12-31T23:59:59Z", id="before-2000"),
-    pytest.param("2100-01-01T00:00:00Z", id="from-2100"),
-    pytest.param("8", id="digits-text"),
-    pytest.param(8, id="a-number"),
-    pytest.param("2026-13-01", id="month-13"),
-    pytest.param("2026-11-23T12:00:00", id="no-zone"),
+    "9999-12-31T23:59:59-12:00",  # past the calendar once in UTC
+    "0001-01-01T00:00:00+14:00",  # before the calendar once in UTC
+    "1999-12-31T23:59:59Z",  # before 2000
+    "2100-01-01T00:00:00Z",  # from 2100
+    "8",  # digits as text
+    8,  # a number
+    "2026-13-01",  # month 13
+    "2026-11-23T12:00:00",  # no zone
 ]
 
 
@@ -192,15 +194,16 @@ async def test_every_time_field_takes_a_time_in_range_in_any_zone(
         assert response.status_code in (200, 201), (where, response.text)
 
 
-@pytest.mark.parametrize("value", BAD_TIMES)
 @pytest.mark.parametrize("where", list(TIME_FIELDS))
 async def test_a_time_the_calendar_cannot_hold_or_outside_the_supported_range_is_refused_naming_its_field(
-    service: Any, where: str, value: Any
+    service: Any, where: str
 ) -> None:
-    method, path, body, field = TIME_FIELDS[where](value, "nocode")
     before = await service.counts()
-    response = await service.client.request(method, path, json=body)
-    refuses(response, 422, "invalid_field", field)
+    for value in BAD_TIMES:
+        method, path, body, field = TIME_FIELDS[where](value, "nocode")
+        response = await service.client.request(method, path, json=body)
+        assert response.status_code == 422, (value, response.text)
+        assert (response.json()["error"], response.json()["field"]) == ("invalid_field", field), value
     assert await service.counts() == before
 
 
@@ -235,45 +238,45 @@ def test_settle_as_of_outside_the_range_or_not_a_time_is_a_clear_cli_error(
 # --- carrier times: read per waybill ------------------------------------------------------------------------
 
 BAD_CARRIER_TIMES = [
-    pytest.param("0001-01-01 00:00:00", id="carrier-no-date"),
-    pytest.param("9999-12-31 23:59:59", id="year-9999"),
-    pytest.param("1999-12-31 23:59:59", id="before-2000"),
-    pytest.param("yesterday", id="not-a-time"),
-    pytest.param("2026-13-01 00:00:00", id="month-13"),
-    pytest.param("8", id="digits"),
+    "0001-01-01 00:00:00",  # some carriers' "no date"
+    "9999-12-31 23:59:59",
+    "1999-12-31 23:59:59",
+    "yesterday",
+    "2026-13-01 00:00:00",
+    "8",
 ]
 
 
-@pytest.mark.parametrize("value", BAD_CARRIER_TIMES)
 async def test_a_kdniao_accept_time_that_is_no_time_in_range_is_refused_in_kdniao_format(
-    service: Any, parcel: dict[str, Any], value: str
+    service: Any, parcel: dict[str, Any]
 ) -> None:
-    item = kdniao_item(
-        parcel["waybill"], "3", "301", [(beijing(START + timedelta(hours=1)), "揽收"), (value, "已签收")]
-    )
     before = await service.counts()
-    response = await kdniao(service, kdniao_form(service.ctx.settings.kdniao_appkey, item))
-    refuses(response, 422, "invalid_field", "Data[0].Traces[1].AcceptTime")
-    answer = response.json()
-    assert answer["Success"] is False and parcel["waybill"] in answer["Reason"] and "UpdateTime" in answer
-    assert [r["waybill"] for r in answer["refused"]] == [parcel["waybill"]]
+    for value in BAD_CARRIER_TIMES:
+        item = kdniao_item(
+            parcel["waybill"], "3", "301", [(beijing(START + timedelta(hours=1)), "揽收"), (value, "已签收")]
+        )
+        response = await kdniao(service, kdniao_form(service.ctx.settings.kdniao_appkey, item))
+        refuses(response, 422, "invalid_field", "Data[0].Traces[1].AcceptTime")
+        answer = response.json()
+        assert answer["Success"] is False and parcel["waybill"] in answer["Reason"] and "UpdateTime" in answer
+        assert [r["waybill"] for r in answer["refused"]] == [parcel["waybill"]], value
     assert await service.counts() == before
 
 
-@pytest.mark.parametrize("value", BAD_CARRIER_TIMES)
 async def test_a_kuaidi100_ftime_that_is_no_time_in_range_is_refused_in_kuaidi100_format(
-    service: Any, parcel: dict[str, Any], value: str
+    service: Any, parcel: dict[str, Any]
 ) -> None:
-    form = kuaidi100_form(
-        service.ctx.settings.kuaidi100_salt,
-        parcel["waybill"],
-        "3",
-        [(beijing(START + timedelta(hours=1)), "揽收"), (value, "已签收")],
-    )
     before = await service.counts()
-    response = await kuaidi100(service, form)
-    refuses(response, 422, "invalid_field", "lastResult.data[0].ftime")  # newest first: the signature
-    assert (response.json()["result"], response.json()["returnCode"]) == (False, "422")
+    for value in BAD_CARRIER_TIMES:
+        form = kuaidi100_form(
+            service.ctx.settings.kuaidi100_salt,
+            parcel["waybill"],
+            "3",
+            [(beijing(START + timedelta(hours=1)), "揽收"), (value, "已签收")],
+        )
+        response = await kuaidi100(service, form)
+        refuses(response, 422, "invalid_field", "lastResult.data[0].ftime")  # newest first: the signature
+        assert (response.json()["result"], response.json()["returnCode"]) == (False, "422"), value
     assert await service.counts() == before
 
 
