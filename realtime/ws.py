@@ -1,8 +1,9 @@
 """GET /ws?topic=T&topic=T2&format=json|html&since=SEQ&token=TOKEN (API.md, "WebSocket").
 
-The handshake is refused (HTTP 403, before any frame) when the Origin is not allowed, the token is not genuine, or
-the token does not open every topic asked for. Accepted, the client gets a snapshot of each topic first (or the
-feed items it missed since `since`), then live frames.
+The handshake is refused (HTTP 403, before any frame) when the Origin is not allowed, the token is not genuine, has
+expired or was revoked, or does not open every topic asked for. Accepted, the client gets a snapshot of each topic
+first (or the feed items it missed since `since`), then live frames. When its token is revoked later, the socket
+is closed with 4401 (by the hub, when the revocation's event reaches this process).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     fmt = query.get("format", "json")
     since_text = query.get("since")
     token = query.get("token") or websocket.cookies.get("liveroom_token")
-    if not realtime.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
+    if not realtime.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"),
+                                   websocket.url.scheme):
         return await _refuse(websocket)
-    claim = realtime.claim(token)
+    claim = (await realtime.check(token)).claim
     well_formed = (0 < len(topics) <= MAX_TOPICS and fmt in ("json", "html") and all(map(valid_topic, topics))
                    and (since_text is None or since_text.isdigit()))
     if claim is None or not well_formed:
@@ -44,9 +46,12 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     format_: Format = f"html:{'en' if lang.startswith('en') else 'zh_CN'}" if fmt == "html" else "json"
     try:
         subscriber = await realtime.hub.attach(websocket, topics, format_, int(since_text) if since_text else None,
-                                               wire=Wire.of(websocket.scope))
+                                               wire=Wire.of(websocket.scope),
+                                               auth=(claim.role, claim.subject, claim.issued_us))
     except (WebSocketDisconnect, RuntimeError):  # gone before its snapshots were sent
         return None
+    if realtime.revoked_here(claim):  # revoked after the check above, its event applied before we attached
+        await realtime.hub.close(subscriber, 4401, "token revoked")
     try:
         while not subscriber.closed:
             message = await websocket.receive()

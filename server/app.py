@@ -92,7 +92,7 @@ def create_app(
         stops: list[Any] = []
         try:
             realtime = Realtime(engine, clock, redis_url=resolved.redis_url, tick_ms=resolved.tick_ms,
-                                html=render_frame, claim=context.claim,
+                                html=render_frame, check=context.check_token,
                                 allowed_origins=resolved.allowed_origins)
             writer.on_commit = await realtime.start()
             app.state.realtime = realtime
