@@ -20,7 +20,7 @@ ERROR = {
 }
 _ERRORS = {
     "400": "malformed body",
-    "401": "no API key",
+    "401": "no API key (reads: nor a token that opens the subject; expired and revoked tokens open nothing)",
     "403": "wrong key or token",
     "404": "unknown id",
     "409": "conflict (sold out, id reused with another body)",
@@ -50,7 +50,8 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                            "description": "the API key, or (reads) a screen or tracking token"}},
         },
     }
 
@@ -87,8 +88,8 @@ def _operation(
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         }
-    if method != "GET":
-        operation["security"] = [{"apiKey": []}]
+    # Writes take the API key; reads of one order, leader or room the key or a token that opens that subject.
+    operation["security"] = [{"apiKey": []}]
     return operation
 
 
