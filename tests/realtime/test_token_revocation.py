@@ -20,8 +20,9 @@ from server import tokens
 
 @pytest.fixture
 async def live(tmp_path: Path) -> Any:
-    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}",
-                           allowed_origins=("https://screens.example",)) as server:
+    async with live_server(
+        f"sqlite+aiosqlite:///{tmp_path / 'live.db'}", allowed_origins=("https://screens.example",)
+    ) as server:
         await seed_catalog(SeedClient(server.http))
         yield server
 
@@ -47,7 +48,9 @@ async def revoke(http: httpx.AsyncClient, role: str, subject: str) -> dict[str, 
 
 async def test_an_expired_token_is_refused_at_the_handshake(live: LiveServer) -> None:
     now = datetime.now(UTC)
-    expired = tokens.mint(SECRET, "ops", "-", now=now - timedelta(days=31), expires=now - timedelta(seconds=1))
+    expired = tokens.mint(
+        SECRET, "ops", "-", now=now - timedelta(days=31), expires=now - timedelta(seconds=1)
+    )
     assert await refused_status(live.ws_url, ["ops"], expired) == 403
     fresh = await watch(live.ws_url, ["ops"], tokens.mint(SECRET, "ops", "-", ttl=timedelta(days=1)))
     await fresh.wait_for(lambda f: f["kind"] == "snapshot")
@@ -75,11 +78,16 @@ async def test_after_a_revoke_the_handshake_is_403_and_an_open_socket_is_closed_
         await watcher.close()
 
 
-async def test_an_https_origin_is_refused_by_an_http_server_on_the_same_host_and_port(live: LiveServer) -> None:
+async def test_an_https_origin_is_refused_by_an_http_server_on_the_same_host_and_port(
+    live: LiveServer,
+) -> None:
     token = live.token("ops", "-")
     https_twin = live.url.replace("http://", "https://")
     assert await refused_status(live.ws_url, ["ops"], token, origin=https_twin) == 403
-    assert await refused_status(live.ws_url, ["ops"], token, origin=live.url.replace("127.0.0.1", "localhost")) == 403
+    assert (
+        await refused_status(live.ws_url, ["ops"], token, origin=live.url.replace("127.0.0.1", "localhost"))
+        == 403
+    )
     assert await refused_status(live.ws_url, ["ops"], token, origin="null") == 403
     for allowed in (live.url, "https://screens.example", "https://screens.example:443", None):
         own = await watch(live.ws_url, ["ops"], token, origin=allowed)

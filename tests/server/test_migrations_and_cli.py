@@ -107,7 +107,10 @@ def test_token_command_tokens_expire_after_30_days_or_after_ttl_days(
     assert abs(default.expires_s - (now + timedelta(days=30)).timestamp()) < 60
     assert abs(short.expires_s - (now + timedelta(days=2)).timestamp()) < 60
     assert tokens.verify("cli-secret", tokens.mint("cli-secret", "host", "room-1"), now + timedelta(days=29))
-    assert tokens.verify("cli-secret", tokens.mint("cli-secret", "host", "room-1"), now + timedelta(days=31)) is None
+    assert (
+        tokens.verify("cli-secret", tokens.mint("cli-secret", "host", "room-1"), now + timedelta(days=31))
+        is None
+    )
 
 
 @pytest.mark.parametrize("ttl", ["0", "-3", "1.5", "abc", "²", "99999999"])

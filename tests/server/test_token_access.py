@@ -73,7 +73,9 @@ async def test_an_order_read_without_a_right_credential_is_401(service: Any) -> 
         ctx.token("order", "o-1")[:-2] + "AA",  # forged signature
     ):
         assert_unauthorized(await get(service, "/api/v1/orders/o-1", token))
-    assert_unauthorized(await get(service, "/api/v1/orders/o-1", ctx.token("leader", "lead-b"), as_query=True))
+    assert_unauthorized(
+        await get(service, "/api/v1/orders/o-1", ctx.token("leader", "lead-b"), as_query=True)
+    )
 
 
 async def test_an_order_opens_to_the_key_its_tracking_token_its_leader_its_host_and_ops(service: Any) -> None:
@@ -101,7 +103,12 @@ async def test_a_leaders_commission_opens_to_the_key_that_leader_and_ops_only(se
     await placed(service, "o-1", "lead-a")
     ctx = service.ctx
     path = "/api/v1/leaders/lead-a/commission"
-    for token in (None, ctx.token("leader", "lead-b"), ctx.token("host", "room-1"), ctx.token("order", "o-1")):
+    for token in (
+        None,
+        ctx.token("leader", "lead-b"),
+        ctx.token("host", "room-1"),
+        ctx.token("order", "o-1"),
+    ):
         assert_unauthorized(await get(service, path, token))
     for token in (ctx.token("leader", "lead-a"), ctx.token("ops", "-")):
         for as_query in (False, True):
@@ -167,7 +174,9 @@ async def test_a_screen_token_works_until_its_expiry_and_is_401_after(service: A
 
 async def test_a_token_minted_with_an_expiry_in_the_past_is_refused(service: Any) -> None:
     await seed_catalog(service)
-    stale = tokens.mint(SECRET, "ops", "-", now=START - timedelta(days=40), expires=START - timedelta(days=10))
+    stale = tokens.mint(
+        SECRET, "ops", "-", now=START - timedelta(days=40), expires=START - timedelta(days=10)
+    )
     assert_unauthorized(await get(service, "/api/v1/leaders/lead-a/commission", stale))
 
 
@@ -225,7 +234,9 @@ async def test_a_revocation_is_stored_with_its_event_in_one_transaction(service:
 
     await seed_catalog(service)
     before = await service.counts()
-    assert (await service.post("/api/v1/admin/tokens/revoke", {"role": "ops", "subject": "-"})).status_code == 200
+    assert (
+        await service.post("/api/v1/admin/tokens/revoke", {"role": "ops", "subject": "-"})
+    ).status_code == 200
     after = await service.counts()
     assert after["token_revocations"] == before["token_revocations"] + 1
     assert after["outbox"] == before["outbox"] + 1
@@ -262,7 +273,9 @@ async def test_a_screen_write_with_a_revoked_token_is_401(service: Any) -> None:
     path = "/api/v1/skus/tea/stock/SH/adjust"
     assert (await service.post(path, adjust, headers=bearer(host))).status_code == 200
     service.clock.advance(seconds=1)
-    assert (await service.post("/api/v1/admin/tokens/revoke", {"role": "host", "subject": "room-1"})).status_code == 200
+    assert (
+        await service.post("/api/v1/admin/tokens/revoke", {"role": "host", "subject": "room-1"})
+    ).status_code == 200
     assert_unauthorized(await service.post(path, adjust, headers=bearer(host)))
 
 
@@ -270,7 +283,9 @@ async def test_revoking_an_orders_tracking_token_leaves_the_key_a_fresh_link(ser
     await seed_catalog(service)
     link = tracking_token(await placed(service, "o-1", "lead-a"))
     service.clock.advance(seconds=1)
-    assert (await service.post("/api/v1/admin/tokens/revoke", {"role": "order", "subject": "o-1"})).status_code == 200
+    assert (
+        await service.post("/api/v1/admin/tokens/revoke", {"role": "order", "subject": "o-1"})
+    ).status_code == 200
     assert_unauthorized(await get(service, "/api/v1/orders/o-1", link))
     service.clock.advance(seconds=1)
     fresh = tracking_token((await service.client.get("/api/v1/orders/o-1")).json())
@@ -281,4 +296,3 @@ def _room() -> dict[str, Any]:
     from seed import ROOM
 
     return {**ROOM, "title": "另一个直播间"}
-

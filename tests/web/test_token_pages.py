@@ -26,7 +26,9 @@ async def test_a_page_opened_with_an_expired_or_revoked_token_says_so_in_its_lan
     context = await browser.new_context(viewport=PHONE, locale=lang)
     page = await context.new_page()
     now = datetime.now(UTC)
-    expired = tokens.mint(SECRET, "leader", "lead-a", now=now - timedelta(days=31), expires=now - timedelta(hours=1))
+    expired = tokens.mint(
+        SECRET, "leader", "lead-a", now=now - timedelta(days=31), expires=now - timedelta(hours=1)
+    )
     response = await page.goto(f"{live.url}/leader/lead-a{query}{expired}")
     assert response is not None and response.status == 403
     assert await page.locator("h1").inner_text() == SAYS[lang]["expired"]
@@ -36,7 +38,9 @@ async def test_a_page_opened_with_an_expired_or_revoked_token_says_so_in_its_lan
     response = await page.goto(f"{live.url}/leader/lead-a{query}{live.token('leader', 'lead-a')}")
     assert response is not None and response.status == 200
     assert await page.locator("body.denied").count() == 0
-    revoked = await live.http.post("/api/v1/admin/tokens/revoke", json={"role": "leader", "subject": "lead-a"})
+    revoked = await live.http.post(
+        "/api/v1/admin/tokens/revoke", json={"role": "leader", "subject": "lead-a"}
+    )
     assert revoked.status_code == 200
     response = await page.reload()
     assert response is not None and response.status == 403
