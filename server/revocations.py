@@ -42,10 +42,12 @@ _LATEST = select(func.max(_REVOKED.c.revoked_at)).where(
 
 
 class Checked(NamedTuple):
-    """A token's verdict: the claim when it may be used, else why not."""
+    """A token's verdict: the claim when it may be used, else why not (and, for a genuine but expired or revoked
+    token, what it would have opened: a page says "expired" only to a token that was its own)."""
 
     claim: Claim | None
     problem: str | None = None  # "missing" | "invalid" | "expired" | "revoked" when claim is None
+    genuine: Claim | None = None
 
 
 async def revoked_at(engine: AsyncEngine, role: str, subject: str) -> datetime | None:
@@ -66,10 +68,10 @@ async def check(secret: str, engine: AsyncEngine, now: datetime, token: str | No
     if claim is None:
         return Checked(None, "invalid")
     if claim.expired(now):
-        return Checked(None, "expired")
+        return Checked(None, "expired", claim)
     if is_revoked(claim, await revoked_at(engine, claim.role, claim.subject)):
-        return Checked(None, "revoked")
-    return Checked(claim)
+        return Checked(None, "revoked", claim)
+    return Checked(claim, None, claim)
 
 
 async def revoke(writer: Writer, role: str, subject: str) -> dict[str, Any]:

@@ -55,10 +55,10 @@ async def _screen(request: Request, role: str, subject: str, template: str, topi
     if not (subject == "-" or _ID.match(subject)):
         return _denied(locale)
     checked = await realtime.check(token)
+    if checked.genuine is None or not checked.genuine.opens(role, subject):
+        return _denied(locale)  # missing, forged, or another page's token
     if checked.claim is None:
-        return _denied(locale, reason=checked.problem if checked.problem in ("expired", "revoked") else "invalid")
-    if not checked.claim.opens(role, subject):
-        return _denied(locale)
+        return _denied(locale, reason=checked.problem or "invalid")  # this page's token, expired or revoked
     assert token is not None
     if "token" in request.query_params:
         now_s = int(request.app.state.ctx.clock().timestamp())
