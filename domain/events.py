@@ -198,6 +198,16 @@ class CatalogChanged(Event):
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class TokensRevoked(Event):
+    """Every token of (role, subject) issued at or before `at` stops working: each process closes the screens it
+    serves with such a token."""
+
+    kind: ClassVar[str] = "tokens_revoked"
+    role: str
+    subject: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -217,6 +227,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AfterSaleOpened,
         AfterSaleResolved,
         CatalogChanged,
+        TokensRevoked,
     )
 }
 

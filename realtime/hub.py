@@ -70,6 +70,7 @@ class Subscriber:
     task: asyncio.Task[None] | None = None  # only while a send waits on a slow network
     progress_at: float = 0.0  # loop time a waiting send started or last completed (see Hub._cut_stalled)
     wire: Wire | None = None  # direct writes of pre-encoded frames, when the server allows (realtime/wire.py)
+    auth: tuple[str, str, int] | None = None  # the token it opened with: (role, subject, issued µs since epoch)
 
     def offer_state(self, topic: str, frame: str) -> None:
         self.offered += 1
@@ -177,6 +178,7 @@ class Hub:
         self.frames_rendered = 0
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -202,9 +204,10 @@ class Hub:
     # --- subscribers ---------------------------------------------------------------------------------------
 
     async def attach(self, connection: Connection, topics: tuple[str, ...], fmt: Format,
-                     since: int | None = None, wire: Wire | None = None) -> Subscriber:
+                     since: int | None = None, wire: Wire | None = None,
+                     auth: tuple[str, str, int] | None = None) -> Subscriber:
         """Send the truth first (a snapshot per topic, or the feed items missed since `since`), then follow."""
-        subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog, wire=wire)
+        subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog, wire=wire, auth=auth)
         try:
             for topic in topics:
                 await connection.send_text(self._first_frame(topic, fmt, since))
@@ -346,6 +349,26 @@ class Hub:
                 frame = frames[subscriber.fmt] = self.render(topic, "item", {"items": items}, subscriber.fmt, seq)
             if not subscriber.offer_feed(frame):
                 asyncio.get_running_loop().create_task(self._overflow(subscriber))
+
+    def revoke(self, role: str, subject: str, revoked_us: int) -> int:
+        """Close (4401) every socket opened with a token of (role, subject) issued at or before `revoked_us`;
+        returns how many."""
+        doomed = [s for s in {s for subs in self.subscribers.values() for s in subs}
+                  if s.auth is not None and s.auth[:2] == (role, subject) and s.auth[2] <= revoked_us]
+        loop = asyncio.get_running_loop()
+        for subscriber in doomed:
+            task = loop.create_task(self.close(subscriber, 4401, "token revoked"), name="liveroom-ws-revoke")
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return len(doomed)
+
+    async def close(self, subscriber: Subscriber, code: int, reason: str) -> None:
+        """Stop sending to a subscriber and close its socket with `code`."""
+        if subscriber.closed:
+            return
+        await self.detach(subscriber)
+        with contextlib.suppress(Exception):
+            await subscriber.connection.close(code=code, reason=reason)
 
     async def _overflow(self, subscriber: Subscriber) -> None:
         """A client that cannot keep up with a feed reconnects and resumes from a snapshot (1013: try again)."""

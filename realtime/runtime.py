@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -19,10 +19,10 @@ from realtime.hub import HtmlRenderer, Hub
 from realtime.projections import Projections
 from realtime.relay import Follower, Relay
 from realtime.tasks import cancel_and_wait
+from server.revocations import Checked
+from server.tokens import Claim
 
 log = logging.getLogger("liveroom.realtime")
-
-Claim = tuple[str, str]
 
 _ROOM_TOPICS = ("stock", "board", "feed")
 
@@ -68,18 +68,19 @@ class SocketCounts:
 class Realtime:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], *, redis_url: str | None = None,
                  tick_ms: int = 100, html: HtmlRenderer | None = None,
-                 claim: Callable[[str | None], Claim | None], allowed_origins: tuple[str, ...] = (),
+                 check: Callable[[str | None], Awaitable[Checked]], allowed_origins: tuple[str, ...] = (),
                  screen_limits: ScreenLimits | None = None) -> None:
         self.engine = engine
         self.screen_limits = screen_limits or ScreenLimits()
         self.sockets = SocketCounts(self.screen_limits)
-        self.claim = claim
-        self.allowed_origins = allowed_origins
+        self.check = check  # a token's verdict: genuine, unexpired, not revoked (server/revocations.py)
+        self.allowed_origins = frozenset(filter(None, map(normal_origin, allowed_origins)))
         self.projections = Projections(clock)
         self.bus: Bus = RedisStreamBus(redis_url) if redis_url else InProcessBus()
         self.hub = Hub(self.projections, tick_ms=tick_ms, html=html, stall_s=self.screen_limits.stall_s)
         self.follower = Follower(engine, self.projections, self.hub.mark_dirty)
         self.relay = Relay(self.bus)
+        self.projections.on_revoked = self.hub.revoke
 
     async def start(self) -> Callable[[list[tuple[int, dict[str, object]]]], None]:
         """Load the read models, start following the bus; returns the writer's on-commit hook."""
@@ -105,17 +106,28 @@ class Realtime:
 
     # --- who may open what -------------------------------------------------------------------------------
 
-    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
-        """A browser's Origin must be the server's own (or configured); a client without Origin relies on its token."""
+    def origin_allowed(self, origin: str | None, host: str | None, scheme: str = "ws") -> bool:
+        """A browser's Origin must be the server's own or a configured one, compared whole: scheme, host and port
+        (`https://host:port` is not the origin of an `http://` server on that port). The server's own origin is
+        the request's scheme (ws → http, wss → https) and its Host header. A client without Origin relies on its
+        token."""
         if origin is None:
             return True
-        origin = origin.rstrip("/")
-        if origin in self.allowed_origins:
+        seen = normal_origin(origin)
+        if seen is None:
+            return False
+        if seen in self.allowed_origins:
             return True
-        return bool(host) and urlsplit(origin).netloc == host
+        own = normal_origin(f"{'https' if scheme in ('wss', 'https') else 'http'}://{host}") if host else None
+        return seen == own
+
+    def revoked_here(self, claim: Claim) -> bool:
+        """Whether a revocation applied here covers `claim` (for a socket attached while its event travelled)."""
+        revoked = self.projections.revoked_us(claim.role, claim.subject)
+        return revoked is not None and claim.issued_us <= revoked
 
     async def may_open(self, claim: Claim, topic: str) -> bool:
-        role, subject = claim
+        role, subject = claim.role, claim.subject
         if role == "ops":
             return await self._exists(topic)
         if role == "host":
@@ -134,6 +146,26 @@ class Realtime:
         if topic.startswith("order:"):
             return await self.projections.ensure_order(self.engine, topic.split(":", 1)[1])
         return valid_topic(topic)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normal_origin(origin: str) -> str | None:
+    """`scheme://host[:port]` in one spelling (lower case, default port left out); None when it is not an http(s)
+    origin (a path, credentials, "null", …)."""
+    try:
+        parts = urlsplit(origin.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.username:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
 
 
 def valid_topic(topic: str) -> bool:

@@ -1,8 +1,9 @@
 """GET /ws?topic=T&topic=T2&format=json|html&since=SEQ&token=TOKEN (API.md, "WebSocket").
 
-The handshake is refused (HTTP 403, before any frame) when the Origin is not allowed, the token is not genuine, or
-the token does not open every topic asked for. Accepted, the client gets a snapshot of each topic first (or the
-feed items it missed since `since`), then live frames.
+The handshake is refused (HTTP 403, before any frame) when the Origin is not allowed, the token is not genuine, has
+expired or was revoked, or does not open every topic asked for. Accepted, the client gets a snapshot of each topic
+first (or the feed items it missed since `since`), then live frames. When its token is revoked later, the socket
+is closed with 4401 (by the hub, when the revocation's event reaches this process).
 
 Limits (README, "Security and limits"): beyond `ws_per_token` sockets with one token or `ws_per_address` from one
 client address, the socket is accepted and closed at once with 1008 and a reason — a screen sees why, and htmx's
@@ -21,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from realtime.hub import Format, close_bounded
 from realtime.runtime import Realtime, valid_topic
 from realtime.wire import Wire
+from server.tokens import Claim
 
 MAX_TOPICS = 16
 
@@ -37,9 +39,10 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     fmt = query.get("format", "json")
     since_text = query.get("since")
     token = query.get("token") or websocket.cookies.get("liveroom_token")
-    if not realtime.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
+    if not realtime.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"),
+                                   websocket.url.scheme):
         return await _refuse(websocket)
-    claim = realtime.claim(token)
+    claim = (await realtime.check(token)).claim
     well_formed = (0 < len(topics) <= MAX_TOPICS and fmt in ("json", "html") and all(map(valid_topic, topics))
                    and (since_text is None or since_text.isdigit()))
     if claim is None or not well_formed:
@@ -54,12 +57,12 @@ async def ws_endpoint(websocket: WebSocket) -> None:
         return await close_bounded(websocket, Wire.of(websocket.scope), 1008, over)
     try:
         await websocket.accept()
-        await _serve(realtime, websocket, topics, fmt, since_text)
+        await _serve(realtime, websocket, claim, topics, fmt, since_text)
     finally:
         realtime.sockets.leave(token or "", address)
 
 
-async def _serve(realtime: Realtime, websocket: WebSocket, topics: tuple[str, ...], fmt: str,
+async def _serve(realtime: Realtime, websocket: WebSocket, claim: Claim, topics: tuple[str, ...], fmt: str,
                  since_text: str | None) -> None:
     query = websocket.query_params
     lang = query.get("lang", "zh_CN").replace("-", "_")
@@ -70,7 +73,8 @@ async def _serve(realtime: Realtime, websocket: WebSocket, topics: tuple[str, ..
         # The first frames are sent before the screen joins the ticker; a client that takes none of them is
         # given up on after the same bound as one that stops taking live frames.
         subscriber = await asyncio.wait_for(
-            realtime.hub.attach(websocket, topics, format_, int(since_text) if since_text else None, wire=wire),
+            realtime.hub.attach(websocket, topics, format_, int(since_text) if since_text else None, wire=wire,
+                                auth=(claim.role, claim.subject, claim.issued_us)),
             limits.stall_s,
         )
     except TimeoutError:
@@ -79,6 +83,8 @@ async def _serve(realtime: Realtime, websocket: WebSocket, topics: tuple[str, ..
         return None
     except (WebSocketDisconnect, RuntimeError):  # gone before its snapshots were sent
         return None
+    if realtime.revoked_here(claim):  # revoked after the check above, its event applied before we attached
+        await realtime.hub.close(subscriber, 4401, "token revoked")
     loop = asyncio.get_running_loop()
     window_start, received = loop.time(), 0
     try:

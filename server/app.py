@@ -102,7 +102,7 @@ def create_app(
         stops: list[Any] = []
         try:
             realtime = Realtime(engine, clock, redis_url=resolved.redis_url, tick_ms=resolved.tick_ms,
-                                html=render_frame, claim=context.claim,
+                                html=render_frame, check=context.check_token,
                                 allowed_origins=resolved.allowed_origins,
                                 screen_limits=ScreenLimits(resolved.ws_per_token, resolved.ws_per_address,
                                                            resolved.ws_stall_s, resolved.ws_message_budget,

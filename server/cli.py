@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from server.settings import Settings
+from server.tokens import SCREEN_TTL
 
 
 def _parse_time(text: str) -> datetime:
@@ -18,6 +19,12 @@ def _parse_time(text: str) -> datetime:
         return read_time(text, zone=UTC)
     except TimeRefused as refused:
         raise argparse.ArgumentTypeError(str(refused)) from None
+
+
+def _days(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 36_500:
+        raise argparse.ArgumentTypeError(f"--ttl takes a whole number of days from 1 to 36500, not {text!r}")
+    return int(text)
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -57,7 +64,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
         print("the ops token's subject is '-'", file=sys.stderr)
         return 2
     upgrade(settings.database_url)
-    print(tokens.mint(asyncio.run(_resolved(settings)).secret, args.role, args.subject))
+    secret = asyncio.run(_resolved(settings)).secret
+    print(tokens.mint(secret, args.role, args.subject, now=datetime.now(UTC), ttl=timedelta(days=args.ttl)))
     return 0
 
 
@@ -95,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint a screen token: host ROOM | leader LEADER | ops -")
     token.add_argument("role", choices=["host", "leader", "ops"])
     token.add_argument("subject")
+    token.add_argument("--ttl", type=_days, default=SCREEN_TTL.days, metavar="DAYS",
+                       help="days until the token expires (default %(default)s)")
     token.set_defaults(run=cmd_token)
 
     settle = commands.add_parser(

@@ -3,7 +3,8 @@
 Each takes `?token=` once — the token goes into a cookie scoped to the page and the browser is sent to the clean
 URL — and `?lang=en` (Chinese by default). The page is rendered complete from the read models, so it shows the
 truth at once; its WebSocket then replaces fragments by id as frames arrive (htmx ws extension, out-of-band swaps).
-A page opened without a valid token says so plainly and shows nothing else.
+A page opened without a valid token says so plainly and shows nothing else: a missing or foreign token, or an
+expired or revoked one, each in the page's language.
 """
 
 from __future__ import annotations
@@ -29,17 +30,20 @@ def _token(request: Request) -> str | None:
     return request.query_params.get("token") or request.cookies.get(COOKIE)
 
 
-def _denied(locale: str, status: int = 403) -> Response:
-    return HTMLResponse(render("denied.html", locale), status_code=status)
+def _denied(locale: str, status: int = 403, reason: str = "invalid") -> Response:
+    """reason: "invalid" (missing, forged or another page's token), "expired" or "revoked"."""
+    return HTMLResponse(render("denied.html", locale, reason=reason), status_code=status,
+                        headers={"Cache-Control": "no-store"})
 
 
-def _clean_redirect(request: Request, token: str) -> Response:
-    """Drop the token from the address bar (and history); keep it in a cookie scoped to this page."""
+def _clean_redirect(request: Request, token: str, lifetime_s: int) -> Response:
+    """Drop the token from the address bar (and history); keep it in a cookie scoped to this page for as long as
+    the token lives."""
     query = {k: v for k, v in request.query_params.items() if k != "token"}
     target = request.url.path + (f"?{urlencode(query)}" if query else "")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, path=request.url.path, httponly=True, samesite="lax",
-                        max_age=30 * 24 * 3600)
+                        max_age=max(1, lifetime_s))
     return response
 
 
@@ -48,11 +52,17 @@ async def _screen(request: Request, role: str, subject: str, template: str, topi
     locale = locale_of(request.query_params.get("lang"))
     realtime = request.app.state.realtime
     token = _token(request)
-    if not (subject == "-" or _ID.match(subject)) or realtime.claim(token) != (role, subject):
+    if not (subject == "-" or _ID.match(subject)):
         return _denied(locale)
+    checked = await realtime.check(token)
+    if checked.genuine is None or not checked.genuine.opens(role, subject):
+        return _denied(locale)  # missing, forged, or another page's token
+    if checked.claim is None:
+        return _denied(locale, reason=checked.problem or "invalid")  # this page's token, expired or revoked
     assert token is not None
     if "token" in request.query_params:
-        return _clean_redirect(request, token)
+        now_s = int(request.app.state.ctx.clock().timestamp())
+        return _clean_redirect(request, token, checked.claim.expires_s - now_s)
     if role == "order" and not await realtime.projections.ensure_order(realtime.engine, subject):
         return _denied(locale, 404)
     data = {topic: realtime.projections.snapshot(topic) or {} for topic in topics}

@@ -15,7 +15,7 @@ the newest state and code among its duplicates when it has none of its own; the 
 restores the old key, which the deduplicated rows satisfy.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-30
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -42,6 +42,7 @@ from realtime.projections.order import CAPACITY as ORDER_CAPACITY
 from realtime.projections.order import TOUCHING, OrderTimelines
 from realtime.projections.stock import StockBoard
 from server.db import models
+from server.tokens import epoch_us
 
 __all__ = ["Projections"]
 
@@ -77,6 +78,8 @@ class Projections:
         self.applied = 0
         self.orders = OrderTimelines(order_capacity)
         self._during_load: list[tuple[int, dict[str, Any]]] | None = None
+        self.revoked: dict[tuple[str, str], int] = {}  # (role, subject) -> latest revocation, µs since the epoch
+        self.on_revoked: Callable[[str, str, int], None] | None = None
         self._install(self._blank())
 
     def _blank(self) -> _Models:
@@ -111,6 +114,7 @@ class Projections:
             "warehouse_status_changed": (self._warehouse_status, m.stock.on_warehouse_status_changed,
                                          m.ops.on_warehouse_status_changed),
             "catalog_changed": (self._catalog_changed,),
+            "tokens_revoked": (self._tokens_revoked,),
         }
         for kind in TOUCHING:  # cached order pages are read again after any event that changes them
             handlers[kind] = (*handlers.get(kind, ()), self.orders.on_event)
@@ -121,6 +125,19 @@ class Projections:
 
     def _catalog_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         self.m.catalog.changed(record["entity"], record["key"])
+
+    def _tokens_revoked(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """Remember the revocation (a socket attached while the event travelled is checked against it) and tell
+        whoever listens (the hub closes the sockets opened with such a token)."""
+        key = (record["role"], record["subject"])
+        at = epoch_us(datetime.fromisoformat(record["at"]))
+        self.revoked[key] = max(at, self.revoked.get(key, at))
+        if self.on_revoked is not None:
+            self.on_revoked(key[0], key[1], self.revoked[key])
+
+    def revoked_us(self, role: str, subject: str) -> int | None:
+        """When tokens of (role, subject) were last revoked, as far as the events applied here say."""
+        return self.revoked.get((role, subject))
 
     # --- load ------------------------------------------------------------------------------------------------
 

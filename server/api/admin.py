@@ -1,13 +1,16 @@
-"""Operations on demand: `POST /api/v1/admin/settle` runs the scheduler's job now (API.md)."""
+"""Operations on demand (API.md): `POST /api/v1/admin/settle` runs the scheduler's job now;
+`POST /api/v1/admin/tokens/revoke` `{role, subject}` stops every token of that subject minted before the call."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import StringConstraints, ValidationInfo, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import revocations
 from server.api.common import Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import json_response
 from server.services.settlement import settle_all
@@ -37,6 +40,35 @@ async def settle(request: Request) -> Response:
     return json_response(await settle_all(app.writer, body.as_of or app.clock()))
 
 
-routes = [Route("/api/v1/admin/settle", settle, methods=["POST"])]
+Subject = Annotated[str, StringConstraints(pattern=r"^(-|[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63})$")]
 
-BODIES = {("POST", "/api/v1/admin/settle"): SettleBody}
+
+class RevokeBody(Body):
+    role: Literal["host", "leader", "ops", "order"]
+    subject: Subject  # a room, a leader id, "-" for ops, an order id
+
+    @field_validator("subject")
+    @classmethod
+    def _ops_is_dash(cls, subject: str, info: ValidationInfo) -> str:
+        if (info.data.get("role") == "ops") != (subject == "-"):
+            raise ValueError("the ops role's subject is '-', and '-' is only the ops role's subject")
+        return subject
+
+
+async def revoke_tokens(request: Request) -> Response:
+    """Every token of {role, subject} minted up to now stops working in every process, at once; tokens minted
+    afterwards work. Answers {role, subject, revoked_at}."""
+    require_api_key(request)
+    body = await parse(request, RevokeBody)
+    return json_response(await revocations.revoke(ctx(request).writer, body.role, body.subject))
+
+
+routes = [
+    Route("/api/v1/admin/settle", settle, methods=["POST"]),
+    Route("/api/v1/admin/tokens/revoke", revoke_tokens, methods=["POST"]),
+]
+
+BODIES = {
+    ("POST", "/api/v1/admin/settle"): SettleBody,
+    ("POST", "/api/v1/admin/tokens/revoke"): RevokeBody,
+}

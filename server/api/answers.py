@@ -355,3 +355,9 @@ class Forecast(Answer):
 class Settled(Answer):
     settled: int = Field(description="commission lines settled")
     stuck: int = Field(description="parcels newly marked stuck")
+
+
+class Revoked(Answer):
+    role: str = Field(description="host, leader, ops or order")
+    subject: str
+    revoked_at: str = Field(description="tokens of this subject issued at or before this time open nothing")

@@ -28,10 +28,12 @@ from server.api.common import (
     path_id,
     require_api_key,
     require_key_or_screen,
+    require_reader,
     whole,
 )
 from server.api.errors import json_response
 from server.services import catalog
+from server.tokens import Claim
 
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Street = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -181,8 +183,14 @@ async def adjust_stock(request: Request) -> Response:
 
 
 async def get_stock(request: Request) -> Response:
-    """A SKU's stock per warehouse (no key needed)."""
-    return json_response(await catalog.stock_view(ctx(request), path_id(request, "sku")))
+    """A SKU's stock per warehouse: the API key, ops, or the host token of a room selling the SKU; else 401."""
+    sku = path_id(request, "sku")
+
+    async def opens(claim: Claim) -> bool:
+        return claim.role == "host" and await catalog.room_sells(ctx(request), claim.subject, sku)
+
+    await require_reader(request, opens)
+    return json_response(await catalog.stock_view(ctx(request), sku))
 
 
 async def put_leader(request: Request) -> Response:

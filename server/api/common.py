@@ -1,4 +1,5 @@
-"""What every route shares: reading a bounded JSON body into a pydantic model, ids from the path, API-key auth.
+"""What every route shares: reading a bounded JSON body into a pydantic model, ids from the path, auth (the API key,
+or a screen or tracking token that opens the subject asked for).
 
 `When` (server/api/times.py) is the type of every time field: zoned, in the supported range, given on as UTC.
 """
@@ -24,6 +25,7 @@ from domain import geo
 from server.api.errors import ApiError, from_validation
 from server.api.times import When as When  # re-exported: every body takes its time type from here
 from server.context import AppContext
+from server.tokens import Claim
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -136,10 +138,44 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-def screen_claim(request: Request) -> tuple[str, str] | None:
-    """The role and subject of the screen token a page sends as its bearer (None for an API key or nothing)."""
+def presented_token(request: Request) -> str | None:
+    """A token sent as `Authorization: Bearer TOKEN`, else as `?token=`."""
+    return bearer(request) or request.query_params.get("token") or None
+
+
+_REFUSED = {
+    "missing": "an API key or a token that opens this subject is required (Authorization: Bearer, or ?token=)",
+    "invalid": "the token is not valid",
+    "expired": "the token has expired; ask for a new link",
+    "revoked": "the token was revoked; ask for a new link",
+}
+
+
+async def require_reader(request: Request, opens: Callable[[Claim], Awaitable[bool]]) -> Claim | None:
+    """Reads of one order, leader or room: the API key (→ None), an ops token, or a token that `opens` this
+    subject (→ its claim). Anything else — no credential, a forged, expired or revoked token, a genuine token of
+    another subject — is 401 (API.md)."""
+    if has_api_key(request):
+        return None
+    checked = await ctx(request).check_token(presented_token(request))
+    claim = checked.claim
+    if claim is None:
+        raise ApiError(401, "unauthorized", _REFUSED[checked.problem or "invalid"])
+    if claim.role != "ops" and not await opens(claim):
+        raise ApiError(401, "unauthorized", "this token does not open this subject")
+    return claim
+
+
+async def screen_claim(request: Request) -> Claim | None:
+    """The claim of the screen token a page sends as its bearer (None for an API key or nothing); an expired or
+    revoked token is 401."""
     token = bearer(request)
-    return ctx(request).claim(token) if token else None
+    if not token:
+        return None
+    checked = await ctx(request).check_token(token)
+    if checked.problem in ("expired", "revoked"):
+        raise ApiError(401, "unauthorized", _REFUSED[checked.problem])
+    return checked.claim
 
 
 async def require_key_or_screen(request: Request, role: str,
@@ -148,9 +184,9 @@ async def require_key_or_screen(request: Request, role: str,
     change (the host replenishes and switches presale for its room's SKUs; ops marks warehouses down or up)."""
     if has_api_key(request):
         return
-    claim = screen_claim(request)
+    claim = await screen_claim(request)
     if claim is None:
         require_api_key(request)  # 401 without any credential, 403 with a wrong one
         return
-    if claim[0] != role or (allows is not None and not await allows(claim[1])):
+    if claim.role != role or (allows is not None and not await allows(claim.subject)):
         raise ApiError(403, "forbidden", "this screen's token may not make this change")

@@ -27,7 +27,8 @@ ERROR = {
 }
 ERRORS = {
     "400": "malformed body (not JSON, not an object, not a readable form)",
-    "401": "no credential (or, for a carrier push, no valid signature)",
+    "401": "no credential, or one that does not open this (reads); expired and revoked tokens open nothing; "
+    "for a carrier push, no valid signature",
     "403": "a credential that does not open this",
     "404": "unknown id (in the path or the body)",
     "409": "conflict (sold out, id reused with another body, quota or stock below what is used)",
@@ -178,6 +179,7 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/leaders/{leader}/commission"): Doc({"200": a.Commission}, READ),
         ("GET", "/api/v1/rooms/{room}/forecast"): Doc({"200": a.Forecast}, READ),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
+        ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
     }
 
 

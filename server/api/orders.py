@@ -22,11 +22,13 @@ from server.api.common import (
     parse,
     path_id,
     require_api_key,
+    require_reader,
     whole,
 )
 from server.api.errors import ApiError, json_response
 from server.services import order_changes, order_reads
 from server.services import orders as placing
+from server.tokens import Claim
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -100,17 +102,24 @@ async def place_order(request: Request) -> Response:
 
 
 async def get_order(request: Request) -> Response:
+    """The API key, the order's tracking token, its leader's token, its room's host token or ops; else 401.
+    Buyer details (name, phone, street) only for the API key or the order's own tracking token."""
     order = path_id(request, "order")
-    return json_response(
-        await order_reads.order_view(ctx(request), order, full=_can_see_buyer(request, order))
-    )
 
+    async def opens(claim: Claim) -> bool:
+        if claim.role == "order":
+            return claim.subject == order
+        parties = await order_reads.order_parties(ctx(request), order)
+        if parties is None:
+            return False
+        room, leader = parties
+        return (claim.role == "host" and claim.subject == room) or (
+            claim.role == "leader" and claim.subject == leader
+        )
 
-def _can_see_buyer(request: Request, order: str) -> bool:
-    """Buyer details (name, phone, street) only for the API key or the order's own tracking token."""
-    if has_api_key(request):
-        return True
-    return ctx(request).claim(request.query_params.get("token") or bearer(request)) == ("order", order)
+    claim = await require_reader(request, opens)
+    full = claim is None or claim.opens("order", order)
+    return json_response(await order_reads.order_view(ctx(request), order, full=full))
 
 
 async def cancel_order(request: Request) -> Response:
@@ -121,21 +130,21 @@ async def cancel_order(request: Request) -> Response:
 
 async def verify_order(request: Request) -> Response:
     order = path_id(request, "order")
-    acting_leader = None if has_api_key(request) else _leader_claim(request)
+    acting_leader = None if has_api_key(request) else await _leader_claim(request)
     body = await parse(request, VerifyBody)
     fixes = {k: v for k, v in body.model_dump().items() if v is not None}
     return json_response(await order_changes.verify(ctx(request), order, fixes, acting_leader))
 
 
-def _leader_claim(request: Request) -> str:
+async def _leader_claim(request: Request) -> str:
     """The leader page fixes its own held orders with its screen token instead of the API key."""
     token = bearer(request) or request.cookies.get("liveroom_token")
-    claim = ctx(request).claim(token)
+    claim = await ctx(request).claim(token)
     if claim is None:
-        raise ApiError(401, "unauthorized", "an API key or the leader's token is required")
-    if claim[0] != "leader":
+        raise ApiError(401, "unauthorized", "an API key or the leader's (unexpired, unrevoked) token is required")
+    if claim.role != "leader":
         raise ApiError(403, "forbidden", "only the order's leader may verify it")
-    return claim[1]
+    return claim.subject
 
 
 async def open_after_sale(request: Request) -> Response:

@@ -1,4 +1,10 @@
-"""Read models (API.md): leaderboard, a leader's commission, the forecast, a SKU's stock (in catalog)."""
+"""Read models (API.md): leaderboard, a leader's commission, the forecast, a SKU's stock (in catalog).
+
+Each needs the API key, an ops token, or a token that opens its subject (server/api/common.py, require_reader):
+a room's board and forecast open to the room's host token and to the token of a leader whose screen shows that
+room's board (the rooms the leader has sold in, as the WebSocket decides it); a leader's commission to that
+leader's token.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.api.common import ctx, path_id
+from server.api.common import ctx, path_id, require_reader
 from server.api.errors import ApiError, json_response
 from server.services import reads
+from server.tokens import Claim
 
 
 def _limit(request: Request) -> int:
@@ -18,8 +25,20 @@ def _limit(request: Request) -> int:
     return int(raw)
 
 
+async def _require_room_reader(request: Request, room: str) -> None:
+    async def opens(claim: Claim) -> bool:
+        if claim.role == "host":
+            return claim.subject == room
+        if claim.role == "leader":
+            return room in request.app.state.realtime.projections.leader_rooms(claim.subject)
+        return False
+
+    await require_reader(request, opens)
+
+
 async def leaderboard(request: Request) -> Response:
     room = path_id(request, "room")
+    await _require_room_reader(request, room)
     by = request.query_params.get("by", "gmv")
     if by not in reads.BOARD_ORDER:
         raise ApiError(422, "invalid_field", "by must be gmv, orders or invites", "by")
@@ -27,11 +46,19 @@ async def leaderboard(request: Request) -> Response:
 
 
 async def commission(request: Request) -> Response:
-    return json_response(await reads.leader_commission(ctx(request), path_id(request, "leader")))
+    leader = path_id(request, "leader")
+
+    async def opens(claim: Claim) -> bool:
+        return claim.opens("leader", leader)
+
+    await require_reader(request, opens)
+    return json_response(await reads.leader_commission(ctx(request), leader))
 
 
 async def forecast(request: Request) -> Response:
-    return json_response(await reads.room_forecast(ctx(request), path_id(request, "room")))
+    room = path_id(request, "room")
+    await _require_room_reader(request, room)
+    return json_response(await reads.room_forecast(ctx(request), room))
 
 
 routes = [

@@ -342,6 +342,16 @@ carriers = Table(  # carriers marked unavailable by operations
     Column("available", Boolean, nullable=False, default=True),
 )
 
+token_revocations = Table(  # every token of (role, subject) issued at or before revoked_at is refused
+    "token_revocations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("role", String(16), nullable=False),
+    _id("subject", nullable=False),
+    _ts("revoked_at"),
+    Index("ix_token_revocations_subject", "role", "subject", "revoked_at"),
+)
+
 outbox = Table(  # domain events, written in the same transaction as the change they describe
     "outbox",
     metadata,

@@ -115,7 +115,7 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
             {"after_sale": s.after_sale, "amount_cents": s.amount_cents, "status": s.status}
             for s in after_sales
         ],
-        "tracking_url": app.tracking_url(row.order) if full else None,
+        "tracking_url": app.tracking_url(row.order, row.placed_at) if full else None,
     }
 
 
@@ -145,3 +145,11 @@ def _state(b: commission.Balance) -> str:
         if cents:
             return name
     return "reversed" if b.reversed_cents else "none"
+
+
+async def order_parties(app: AppContext, order: str) -> tuple[str, str | None] | None:
+    """The order's room and leader (who may read it besides its buyer and ops), or None for no such order."""
+    o = models.orders
+    async with app.engine.connect() as conn:
+        row = (await conn.execute(select(o.c.room, o.c.leader).where(o.c.order == order))).first()
+    return None if row is None else (row.room, row.leader)

@@ -488,7 +488,7 @@ class Decision:
                 "state": str(leader_entry.target) if leader_entry else None,
             },
             "flags": list(self.flags),
-            "tracking_url": app.tracking_url(request.order),
+            "tracking_url": app.tracking_url(request.order, self.at),
         }
 
     def _order_row(self, answer: dict[str, Any]) -> dict[str, Any]:

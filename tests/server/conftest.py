@@ -28,6 +28,7 @@ class Service:
     client: httpx.AsyncClient
     ctx: AppContext
     clock: ManualClock
+    app: Any = None  # the Starlette app (its realtime read models: app.state.realtime)
 
     async def counts(self) -> dict[str, int]:
         """Rows per table: a refused request must leave every count as it was."""
@@ -67,4 +68,4 @@ async def service(database_url: str) -> AsyncIterator[Service]:
             base_url="http://liveroom.test",
             headers={"Authorization": f"Bearer {API_KEY}"},
         ) as client:
-            yield Service(client, app.state.ctx, clock)
+            yield Service(client, app.state.ctx, clock, app)

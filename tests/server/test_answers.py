@@ -122,6 +122,8 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200)
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200,
                    json={"as_of": (now + timedelta(days=60)).isoformat()})
+    await api.call("POST", "/api/v1/admin/tokens/revoke", "/api/v1/admin/tokens/revoke", a.Revoked, 200,
+                   json={"role": "leader", "subject": "lead-b"})
 
     every = {(m, p) for p, ops in api.document["paths"].items() for m in ops}
     assert every - api.seen == set()

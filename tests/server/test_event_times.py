@@ -485,7 +485,7 @@ async def test_migration_0004_keeps_the_newest_line_per_time_and_the_state_of_it
     svc, url = service, service.ctx.settings.database_url
     t1, t2 = START + timedelta(hours=1), START + timedelta(hours=5)
     await asyncio.to_thread(
-        command.downgrade, alembic_config(url), "0002"
+        command.downgrade, alembic_config(url), "0003"
     )  # the old key: (shipment, at, station)
     te = models.tracking_events
     rows = [

@@ -10,7 +10,13 @@
     document.body.dataset.conn = state;
   }
   document.addEventListener("htmx:wsOpen", function () { indicator("live"); });
-  document.addEventListener("htmx:wsClose", function () { indicator("lost"); });
+  document.addEventListener("htmx:wsClose", function (event) {
+    indicator("lost");
+    // 4401: the page's token was revoked. Reloading shows the page's own "link withdrawn" message instead of
+    // reconnecting for ever to a server that refuses the handshake.
+    var closed = event.detail && event.detail.event;
+    if (closed && closed.code === 4401) window.location.reload();
+  });
   document.addEventListener("htmx:wsError", function () { indicator("lost"); });
   document.addEventListener("htmx:wsAfterMessage", function (event) {
     document.dispatchEvent(new CustomEvent("liveroom:frame", { detail: event.detail }));
