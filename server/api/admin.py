@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, StringConstraints, ValidationInfo, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from server import revocations
-from server.api.common import Body, When, ctx, parse, read_body, require_api_key
+from server.api.common import ID_PATTERN, Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import json_response
 from server.services.settlement import settle_all
 
@@ -43,7 +43,17 @@ async def settle(request: Request) -> Response:
 Subject = Annotated[str, StringConstraints(pattern=r"^(-|[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63})$")]
 
 
+def _pairs_in_schema(schema: dict[str, Any]) -> None:
+    """The document says what the validator below checks: ops goes with "-", every other role with an id."""
+    schema["oneOf"] = [
+        {"properties": {"role": {"const": "ops"}, "subject": {"const": "-"}}},
+        {"properties": {"role": {"enum": ["host", "leader", "order"]}, "subject": {"pattern": ID_PATTERN}}},
+    ]
+
+
 class RevokeBody(Body):
+    model_config = ConfigDict(strict=True, frozen=True, json_schema_extra=_pairs_in_schema)
+
     role: Literal["host", "leader", "ops", "order"]
     subject: Subject  # a room, a leader id, "-" for ops, an order id
 

@@ -517,3 +517,10 @@ async def test_migration_0004_keeps_the_newest_line_per_time_and_the_state_of_it
     # The new key holds: a re-push of t1 with other text updates the line instead of adding one.
     assert (await track(svc, parcel, "collected", t1.isoformat(), "揽收 (更正)")).status_code == 200
     assert [station for _, station, _ in await trace_rows(svc)] == ["揽收 (更正)", "【广州转运中心】已发出"]
+
+
+async def test_rfc3339_lowercase_t_and_z_name_the_same_instant_as_uppercase(service: Any) -> None:
+    """RFC 3339 (and the document's pattern) allow "t" and "z"; Python's parser reads only "T" and "Z"."""
+    for as_of in ("2026-11-23t12:00:00z", "2026-11-23T12:00:00z", "2026-11-23t12:00:00+08:00"):
+        response = await service.post("/api/v1/admin/settle", {"as_of": as_of})
+        assert response.status_code == 200, (as_of, response.text)
