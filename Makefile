@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 demo: system $(STAMP)
 	$(BIN)/liveroom migrate
-	$(BIN)/python -m server.demo
+	$(BIN)/python -m liveroom.demo
 
 bench: $(STAMP)
 	mkdir -p bench/results

@@ -1,6 +1,6 @@
 """What every benchmark shares: server processes, client processes, the fd limit, RSS, percentiles.
 
-Servers and clients are separate OS processes: a server is `python -m server.cli serve` (or a bench-only wrapper
+Servers and clients are separate OS processes: a server is `python -m liveroom.cli serve` (or a bench-only wrapper
 of the same app, or a bare baseline app), each client group a `multiprocessing` child (spawn) that talks to the
 parent over two queues. Times that cross processes are `time.monotonic()` readings: CLOCK_MONOTONIC is one clock
 for the whole machine on Linux, so a send time taken in one process and an arrival time taken in another compare.
@@ -91,7 +91,7 @@ def bench_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
 
 
 def token(role: str, subject: str) -> str:
-    from server.tokens import mint
+    from domain.tokens import mint
 
     return mint(SECRET, role, subject)
 
@@ -152,9 +152,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def liveroom_server(module: str = "server.cli", *, tick_ms: int | None = None,
+def liveroom_server(module: str = "liveroom.cli", *, tick_ms: int | None = None,
                     extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """`python -m server.cli serve --port P` on a fresh SQLite file (or a bench wrapper module taking the same
+    """`python -m liveroom.cli serve --port P` on a fresh SQLite file (or a bench wrapper module taking the same
     arguments), with the bench's API key and secret."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="liveroom-bench-"))
@@ -185,7 +185,7 @@ def app_server(module: str, *args: str, health_path: str = "/healthz") -> Iterat
 def server_choice(trace: bool = False, profile: str | None = None) -> tuple[str, dict[str, str]]:
     """`liveroom serve` itself, or bench/hubserver.py (the same app) when spans or a cProfile are wanted."""
     if not trace and not profile:
-        return "server.cli", {}
+        return "liveroom.cli", {}
     env = {"BENCH_TRACE": "1"} if trace else {}
     if profile:
         env["BENCH_PROFILE"] = str(Path(profile).resolve())

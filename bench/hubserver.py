@@ -29,10 +29,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.trace import Trace
-from server.app import create_app
-from server.db.migrate import upgrade
+from liveroom.app import create_app
 from server.serving import serve
 from server.settings import Settings
+from store.migrate import upgrade
 
 
 class Pulse:

@@ -136,9 +136,9 @@ def catalog_rows() -> list[tuple[str, list[dict[str, Any]]]]:
 
 async def write_session(database_url: str, n: int) -> int:
     """Migrate and fill a database with `n` orders; returns the number of outbox rows."""
-    from server.db import models
-    from server.db.engine import create_engine
-    from server.db.migrate import upgrade
+    from store import models
+    from store.engine import create_engine
+    from store.migrate import upgrade
 
     upgrade(database_url)
     rows = session_rows(n)
@@ -166,7 +166,7 @@ async def write_session(database_url: str, n: int) -> int:
 async def load_once(channel: Channel, database_url: str, profile: str | None = None) -> dict[str, Any]:
     """In a fresh process (a restart): time `Projections.load` and nothing else (under cProfile if `profile`)."""
     from realtime.projections import Projections
-    from server.db.engine import create_engine
+    from store.engine import create_engine
 
     engine = create_engine(database_url)
     try:

@@ -58,14 +58,14 @@ class Trace:
         self.wrap_async(realtime.projections, "refresh", "projections.refresh")
         self.wrap_sync(realtime.hub, "flush", "hub.flush", size=lambda a: len(realtime.hub.dirty))
         self.wrap_sync(realtime.hub, "render", "hub.render")
-        from server.db import uow
         from server.services import orders
+        from store import uow
 
         self.wrap_async(orders, "load_book", "orders.load_book", size=lambda a: len(a[1]))
         self.wrap_async(orders, "flush", "orders.flush", size=lambda a: len(a[1].order_rows))
         self.wrap_sync(orders.PlaceOrder, "decide", "orders.decide")
         self.wrap_async(uow, "_append_outbox", "writer.outbox", size=lambda a: len(a[1].events))
-        from server.db import inline_sqlite
+        from store import inline_sqlite
 
         self.wrap_async(inline_sqlite.Connection, "commit", "sqlite.commit")
         self.wrap_async(orders, "take_deal_quota", "orders.flush.deals")

@@ -1,4 +1,4 @@
-"""Alembic environment: async engines (aiosqlite, asyncpg), schema from server.db.models."""
+"""Alembic environment: async engines (aiosqlite, asyncpg), schema from store.models."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from server.db.engine import create_engine
-from server.db.models import metadata
+from store.engine import create_engine
+from store.models import metadata
 
 target_metadata = metadata
 

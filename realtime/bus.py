@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 
-from realtime.tasks import cancel_and_wait
+from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.bus")
 

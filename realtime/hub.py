@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from realtime.tasks import cancel_and_wait
 from realtime.wire import Wire, encode_text
+from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.hub")
 

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from realtime.bus import Bus, Envelope, Pump
-from realtime.tasks import cancel_and_wait
-from server.db import models
+from store import models
+from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.relay")
 

@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.tokens import Checked, Claim
 from realtime.bus import Bus, InProcessBus, RedisStreamBus
 from realtime.hub import HtmlRenderer, Hub
 from realtime.projections import Projections
 from realtime.relay import Follower, Relay
-from realtime.tasks import cancel_and_wait
-from server.revocations import Checked
-from server.tokens import Claim
+from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.realtime")
 

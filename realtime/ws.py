@@ -19,10 +19,10 @@ import asyncio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from domain.tokens import Claim
 from realtime.hub import Format, close_bounded
 from realtime.runtime import Realtime, valid_topic
 from realtime.wire import Wire
-from server.tokens import Claim
 
 MAX_TOPICS = 16
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.routing import CarrierPolicy
 from server import revocations, tokens
-from server.db.uow import Writer
 from server.services.waybills import SandboxCarrier, WaybillIssuer
 from server.settings import Settings
+from store.uow import Writer
 
 
 @dataclass

@@ -24,30 +24,21 @@ and a socket attached while the event was on its way is checked once more agains
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain import tokens
 from domain.events import TokensRevoked
-from server import tokens
-from server.db import models
-from server.db.uow import Tx, Writer
-from server.tokens import Claim
+from domain.tokens import Checked, Claim
+from store import models
+from store.uow import Tx, Writer
 
 _REVOKED = models.token_revocations
 _LATEST = select(func.max(_REVOKED.c.revoked_at)).where(
     _REVOKED.c.role == bindparam("role"), _REVOKED.c.subject == bindparam("subject")
 )
-
-
-class Checked(NamedTuple):
-    """A token's verdict: the claim when it may be used, else why not (and, for a genuine but expired or revoked
-    token, what it would have opened: a page says "expired" only to a token that was its own)."""
-
-    claim: Claim | None
-    problem: str | None = None  # "missing" | "invalid" | "expired" | "revoked" when claim is None
-    genuine: Claim | None = None
 
 
 async def revoked_at(engine: AsyncEngine, role: str, subject: str) -> datetime | None:

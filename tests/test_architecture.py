@@ -65,3 +65,72 @@ def test_architecture_check_catches_a_third_party_import(tmp_path: Path) -> None
     bad = tmp_path / "bad.py"
     bad.write_text("import sqlalchemy\nfrom starlette.routing import Route\nfrom domain import stock\n")
     assert _imported_roots(bad) - {"domain"} == {"sqlalchemy", "starlette"}
+
+
+# --- one direction of imports (DESIGN.md, "Layout") ----------------------------------------------------------------
+
+ROOT = DOMAIN.parent
+# What each package of ours may import of ours. Dependencies point down: the composition root (`liveroom`) wires
+# server, realtime and web; server and realtime use store and domain and never each other; store uses domain;
+# web renders and never reaches the database; the simulator is a client that talks HTTP only.
+OURS = {"domain", "store", "server", "realtime", "web", "liveroom", "simulator", "migrations", "bench"}
+MAY_IMPORT = {
+    "domain": {"domain"},
+    "store": {"store", "domain"},
+    "server": {"server", "store", "domain"},
+    "realtime": {"realtime", "store", "domain"},
+    "web": {"web", "domain"},
+    "simulator": {"simulator"},
+    "migrations": {"migrations", "store"},
+    "liveroom": OURS - {"bench", "migrations"},
+    "bench": OURS - {"migrations"},  # measures the product from outside and beside it
+}
+
+
+def _ours_imported(path: Path) -> dict[str, int]:
+    """Each package of ours that `path` imports (absolute imports), with the first line that does."""
+    found: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            root = name.split(".")[0]
+            if root in OURS:
+                found.setdefault(root, node.lineno)
+    return found
+
+
+def _offenders(root: Path) -> list[str]:
+    offenders = []
+    for package, allowed in sorted(MAY_IMPORT.items()):
+        for path in sorted((root / package).rglob("*.py")):
+            for imported, line in sorted(_ours_imported(path).items()):
+                if imported not in allowed:
+                    offenders.append(f"{path.relative_to(root)}:{line} imports {imported}")
+    return offenders
+
+
+def test_every_import_between_our_packages_points_down() -> None:
+    assert _offenders(ROOT) == []
+
+
+def test_the_import_contract_catches_an_import_that_points_up_or_sideways(tmp_path: Path) -> None:
+    for package, source in {
+        "realtime": "from server.services import orders\n",
+        "server": "import realtime.hub\n",
+        "store": "from server.settings import Settings\n",
+        "web": "from store import models\n",
+        "simulator": "from domain import geo\n",
+        "domain": "from store.uow import Writer\n",
+    }.items():
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "bad.py").write_text(source)
+    assert len(_offenders(tmp_path)) == 6
+
+
+def test_every_package_of_ours_is_under_the_import_contract() -> None:
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} - {"tests"}
+    assert packages - set(MAY_IMPORT) == set()

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.tokens import epoch_us
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog, refreshed_topics
 from realtime.projections.feed import CAPACITY, RoomFeeds
@@ -41,8 +42,7 @@ from realtime.projections.ops import OpsView
 from realtime.projections.order import CAPACITY as ORDER_CAPACITY
 from realtime.projections.order import TOUCHING, OrderTimelines
 from realtime.projections.stock import StockBoard
-from server.db import models
-from server.tokens import epoch_us
+from store import models
 
 __all__ = ["Projections"]
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from realtime.projections.catalog import Catalog
-from server.db import models
+from store import models
 
 TOP = 20  # leaders a board frame shows; any other leader's rank is in that leader's own view
 

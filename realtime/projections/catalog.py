@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.stock import AlertPolicy
-from server.db import models
+from store import models
 
 # catalog_changed entities a screen shows; `deal` changes nothing on a screen.
 SHOWN = frozenset({"warehouse", "sku", "leader", "room", "link"})

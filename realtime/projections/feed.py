@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from realtime.projections.catalog import Catalog
-from server.db import models
+from store import models
 
 CAPACITY = 500  # items a feed keeps for clients that reconnect with since=
 SHOWN = 50  # items a snapshot shows

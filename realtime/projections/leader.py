@@ -24,7 +24,7 @@ from domain.commission import State
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
 from realtime.projections.times import utc
-from server.db import models
+from store import models
 
 RECENT = 50  # latest orders a leader sees
 CHUNK = 2_000  # order ids per IN (...) on load: well under SQLite's and asyncpg's bound-parameter limits

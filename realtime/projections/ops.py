@@ -37,7 +37,7 @@ from realtime.projections.catalog import Catalog
 from realtime.projections.feed import CAPACITY, SHOWN, Ring
 from realtime.projections.leader import CommissionBook
 from realtime.projections.times import minute_of, minute_start, utc
-from server.db import models
+from store import models
 
 SERIES_MINUTES = 60
 LATENCY_SAMPLE = 200

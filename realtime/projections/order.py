@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.db import models
+from store import models
 
 CAPACITY = 4096
 # Events that change what the order page shows (commission is not the buyer's business; stuck is an ops matter).

@@ -26,7 +26,7 @@ from domain.stock import DEFAULT_RATE_WINDOW, AlertLevel, Sale, alert_level, min
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
 from realtime.projections.times import minute_of, minute_start, utc
-from server.db import models
+from store import models
 
 # Alert levels at which the host should replenish (the screen's replenish switch lights up).
 PRUNE_AT = 2 * int(DEFAULT_RATE_WINDOW.total_seconds())  # per-second entries a SKU keeps before forgetting

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.tokens import Claim
 from server.api.common import (
     Body,
     Bp,
@@ -33,7 +34,6 @@ from server.api.common import (
 )
 from server.api.errors import json_response
 from server.services import catalog
-from server.tokens import Claim
 
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Street = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]

@@ -22,10 +22,10 @@ from pydantic import (
 from starlette.requests import Request
 
 from domain import geo
+from domain.tokens import Claim
 from server.api.errors import ApiError, from_validation
 from server.api.times import When as When  # re-exported: every body takes its time type from here
 from server.context import AppContext
-from server.tokens import Claim
 
 M = TypeVar("M", bound=BaseModel)
 

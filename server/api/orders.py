@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.tokens import Claim
 from server.api.common import (
     Body,
     Id,
@@ -28,7 +29,6 @@ from server.api.common import (
 from server.api.errors import ApiError, json_response
 from server.services import order_changes, order_reads
 from server.services import orders as placing
-from server.tokens import Claim
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.tokens import Claim
 from server.api.common import ctx, path_id, require_reader
 from server.api.errors import ApiError, json_response
 from server.services import reads
-from server.tokens import Claim
 
 
 def _limit(request: Request) -> int:

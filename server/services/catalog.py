@@ -18,11 +18,11 @@ from domain import attribution, commission, geo, routing, stock
 from domain.errors import Conflict, DomainError
 from domain.events import CatalogChanged, WarehouseStatusChanged
 from server.context import AppContext
-from server.db import models
-from server.db.uow import Tx
 from server.services import catalog_rows, shipping, stock_rows
 from server.services.orders import load_leaders
 from server.services.stock_rows import StockGuardTripped
+from store import models
+from store.uow import Tx
 
 Answer = tuple[dict[str, Any], bool]  # (the resource as JSON, whether this call created it)
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from domain import commission
 from domain.events import CommissionMoved
-from server.db import models
-from server.db.uow import Tx
+from store import models
+from store.uow import Tx
 
 
 def entry(row: Any) -> commission.Entry:

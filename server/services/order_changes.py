@@ -18,11 +18,11 @@ from domain.events import (
 )
 from server.api.errors import ApiError
 from server.context import AppContext
-from server.db import models
-from server.db.sql import accumulate
-from server.db.uow import Tx
 from server.services import ledger, shipping, stock_rows
 from server.services.order_reads import shipment_view
+from store import models
+from store.sql import accumulate
+from store.uow import Tx
 
 # Which buyer field a screening flag points the leader at.
 FLAG_FIELDS = {

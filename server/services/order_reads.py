@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain import commission
 from domain.errors import DomainError
 from server.context import AppContext
-from server.db import models
 from server.services import ledger
+from store import models
 
 
 def shipment_view(row: Any) -> dict[str, Any]:

@@ -31,11 +31,11 @@ from domain.events import (
     VisitorBound,
 )
 from server.context import AppContext
-from server.db import models
-from server.db.sql import accumulate, guarded_update, insert_many, upsert
-from server.db.uow import Command, Tx, log_failure
 from server.services import catalog_rows, ledger, stock_rows
 from server.services.stock_rows import StockGuardTripped
+from store import models
+from store.sql import accumulate, guarded_update, insert_many, upsert
+from store.uow import Command, Tx, log_failure
 
 CHINA = timezone(timedelta(hours=8))
 

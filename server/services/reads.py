@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from domain import commission, forecast
 from domain.errors import DomainError
 from server.context import AppContext
-from server.db import models
 from server.services import ledger
+from store import models
 
 BOARD_ORDER = {"gmv": "gmv_cents", "orders": "orders", "invites": "invites"}
 

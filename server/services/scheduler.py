@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from realtime.tasks import cancel_and_wait
 from server.context import AppContext
 from server.services.settlement import settle_all
+from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.scheduler")
 

@@ -18,12 +18,12 @@ from sqlalchemy import case, func, select, update
 
 from domain import commission, tracking
 from domain.events import ParcelStuck
-from server.db import models
-from server.db.engine import create_engine
-from server.db.uow import Tx, Writer
 from server.services import ledger
 from server.services.tracking import parcel
 from server.settings import Settings
+from store import models
+from store.engine import create_engine
+from store.uow import Tx, Writer
 
 CHUNK = 500  # orders (and parcels) per transaction
 

@@ -20,11 +20,11 @@ from domain import routing, stock
 from domain.errors import DomainError
 from domain.events import ShipmentPlanned
 from server.context import AppContext
-from server.db import models
-from server.db.uow import Tx
 from server.services import catalog_rows, stock_rows
 from server.services.orders import add_carrier_days, china_day
 from server.services.stock_rows import load_levels
+from store import models
+from store.uow import Tx
 
 Lines = tuple[tuple[str, int], ...]
 

@@ -13,10 +13,10 @@ from sqlalchemy import and_, bindparam, select, update
 
 from domain import stock
 from domain.events import StockChanged
-from server.db import models
-from server.db.sql import guarded_update
-from server.db.uow import Tx
 from server.services import catalog_rows
+from store import models
+from store.sql import guarded_update
+from store.uow import Tx
 
 
 class StockGuardTripped(RuntimeError):

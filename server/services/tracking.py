@@ -24,11 +24,11 @@ from sqlalchemy import select, update
 from domain import commission, stock, tracking
 from domain.errors import Conflict, DomainError
 from domain.events import ParcelShipped, ParcelStateChanged, ParcelTraced, StockChanged
-from server.db import models
-from server.db.sql import upsert
-from server.db.uow import Tx
 from server.services import ledger, stock_rows
 from server.services.order_changes import load_order, order_shipments
+from store import models
+from store.sql import upsert
+from store.uow import Tx
 
 # Kept from the trace as the carrier wrote it; longer lines are cut to the column's width.
 STATION_CHARS = 500

@@ -18,11 +18,11 @@ from domain import attribution
 from domain.errors import DomainError
 from domain.events import VisitorBound
 from server.context import AppContext
-from server.db import models
-from server.db.sql import accumulate, upsert
-from server.db.uow import Command, Tx, log_failure
 from server.services import catalog_rows
 from server.services.orders import load_leaders
+from store import models
+from store.sql import accumulate, upsert
+from store.uow import Command, Tx, log_failure
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from server.db import models
-from server.db.sql import upsert
-from server.db.uow import Tx
+from store import models
+from store.sql import upsert
+from store.uow import Tx
 
 # carrier → (prefix, digits after the prefix)
 SANDBOX_FORMATS: dict[str, tuple[str, int]] = {

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START
 
+from liveroom.app import create_app
 from realtime.projections import Projections
-from server.app import create_app
 from server.clock import ManualClock
 from server.context import AppContext
-from server.db.migrate import upgrade
 from server.settings import Settings
+from store.migrate import upgrade
 
 Envelope = tuple[int, dict[str, Any]]
 

@@ -13,7 +13,7 @@ from live import SeedClient, live_server, serve_process, watch
 from realparts import redis_server
 from seed import API_KEY, SECRET, order_body, seed_catalog, share_code
 
-from server import tokens
+from domain import tokens
 
 
 @pytest.fixture(scope="module")

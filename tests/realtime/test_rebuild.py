@@ -17,9 +17,9 @@ from seed import GUANGZHOU_BUYER, START, order_body, seed_catalog, share_code
 
 from domain.events import Event, OrderAccepted, OrderHeld, to_record
 from realtime.projections import Projections
-from server.db import models
-from server.db.engine import create_engine
-from server.db.migrate import upgrade
+from store import models
+from store.engine import create_engine
+from store.migrate import upgrade
 
 SHANGHAI_BUYER = {
     "name": "欧阳娜娜",

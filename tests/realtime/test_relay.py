@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.events import CatalogChanged, to_record
 from realtime.bus import Envelope, InProcessBus, RedisStreamBus
 from realtime.relay import Follower, Relay
-from server.db import models
-from server.db.engine import create_engine
-from server.db.migrate import upgrade
-from server.db.uow import Tx, Writer
+from store import models
+from store.engine import create_engine
+from store.migrate import upgrade
+from store.uow import Tx, Writer
 
 
 class RecordingProjections:

@@ -15,7 +15,7 @@ from live import LiveServer, SeedClient, Watcher, live_server, serve_process, wa
 from realparts import redis_server
 from seed import API_KEY, SECRET, seed_catalog
 
-from server import tokens
+from domain import tokens
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ import pytest
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START
 from sqlalchemy import func, select
 
-from server.app import create_app
+from liveroom.app import create_app
 from server.clock import ManualClock
 from server.context import AppContext
-from server.db import models
-from server.db.migrate import upgrade
 from server.settings import Settings
+from store import models
+from store.migrate import upgrade
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from seed import START, order_body, seed_catalog, share_code
 from sqlalchemy import func, select
 
-from server.db import models
+from store import models
 
 BEIJING = timezone(timedelta(hours=8))
 # Carriers report what happened since the order: their pushes arrive two days after it, so every event time the

@@ -8,7 +8,7 @@ import pytest
 from seed import ROOM, order_body, seed_catalog, share_code
 from sqlalchemy import select
 
-from server.db import models
+from store import models
 
 
 async def outbox_kinds(svc: Any) -> list[str]:

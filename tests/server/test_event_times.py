@@ -19,8 +19,8 @@ from seed import START, order_body, seed_catalog, share_code
 from sqlalchemy import func, insert, select
 
 from server import cli
-from server.db import models
-from server.db.migrate import alembic_config, upgrade
+from store import models
+from store.migrate import alembic_config, upgrade
 
 BEIJING = timezone(timedelta(hours=8))
 DAY = timedelta(days=1)

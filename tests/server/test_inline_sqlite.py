@@ -1,6 +1,6 @@
 """SQLite runs on the event loop's thread, yet a write lock held by another process never freezes the loop.
 
-server/db/inline_sqlite.py gives SQLAlchemy's aiosqlite dialect the same API without aiosqlite's worker thread.
+store/inline_sqlite.py gives SQLAlchemy's aiosqlite dialect the same API without aiosqlite's worker thread.
 These tests hold SQLite's write lock from a second, plain sqlite3 connection (what another `liveroom serve` on the
 same file does while it commits) and check that our statement waits for it without blocking other coroutines,
 and gives up with SQLite's own error once its patience is spent.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from server.db.engine import create_engine
+from store.engine import create_engine
 
 
 async def _ticks_while(awaitable: asyncio.Future[object] | asyncio.Task[object]) -> int:

@@ -13,8 +13,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
 
 from server import cli, tokens
-from server.db.migrate import upgrade
-from server.db.models import metadata
+from store.migrate import upgrade
+from store.models import metadata
 
 
 def test_migrations_build_exactly_the_schema_the_models_describe(tmp_path: Path) -> None:
@@ -61,9 +61,9 @@ def test_token_command_without_a_configured_secret_uses_one_kept_in_the_database
 
 
 async def _instance_secret(url: str) -> str:
-    from server.db.engine import create_engine
-    from server.db.instance import resolve_secrets
     from server.settings import Settings
+    from store.engine import create_engine
+    from store.instance import resolve_secrets
 
     engine = create_engine(url)
     try:

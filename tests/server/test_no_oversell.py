@@ -8,7 +8,7 @@ from typing import Any
 from seed import order_body, seed_catalog
 from sqlalchemy import select
 
-from server.db import models
+from store import models
 
 
 async def test_two_hundred_concurrent_orders_for_the_last_fifty_units_accept_exactly_fifty(

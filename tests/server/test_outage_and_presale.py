@@ -8,9 +8,9 @@ from typing import Any
 from seed import GUANGZHOU_BUYER, order_body, seed_catalog
 from sqlalchemy import select
 
-from server.db import models
-from server.db.uow import Tx
 from server.services import shipping
+from store import models
+from store.uow import Tx
 
 
 async def place(svc: Any, order: str, items: list[tuple[str, int]], **kwargs: Any) -> dict[str, Any]:

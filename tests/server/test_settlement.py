@@ -15,9 +15,9 @@ from seed import order_body, seed_catalog, share_code
 from sqlalchemy import func, select
 
 from server import cli
-from server.db import models
 from server.services.scheduler import Scheduler
 from server.services.settlement import settle_all
+from store import models
 
 DAY = timedelta(days=1)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from seed import SECRET, START, order_body, seed_catalog, share_code
 
-from server import tokens
+from domain import tokens
 
 NO_KEY = {"Authorization": ""}  # the service client sends the API key by default; this takes it away
 
@@ -230,7 +230,7 @@ async def test_a_revoked_token_is_401_at_once_and_a_token_minted_after_works(ser
 async def test_a_revocation_is_stored_with_its_event_in_one_transaction(service: Any) -> None:
     from sqlalchemy import select
 
-    from server.db import models
+    from store import models
 
     await seed_catalog(service)
     before = await service.counts()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from server.db.engine import create_engine
-from server.db.uow import Tx, Writer
+from store.engine import create_engine
+from store.uow import Tx, Writer
 
 
 async def _noop(tx: Tx) -> int:

@@ -16,12 +16,12 @@ from sqlalchemy import insert, select
 
 from domain.errors import DomainError
 from server.api.orders import OrderBody, order_request
-from server.db import models
-from server.db.engine import create_engine
-from server.db.migrate import upgrade
-from server.db.uow import Tx, Writer
 from server.services.orders import OrderAnswer, PlaceOrder
 from server.services.visits import RecordVisit, VisitRequest
+from store import models
+from store.engine import create_engine
+from store.migrate import upgrade
+from store.uow import Tx, Writer
 
 
 @contextlib.asynccontextmanager

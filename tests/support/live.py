@@ -21,11 +21,11 @@ import websockets
 from realparts import free_port
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET
 
-from server.app import create_app
+from liveroom.app import create_app
 from server.clock import system_clock
-from server.db.migrate import upgrade
 from server.serving import server_config
 from server.settings import Settings
+from store.migrate import upgrade
 
 
 @dataclass
@@ -123,7 +123,7 @@ def served_process(database_url: str, env: dict[str, str] | None = None, *,
     # would then block on it and look like a hang.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            [sys.executable, "-m", "liveroom.cli", "serve", "--port", str(port), "--log-level", "warning"],
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -12,7 +12,7 @@ from live import SeedClient, live_server
 from realparts import free_port
 from seed import order_body, seed_catalog, share_code
 
-from server.db.migrate import upgrade
+from store.migrate import upgrade
 
 
 async def test_a_killed_and_restarted_server_is_reconnected_to(browser: Any, tmp_path: Path) -> None:

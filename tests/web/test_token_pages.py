@@ -10,7 +10,7 @@ from live import LiveServer
 from playwright.async_api import expect
 from seed import SECRET
 
-from server import tokens
+from domain import tokens
 
 PHONE = {"width": 390, "height": 844}
 SAYS = {

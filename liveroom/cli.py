@@ -7,8 +7,8 @@ import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 
+from domain.tokens import SCREEN_TTL
 from server.settings import Settings
-from server.tokens import SCREEN_TTL
 
 
 def _parse_time(text: str) -> datetime:
@@ -28,7 +28,7 @@ def _days(text: str) -> int:
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
-    from server.db.migrate import upgrade
+    from store.migrate import upgrade
 
     upgrade(settings.database_url)
     print(f"migrated {settings.database_url}")
@@ -36,9 +36,9 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from server.app import create_app
-    from server.db.migrate import upgrade
+    from liveroom.app import create_app
     from server.serving import serve
+    from store.migrate import upgrade
 
     upgrade(settings.database_url)
     serve(create_app(settings), settings, host=args.host, port=args.port, log_level=args.log_level)
@@ -46,8 +46,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _resolved(settings: Settings) -> Settings:
-    from server.db.engine import create_engine
-    from server.db.instance import resolve_secrets
+    from store.engine import create_engine
+    from store.instance import resolve_secrets
 
     engine = create_engine(settings.database_url)
     try:
@@ -57,8 +57,8 @@ async def _resolved(settings: Settings) -> Settings:
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    from server import tokens
-    from server.db.migrate import upgrade
+    from domain import tokens
+    from store.migrate import upgrade
 
     if args.role == "ops" and args.subject != "-":
         print("the ops token's subject is '-'", file=sys.stderr)
@@ -70,8 +70,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
-    from server.db.migrate import upgrade
     from server.services.settlement import settle_once
+    from store.migrate import upgrade
 
     upgrade(settings.database_url)
     as_of = args.as_of or datetime.now(UTC)
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     settle.add_argument("--as-of", type=_parse_time, default=None, help="ISO-8601 time (default: now)")
     settle.set_defaults(run=cmd_settle)
 
-    from server.cli_simulate import add_parser as add_simulate
+    from liveroom.cli_simulate import add_parser as add_simulate
 
     add_simulate(commands)
     return parser

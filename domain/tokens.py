@@ -111,3 +111,12 @@ def verify(secret: str, token: str | None, now: datetime | None = None) -> Claim
     if claim is None or claim.expired(now or datetime.now(UTC)):
         return None
     return claim
+
+
+class Checked(NamedTuple):
+    """A token's verdict: the claim when it may be used, else why not (and, for a genuine but expired or revoked
+    token, what it would have opened: a page says "expired" only to a token that was its own)."""
+
+    claim: Claim | None
+    problem: str | None = None  # "missing" | "invalid" | "expired" | "revoked" when claim is None
+    genuine: Claim | None = None

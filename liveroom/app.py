@@ -26,10 +26,10 @@ from server.api.errors import json_response
 from server.api.internal_errors import InternalErrors
 from server.clock import system_clock
 from server.context import AppContext
-from server.db.engine import create_engine
-from server.db.instance import resolve_secrets
-from server.db.uow import Writer
 from server.settings import Settings
+from store.engine import create_engine
+from store.instance import resolve_secrets
+from store.uow import Writer
 from web import pages
 from web.frames import render_frame
 

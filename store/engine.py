@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from server.db import inline_sqlite
+from store import inline_sqlite
 
 
 def _json_dumps(value: Any) -> str:
@@ -24,7 +24,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url` with the connection settings liveroom relies on."""
     options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if is_sqlite(url):
-        # SQLite runs inline on the event loop's thread (server/db/inline_sqlite.py); `timeout` is how long a
+        # SQLite runs inline on the event loop's thread (store/inline_sqlite.py); `timeout` is how long a
         # statement keeps retrying, without blocking the loop, while another process holds the write lock.
         options["connect_args"] = {"timeout": 30}
         if make_url(url).get_driver_name() == "aiosqlite":

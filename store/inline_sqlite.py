@@ -49,7 +49,7 @@ async def _patiently(call: Callable[[], Any], conn: sqlite3.Connection, timeout:
     that is stale by the time the other process commits: such a transaction is rolled back — it holds nothing yet —
     before the retry. A statement refused inside a transaction that was already open cannot succeed by waiting
     (its snapshot predates the other writer's commit): the error goes to the caller, who retries the whole
-    transaction. The writer avoids that case by starting with BEGIN IMMEDIATE (server/db/uow.py)."""
+    transaction. The writer avoids that case by starting with BEGIN IMMEDIATE (store/uow.py)."""
     was_open = conn.in_transaction
     try:
         return call()

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import DomainError
 from domain.events import Event, to_record
-from realtime.tasks import cancel_and_wait
-from server.db import models
+from store import models
+from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.writer")
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.db import models
-from server.db.sql import insert_missing
-from server.settings import Settings
+from store import models
+from store.sql import insert_missing
+
+S = TypeVar("S", bound=Any)  # a frozen settings dataclass with `secret` and `api_key` (server.settings.Settings)
 
 
-async def resolve_secrets(engine: AsyncEngine, settings: Settings) -> Settings:
+async def resolve_secrets(engine: AsyncEngine, settings: S) -> S:
+    """`settings` with a missing `secret` or `api_key` filled from the instance table (made up once)."""
     wanted = {"secret": settings.secret, "api_key": settings.api_key}
     missing = [key for key, value in wanted.items() if not value]
     if not missing:

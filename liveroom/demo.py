@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from server import tokens
+from domain import tokens
 
 ROOM = "live-1"  # the simulator's room (server/simulator/config.py)
 
@@ -36,7 +36,7 @@ def _environment(port: int) -> dict[str, str]:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "server.cli", *args]
+    return [sys.executable, "-m", "liveroom.cli", *args]
 
 
 def _wait(url: str, headers: dict[str, str], seconds: float, what: str) -> Any:
