@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain import tracking
+from domain import carrier_codes, tracking
 from domain.errors import DomainError
 from server.api.common import Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import ApiError, error_body, from_domain, from_validation, json_response
@@ -144,7 +144,7 @@ def kdniao_sign(request_data: str) -> Callable[[str], str]:
 
 def kdniao_report(item: KdniaoItem, i: int, pushed_at: datetime | None) -> Report:
     """One waybill of a push (Data[i]); 422 naming the field when a part of it cannot be read."""
-    state = named_state(lambda: tracking.from_kdniao(item.State, item.StateEx or None), f"Data[{i}].State")
+    state = named_state(lambda: carrier_codes.from_kdniao(item.State, item.StateEx or None), f"Data[{i}].State")
     traces = []
     for j, line in enumerate(item.Traces):
         field = f"Data[{i}].Traces[{j}].AcceptTime"
@@ -239,10 +239,10 @@ def kuaidi100_sign(param: str) -> Callable[[str], str]:
 def kuaidi100_report(push: Kuaidi100Push, received_at: datetime) -> Report:
     result = push.lastResult
     try:
-        carrier = tracking.carrier_from_kuaidi100(result.com)
+        carrier = carrier_codes.carrier_from_kuaidi100(result.com)
     except DomainError as error:
         raise ApiError(422, "invalid_field", f"lastResult.com: {error.detail}", "lastResult.com") from None
-    state = named_state(lambda: tracking.from_kuaidi100(result.state), "lastResult.state")
+    state = named_state(lambda: carrier_codes.from_kuaidi100(result.state), "lastResult.state")
     traces = []
     for i, line in enumerate(result.data):
         when = line.ftime or line.time
@@ -296,7 +296,7 @@ async def track(request: Request) -> Response:
     require_api_key(request)
     body = await parse(request, TrackingBody)
     report = Report(carrier=body.carrier.upper(), waybill=body.waybill,
-                    state=tracking.from_normalized(body.state), source="api",
+                    state=carrier_codes.from_normalized(body.state), source="api",
                     traces=(Trace(body.at, body.station),))
     outcome = await ctx(request).writer.call(lambda tx: apply_reports(tx, [report]))
     return json_response(outcome.tracked[0].view())

@@ -10,14 +10,20 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from domain.errors import DomainError
-from domain.tracking import (
-    DEFAULT_STUCK_POLICY,
+from domain.carrier_codes import (
     KDNIAO_STATE,
     KDNIAO_STATE_EX,
     KDNIAO_TO_KUAIDI100,
     KUAIDI100_STATE,
     KUAIDI100_SUBSTATE,
+    carrier_from_kuaidi100,
+    from_kdniao,
+    from_kuaidi100,
+    from_normalized,
+)
+from domain.errors import DomainError
+from domain.tracking import (
+    DEFAULT_STUCK_POLICY,
     PROGRESS,
     Parcel,
     ParcelState,
@@ -25,11 +31,7 @@ from domain.tracking import (
     TrackingEvent,
     any_returned,
     apply,
-    carrier_from_kuaidi100,
     check_event_time,
-    from_kdniao,
-    from_kuaidi100,
-    from_normalized,
     is_stuck,
     is_terminal,
     signed_at,
