@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
+from domain.geo_data import CITY_ALIASES as CITY_ALIASES
 from domain.geo_data import (
-    CITY_ALIASES,
     CITY_COORDINATES,
     DISTRICTS,
     MUNICIPAL_PLACEHOLDERS,

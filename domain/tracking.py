@@ -8,7 +8,7 @@ domain.carrier_codes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -211,12 +211,6 @@ def check_event_time(at: datetime, placed_at: datetime, received_at: datetime, f
     if at > received_at + EVENT_TIME_SLACK:
         raise DomainError(f"{field}: {at.isoformat()} is later than the report's arrival "
                           f"({received_at.isoformat()})", field=field, code="event_time_out_of_range")
-
-
-def any_returned(parcels: Iterable[Parcel]) -> bool:
-    """Whether a parcel of the order came back: a returned or rejected parcel never settles its commission
-    (commission issue)."""
-    return any(p.state == _RETURNED for p in parcels)
 
 
 # --- stuck parcels ---------------------------------------------------------------------------------------

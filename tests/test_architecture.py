@@ -40,6 +40,10 @@ DESIGNED_MODULES = (
     "forecast",
     "events",
     "geo",
+    "geo_data",
+    "carrier_codes",
+    "stock_alerts",
+    "deals",
 )
 
 

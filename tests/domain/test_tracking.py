@@ -29,7 +29,6 @@ from domain.tracking import (
     ParcelState,
     StuckPolicy,
     TrackingEvent,
-    any_returned,
     apply,
     check_event_time,
     is_stuck,
@@ -639,12 +638,6 @@ def test_signature_time_of_an_order_does_not_depend_on_parcel_order(
 ) -> None:
     parcels = data.draw(st.permutations([signed(m) for m in minutes]))
     assert signed_at(parcels) == at(max(minutes))
-
-
-def test_order_with_a_returned_parcel_is_returned() -> None:
-    assert any_returned([signed(30), Parcel(RETURNED, IN_TRANSIT, at(10), at(10))])
-    assert not any_returned([signed(30), Parcel(PROBLEM, OUT, at(10), at(10))])
-    assert not any_returned([])
 
 
 # --- stuck parcels ------------------------------------------------------------------------------------------
