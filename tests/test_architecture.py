@@ -44,6 +44,7 @@ DESIGNED_MODULES = (
     "carrier_codes",
     "stock_alerts",
     "deals",
+    "china_time",
 )
 
 

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -27,24 +27,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain import carrier_codes, tracking
+from domain.china_time import CHINA, china_time
 from domain.errors import DomainError
 from server.api.common import Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import ApiError, error_body, from_domain, from_validation, json_response
 from server.api.times import field_time
 from server.services.tracking import Outcome, Report, Trace, apply_reports
 
-BEIJING = timezone(timedelta(hours=8))  # carriers write their clocks in Beijing time, without a zone
 Waybill = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{1,40}$")]
 
 
 def beijing_text(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return china_time(at).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def carrier_time(text: str, field: str) -> datetime:
     """A carrier's "yyyy-MM-dd HH:mm:ss" (Beijing unless it names a zone) as UTC, in the supported range; else
     422 naming `field` (a carrier's "no date", 0001-01-01 00:00:00, is out of range)."""
-    return field_time(text, field, zone=BEIJING)
+    return field_time(text, field, zone=CHINA)
 
 
 async def read_form(request: Request) -> FormData:

@@ -13,7 +13,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import bindparam, select, update
 
 from domain import attribution, commission, routing, screening, stock
+from domain.china_time import china_day
 from domain.deals import Deal, PricedLine, order_total_cents, price_order
 from domain.errors import Conflict, DomainError, SoldOut
 from domain.events import (
@@ -37,8 +38,6 @@ from server.db.sql import accumulate, guarded_update, insert_many, upsert
 from server.db.uow import Command, Tx, log_failure
 from server.services import catalog_rows, ledger, stock_rows
 from server.services.stock_rows import StockGuardTripped
-
-CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,6 @@ def mask_name(name: str) -> str:
     """A buyer's name as the public feed shows it: the first character and stars."""
     name = name.strip()
     return name[:1] + "*" * max(1, min(len(name) - 1, 2)) if name else "*"
-
-
-def china_day(at: datetime) -> str:
-    return at.astimezone(CHINA).date().isoformat()
 
 
 def _day_or_none(at: datetime) -> str | None:
