@@ -18,6 +18,7 @@ class Outages:
         self.api, self.stats, self.clock, self.world, self.pushes = api, stats, clock, world, pushes
         self.log: list[tuple[str, str]] = []  # (warehouse, "down" | "up")
         self.task: asyncio.Task[None] | None = None
+        self._restoring = asyncio.Lock()  # the restore at its planned time and the one at wind-down: one posts
 
     def begin(self, code: str) -> None:
         self.task = asyncio.create_task(self._outage(code))
@@ -54,6 +55,10 @@ class Outages:
             self.clock.spawn(self.pushes.resync(order))
 
     async def restore(self, code: str) -> None:
+        async with self._restoring:
+            await self._restore(code)
+
+    async def _restore(self, code: str) -> None:
         world = self.world
         await world.outage_in({code})
         if code not in world.down:
