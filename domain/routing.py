@@ -170,16 +170,6 @@ def _active(warehouses: Sequence[Warehouse]) -> tuple[Warehouse, ...]:
     return tuple(w for w in warehouses if w.active)
 
 
-def nearest_first(warehouses: Sequence[Warehouse], dest: Destination) -> tuple[Warehouse, ...]:
-    """The active warehouses, nearest to the destination first by great-circle distance from the buyer's city
-    when known, else the province capital; inactive warehouses are skipped and ties go by warehouse code
-    (routing issue: "the nearest ..., skipping inactive warehouses"). Unknown province → `unknown_province`.
-    """
-    active = _active(warehouses)
-    metres = _metres(active, dest)
-    return tuple(sorted(active, key=lambda w: (metres[w.code], w.code)))
-
-
 # --- warehouse plan -------------------------------------------------------------------------------------
 
 

@@ -217,8 +217,3 @@ def check(address: Address) -> tuple[Flag, ...]:
     栋 小区).
     """
     return tuple(flag for flag, failed in _CHECKS if failed(address))
-
-
-def should_hold(address: Address) -> bool:
-    """An order is held for its leader when screening raised any flag (screening issue)."""
-    return bool(check(address))

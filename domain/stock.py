@@ -1,4 +1,6 @@
-"""Stock per SKU × warehouse: reservation without oversell, community deals, alert levels and presale.
+"""Stock per SKU × warehouse: reservation without oversell, and presale.
+
+Alert levels and the sell rate are in domain.stock_alerts, community deal pricing in domain.deals.
 
 Source: the stock issue ("Stock per SKU × warehouse ... no oversell under any interleaving") and DESIGN.md,
 "Scale": stock must never oversell. Every function here returns new values; the service writes them with a
@@ -7,17 +9,13 @@ conditional update so that two writers cannot both take the last unit.
 
 from __future__ import annotations
 
-import enum
-import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from domain.errors import Conflict, DomainError, SoldOut
 
 Key = tuple[str, str]  # (sku, warehouse)
-
-DEFAULT_RATE_WINDOW = timedelta(minutes=5)
 
 
 class InvalidStockInput(DomainError, ValueError):
@@ -34,15 +32,19 @@ def _require_whole(value: int, field: str) -> None:
         raise InvalidStockInput(f"{field} must be a whole number, got {value!r}", field=field)
 
 
-def _require_count(value: int, field: str, *, minimum: int = 0) -> None:
+def require_count(value: int, field: str, *, minimum: int = 0) -> None:
     _require_whole(value, field)
     if value < minimum:
         raise InvalidStockInput(f"{field} must be at least {minimum}, got {value}", field=field)
 
 
-def _require_aware(at: datetime, field: str) -> None:
+def require_aware(at: datetime, field: str) -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidStockInput(f"{field} must be a timezone-aware UTC time, got a naive {at!r}", field=field)
+
+
+def require_quantity(qty: int, index: int) -> None:
+    require_count(qty, f"items[{index}].qty", minimum=1)
 
 
 # --- stock levels
@@ -58,8 +60,8 @@ class StockLevel:
     reserved: int = 0
 
     def __post_init__(self) -> None:
-        _require_count(self.on_hand, "on_hand")
-        _require_count(self.reserved, "reserved")
+        require_count(self.on_hand, "on_hand")
+        require_count(self.reserved, "reserved")
         if self.reserved > self.on_hand:
             detail = f"SKU {self.sku} in {self.warehouse}: reserved {self.reserved} > on hand {self.on_hand}"
             raise InvalidStockInput(detail, field="reserved")
@@ -83,7 +85,7 @@ class Allocation:
     qty: int
 
     def __post_init__(self) -> None:
-        _require_count(self.qty, "qty", minimum=1)
+        require_count(self.qty, "qty", minimum=1)
 
 
 # (the level as loaded, units of its key asked so far in this call, index of the allocation) -> the new level
@@ -178,7 +180,7 @@ def _recount(level: StockLevel, on_hand: int, field: str) -> StockLevel:
 
 def set_on_hand(level: StockLevel, on_hand: int) -> StockLevel:
     """A stock count sets on_hand; it may not fall below what unshipped orders already hold (stock issue)."""
-    _require_count(on_hand, "on_hand")
+    require_count(on_hand, "on_hand")
     return _recount(level, on_hand, "on_hand")
 
 
@@ -199,234 +201,6 @@ def total_available(levels: Iterable[StockLevel]) -> dict[str, int]:
     return totals
 
 
-# --- alerts
-
-
-class AlertLevel(enum.StrEnum):
-    OK = "ok"
-    LOW = "low"
-    CRITICAL = "critical"
-    SOLD_OUT = "sold_out"
-    PRESALE = "presale"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertPolicy:
-    """Thresholds of the host's stock-alert screen, per SKU."""
-
-    low_stock_units: int = 20
-    low_minutes: int = 10
-    critical_minutes: int = 2
-    presale_when_sold_out: bool = False
-
-    def __post_init__(self) -> None:
-        _require_count(self.low_stock_units, "low_stock_units")
-        _require_count(self.low_minutes, "low_minutes")
-        _require_count(self.critical_minutes, "critical_minutes")
-        if self.critical_minutes > self.low_minutes:
-            detail = f"critical_minutes {self.critical_minutes} exceeds low_minutes {self.low_minutes}"
-            raise InvalidStockInput(detail, field="critical_minutes")
-
-
-@dataclass(frozen=True, slots=True)
-class Sale:
-    """Units of a SKU sold at one moment (feeds the sell rate)."""
-
-    at: datetime
-    units: int
-
-    def __post_init__(self) -> None:
-        _require_aware(self.at, "at")
-        _require_count(self.units, "units", minimum=1)
-
-
-def sell_rate(sales: Sequence[Sale], now: datetime, window: timedelta = DEFAULT_RATE_WINDOW) -> float:
-    """Units sold per minute over the sliding window (now − window, now] (stock issue: sell rate).
-
-    A sale exactly `window` ago has left the window; a sale after `now` has not happened yet.
-    """
-    _require_aware(now, "now")
-    if window <= timedelta(0):
-        raise InvalidStockInput(f"window must be positive, got {window}", field="window")
-    start = now - window
-    units = sum(sale.units for sale in sales if start < sale.at <= now)
-    return units / (window / timedelta(minutes=1))
-
-
-def minutes_to_sellout(available: int, rate_per_min: float) -> float | None:
-    """Minutes until the available units are gone at the current rate; None when nothing is selling."""
-    _require_count(available, "available")
-    if not math.isfinite(rate_per_min) or rate_per_min < 0:
-        raise InvalidStockInput(
-            f"rate_per_min must be a finite non-negative number, got {rate_per_min}", field="rate_per_min"
-        )
-    if rate_per_min == 0:
-        return None
-    return available / rate_per_min
-
-
-def _under(minutes: float | None, limit: int) -> bool:
-    return minutes is not None and minutes < limit
-
-
-def alert_level(available: int, rate_per_min: float, policy: AlertPolicy) -> AlertLevel:
-    """Alert level of a SKU (stock issue).
-
-    `sold_out` at zero available, or `presale` when the SKU takes presale orders; `critical` under
-    `critical_minutes` to sell-out; `low` below `low_stock_units` or under `low_minutes` to sell-out;
-    otherwise `ok`. Thresholds are strict: exactly 10 minutes or exactly 20 units left is not low.
-    """
-    minutes = minutes_to_sellout(available, rate_per_min)
-    if available == 0:
-        return AlertLevel.PRESALE if policy.presale_when_sold_out else AlertLevel.SOLD_OUT
-    if _under(minutes, policy.critical_minutes):
-        return AlertLevel.CRITICAL
-    if available < policy.low_stock_units or _under(minutes, policy.low_minutes):
-        return AlertLevel.LOW
-    return AlertLevel.OK
-
-
-@dataclass(frozen=True, slots=True)
-class SkuAlert:
-    """One row of the host's stock-alert screen."""
-
-    sku: str
-    available: int
-    rate_per_min: float
-    minutes_to_sellout: float | None
-    level: AlertLevel
-
-
-def sku_alert(
-    sku: str, levels: Iterable[StockLevel], sales: Sequence[Sale], now: datetime, policy: AlertPolicy
-) -> SkuAlert:
-    """The alert row of a SKU from its available units over all warehouses and its sell rate over the
-    default window (stock issue). Levels of other SKUs are ignored, so a caller may pass a whole room's
-    levels; `sales` must be this SKU's sales.
-    """
-    available = total_available(levels).get(sku, 0)
-    rate = sell_rate(sales, now)
-    return SkuAlert(
-        sku=sku,
-        available=available,
-        rate_per_min=rate,
-        minutes_to_sellout=minutes_to_sellout(available, rate),
-        level=alert_level(available, rate, policy),
-    )
-
-
-# --- community deals
-
-
-@dataclass(frozen=True, slots=True)
-class Deal:
-    """A community-exclusive price: buyers bound to `leader` pay `price_cents` for the first `quota` units."""
-
-    room: str
-    sku: str
-    leader: str
-    price_cents: int
-    quota: int
-    used: int = 0
-
-    def __post_init__(self) -> None:
-        _require_count(self.price_cents, "price_cents")
-        _require_count(self.quota, "quota")
-        _require_count(self.used, "used")
-        if self.used > self.quota:
-            raise InvalidStockInput(
-                f"deal on {self.sku} used {self.used} of a quota of {self.quota}", field="used"
-            )
-
-    @property
-    def remaining(self) -> int:
-        return self.quota - self.used
-
-
-@dataclass(frozen=True, slots=True)
-class PricedLine:
-    """Part of an order line at one unit price; `deal_leader` names the leader whose deal priced it."""
-
-    sku: str
-    qty: int
-    unit_price_cents: int
-    deal_leader: str | None
-
-    def __post_init__(self) -> None:
-        _require_count(self.qty, "qty", minimum=1)
-        _require_count(self.unit_price_cents, "unit_price_cents")
-
-    @property
-    def amount_cents(self) -> int:
-        return self.qty * self.unit_price_cents
-
-
-def _require_quantity(qty: int, index: int) -> None:
-    _require_count(qty, f"items[{index}].qty", minimum=1)
-
-
-def _validate_items(items: Sequence[tuple[str, int]], prices: Mapping[str, int]) -> None:
-    for index, (sku, qty) in enumerate(items):
-        if sku not in prices:
-            raise DomainError(f"unknown SKU {sku!r}", field=f"items[{index}].sku", code="unknown_sku")
-        _require_quantity(qty, index)
-
-
-def _deal_part(deal: Deal | None, bound_leader: str | None, qty: int) -> tuple[PricedLine, Deal] | None:
-    if deal is None or bound_leader is None or deal.leader != bound_leader or deal.remaining == 0:
-        return None
-    units = min(qty, deal.remaining)
-    return PricedLine(deal.sku, units, deal.price_cents, deal.leader), replace(deal, used=deal.used + units)
-
-
-def _price_item(
-    sku: str, qty: int, normal_price_cents: int, deal: Deal | None, bound_leader: str | None
-) -> tuple[list[PricedLine], Deal | None]:
-    part = _deal_part(deal, bound_leader, qty)
-    if part is None:
-        return [PricedLine(sku, qty, normal_price_cents, None)], None
-    deal_line, used_deal = part
-    if deal_line.qty == qty:
-        return [deal_line], used_deal
-    return [deal_line, PricedLine(sku, qty - deal_line.qty, normal_price_cents, None)], used_deal
-
-
-def _check_deal_keys(deals: Mapping[str, Deal]) -> None:
-    for sku, deal in deals.items():
-        if deal.sku != sku:
-            raise InvalidStockInput(f"deal for SKU {deal.sku} is filed under {sku}", field="deals")
-
-
-def price_order(
-    items: Sequence[tuple[str, int]],
-    prices: Mapping[str, int],
-    deals: Mapping[str, Deal],
-    bound_leader: str | None,
-) -> tuple[tuple[PricedLine, ...], dict[str, Deal]]:
-    """Price an order's lines (stock issue: community deals).
-
-    A community deal serves only buyers bound to its leader and only while its quota lasts; then the
-    normal price applies. So a line splits into a deal part (up to the remaining quota) and a normal-price
-    part, and a SKU ordered on two lines draws on one quota. `deals` is keyed by SKU. Returns the priced
-    lines, in item order with the deal part first, and the deals whose `used` changed.
-    """
-    _validate_items(items, prices)
-    _check_deal_keys(deals)
-    lines: list[PricedLine] = []
-    changed: dict[str, Deal] = {}
-    for sku, qty in items:
-        item_lines, deal = _price_item(sku, qty, prices[sku], changed.get(sku, deals.get(sku)), bound_leader)
-        lines.extend(item_lines)
-        if deal is not None:
-            changed[sku] = deal
-    return tuple(lines), changed
-
-
-def order_total_cents(lines: Iterable[PricedLine]) -> int:
-    """What the buyer pays: the sum of the priced lines, in integer cents."""
-    return sum(line.amount_cents for line in lines)
-
-
 # --- presale
 
 
@@ -440,8 +214,8 @@ class Backorder:
     at: datetime
 
     def __post_init__(self) -> None:
-        _require_count(self.qty, "qty", minimum=1)
-        _require_aware(self.at, "at")
+        require_count(self.qty, "qty", minimum=1)
+        require_aware(self.at, "at")
 
 
 def presale_lines(
@@ -455,7 +229,7 @@ def presale_lines(
     `available_by_sku` has none available. The answer keeps the order of first appearance.
     """
     for index, (_, qty) in enumerate(items):
-        _require_quantity(qty, index)
+        require_quantity(qty, index)
     asked: dict[str, int] = {}
     presale: dict[str, None] = {}  # an ordered set
     for index, (sku, qty) in enumerate(items):

@@ -124,7 +124,7 @@ def add_parser(commands: Any) -> None:
 
 
 def config_from(args: argparse.Namespace, settings: Any = None, env: dict[str, str] | None = None) -> Any:
-    from server.simulator.config import SimConfig, default_run_tag
+    from simulator.config import SimConfig, default_run_tag
 
     env = dict(os.environ if env is None else env)
     return SimConfig(
@@ -148,7 +148,7 @@ def config_from(args: argparse.Namespace, settings: Any = None, env: dict[str, s
 
 
 def cmd_simulate(settings: Any, args: argparse.Namespace) -> int:
-    from server.simulator import play
+    from simulator import play
 
     try:
         config = config_from(args, settings)

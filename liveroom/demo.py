@@ -21,7 +21,7 @@ import httpx
 
 from domain import tokens
 
-ROOM = "live-1"  # the simulator's room (server/simulator/config.py)
+ROOM = "live-1"  # the simulator's room (simulator/config.py)
 
 
 def _environment(port: int) -> dict[str, str]:

@@ -40,6 +40,11 @@ DESIGNED_MODULES = (
     "forecast",
     "events",
     "geo",
+    "geo_data",
+    "carrier_codes",
+    "stock_alerts",
+    "deals",
+    "china_time",
 )
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from domain.china_time import china_time
 from web.i18n import LOCALES, translations
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CHINA = timezone(timedelta(hours=8))
 
 
 def yuan(cents: int | None) -> str:
@@ -39,7 +39,7 @@ def clock(value: str | datetime | None, fmt: str = "%H:%M") -> str:
     if value is None or value == "":
         return "—"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(CHINA).strftime(fmt)
+    return china_time(moment).strftime(fmt)
 
 
 def number(value: float | int | None, digits: int = 0) -> str:

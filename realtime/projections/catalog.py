@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.stock import AlertPolicy
+from domain.stock_alerts import AlertPolicy
 from store import models
 
 # catalog_changed entities a screen shows; `deal` changes nothing on a screen.

@@ -22,7 +22,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.stock import DEFAULT_RATE_WINDOW, AlertLevel, Sale, alert_level, minutes_to_sellout, sell_rate
+from domain.stock_alerts import (
+    DEFAULT_RATE_WINDOW,
+    AlertLevel,
+    Sale,
+    alert_level,
+    minutes_to_sellout,
+    sell_rate,
+)
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
 from realtime.projections.times import minute_of, minute_start, utc

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -26,25 +26,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain import tracking
+from domain import carrier_codes, tracking
+from domain.china_time import CHINA, china_time
 from domain.errors import DomainError
 from server.api.common import Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import ApiError, error_body, from_domain, from_validation, json_response
 from server.api.times import field_time
 from server.services.tracking import Outcome, Report, Trace, apply_reports
 
-BEIJING = timezone(timedelta(hours=8))  # carriers write their clocks in Beijing time, without a zone
 Waybill = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{1,40}$")]
 
 
 def beijing_text(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return china_time(at).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def carrier_time(text: str, field: str) -> datetime:
     """A carrier's "yyyy-MM-dd HH:mm:ss" (Beijing unless it names a zone) as UTC, in the supported range; else
     422 naming `field` (a carrier's "no date", 0001-01-01 00:00:00, is out of range)."""
-    return field_time(text, field, zone=BEIJING)
+    return field_time(text, field, zone=CHINA)
 
 
 async def read_form(request: Request) -> FormData:
@@ -144,7 +144,7 @@ def kdniao_sign(request_data: str) -> Callable[[str], str]:
 
 def kdniao_report(item: KdniaoItem, i: int, pushed_at: datetime | None) -> Report:
     """One waybill of a push (Data[i]); 422 naming the field when a part of it cannot be read."""
-    state = named_state(lambda: tracking.from_kdniao(item.State, item.StateEx or None), f"Data[{i}].State")
+    state = named_state(lambda: carrier_codes.from_kdniao(item.State, item.StateEx or None), f"Data[{i}].State")
     traces = []
     for j, line in enumerate(item.Traces):
         field = f"Data[{i}].Traces[{j}].AcceptTime"
@@ -239,10 +239,10 @@ def kuaidi100_sign(param: str) -> Callable[[str], str]:
 def kuaidi100_report(push: Kuaidi100Push, received_at: datetime) -> Report:
     result = push.lastResult
     try:
-        carrier = tracking.carrier_from_kuaidi100(result.com)
+        carrier = carrier_codes.carrier_from_kuaidi100(result.com)
     except DomainError as error:
         raise ApiError(422, "invalid_field", f"lastResult.com: {error.detail}", "lastResult.com") from None
-    state = named_state(lambda: tracking.from_kuaidi100(result.state), "lastResult.state")
+    state = named_state(lambda: carrier_codes.from_kuaidi100(result.state), "lastResult.state")
     traces = []
     for i, line in enumerate(result.data):
         when = line.ftime or line.time
@@ -296,7 +296,7 @@ async def track(request: Request) -> Response:
     require_api_key(request)
     body = await parse(request, TrackingBody)
     report = Report(carrier=body.carrier.upper(), waybill=body.waybill,
-                    state=tracking.from_normalized(body.state), source="api",
+                    state=carrier_codes.from_normalized(body.state), source="api",
                     traces=(Trace(body.at, body.station),))
     outcome = await ctx(request).writer.call(lambda tx: apply_reports(tx, [report]))
     return json_response(outcome.tracked[0].view())

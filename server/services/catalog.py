@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import Table, select, update
 
 from domain import attribution, commission, geo, routing, stock
+from domain.deals import Deal
 from domain.errors import Conflict, DomainError
 from domain.events import CatalogChanged, WarehouseStatusChanged
+from domain.stock_alerts import AlertPolicy
 from server.context import AppContext
 from server.services import catalog_rows, shipping, stock_rows
 from server.services.orders import load_leaders
@@ -146,7 +148,7 @@ async def put_sku(app: AppContext, sku: str, given: Mapping[str, Any]) -> Answer
     async def run(tx: Tx) -> Answer:
         existing = await _row(tx, models.skus, sku=sku)
         values = _merge(existing, given, SKU)
-        stock.AlertPolicy(low_stock_units=values["low_stock_units"],
+        AlertPolicy(low_stock_units=values["low_stock_units"],
                           presale_when_sold_out=values["presale_when_sold_out"])
         await _save(tx, models.skus, {"sku": sku}, existing, values, "sku")
         return {"sku": sku, **values}, existing is None
@@ -347,7 +349,7 @@ async def put_deal(app: AppContext, room: str, sku: str, leader: str, price_cent
         if quota < used:
             raise Conflict(f"{used} units were already sold at this price; the quota cannot be lower",
                            field="quota", code="quota_below_used")
-        deal = stock.Deal(room, sku, leader, price_cents, quota, used)
+        deal = Deal(room, sku, leader, price_cents, quota, used)
         values = {"price_cents": deal.price_cents, "quota": deal.quota, "used": deal.used}
         await _save(tx, models.deals, {"room": room, "sku": sku, "leader": leader}, existing, values, "deal")
         view = {"room": room, "sku": sku, "leader": leader, **values, "remaining": deal.remaining}

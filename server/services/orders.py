@@ -13,7 +13,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +21,8 @@ import orjson
 from sqlalchemy import bindparam, select, update
 
 from domain import attribution, commission, routing, screening, stock
+from domain.china_time import china_day
+from domain.deals import Deal, PricedLine, order_total_cents, price_order
 from domain.errors import Conflict, DomainError, SoldOut
 from domain.events import (
     Event,
@@ -36,8 +38,6 @@ from server.services.stock_rows import StockGuardTripped
 from store import models
 from store.sql import accumulate, guarded_update, insert_many, upsert
 from store.uow import Command, Tx, log_failure
-
-CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,6 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(1, min(len(name) - 1, 2)) if name else "*"
 
 
-def china_day(at: datetime) -> str:
-    return at.astimezone(CHINA).date().isoformat()
-
-
 def _day_or_none(at: datetime) -> str | None:
     """The day an order counts for, when it has one: an order whose time cannot be placed in China's calendar fails
     alone when it is decided, not the batch loading the carriers' days."""
@@ -111,7 +107,7 @@ class OrderBook:
     links: dict[str, Any]
     bindings: dict[str, attribution.Binding]
     leaders: dict[str, Any]
-    deals: dict[tuple[str, str, str], stock.Deal]
+    deals: dict[tuple[str, str, str], Deal]
     gmv: dict[tuple[str, str], int]
     carrier_load: Counter[str]
     unavailable: frozenset[str]
@@ -192,7 +188,7 @@ async def load_book(tx: Tx, requests: Sequence[OrderRequest]) -> OrderBook:
     )
     # Deals and GMV only matter for the leaders an order of this batch can be attributed to.
     deals = {
-        (row.room, row.sku, row.leader): stock.Deal(
+        (row.room, row.sku, row.leader): Deal(
             row.room, row.sku, row.leader, row.price_cents, row.quota, row.used
         )
         for row in await rows(_DEALS, leaders, rooms=room_ids)
@@ -285,8 +281,8 @@ class Decision:
     at: datetime
     attribution: attribution.OrderAttribution
     flags: tuple[str, ...]
-    priced: tuple[stock.PricedLine, ...]
-    deals_used: dict[str, stock.Deal]
+    priced: tuple[PricedLine, ...]
+    deals_used: dict[str, Deal]
     total_cents: int
     destination: routing.Destination
     presale: tuple[str, ...]
@@ -321,8 +317,8 @@ class Decision:
             key[1]: deal for key, deal in book.deals.items() if key[0] == room.room and key[2] == leader
         }
         prices = {sku: book.skus[sku].price_cents for sku, _ in request.items}
-        priced, deals_used = stock.price_order(request.items, prices, own_deals, leader)
-        total = stock.order_total_cents(priced)
+        priced, deals_used = price_order(request.items, prices, own_deals, leader)
+        total = order_total_cents(priced)
         delivery = routing.Delivery(request.delivery)
         pickup = catalog_rows.pickup_destination(book.leaders[leader].pickup_point) if leader else None
         destination = routing.destination_for(

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from domain import routing, stock
+from domain.china_time import china_day
 from domain.errors import DomainError
 from domain.events import ShipmentPlanned
 from server.context import AppContext
 from server.services import catalog_rows, stock_rows
-from server.services.orders import add_carrier_days, china_day
+from server.services.orders import add_carrier_days
 from server.services.stock_rows import load_levels
 from store import models
 from store.uow import Tx

@@ -95,7 +95,8 @@ def st_run(url: str, code: str, workdir: Path) -> subprocess.CompletedProcess[st
         "--report", "ndjson",
         "--report-dir", str(workdir / "report"),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False,
+    # Run in the test's own folder: Schemathesis keeps a cache folder (.schemathesis/) where it runs.
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=workdir,
                           env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
 
 

@@ -16,11 +16,11 @@ from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT
 
 from domain import screening
 from server import cli_simulate
-from server.simulator import Session, SimConfig, busiest_leader
-from server.simulator.carriers import CODES, Stage
-from server.simulator.catalog import OUTAGE_WAREHOUSE, SCARCE, SKUS, WAREHOUSES, plan_catalog
-from server.simulator.people import PLACES, buyer_in, flawed
-from server.simulator.plan import OrderPlanner, Rhythm
+from simulator import Session, SimConfig, busiest_leader
+from simulator.carriers import CODES, Stage
+from simulator.catalog import OUTAGE_WAREHOUSE, SCARCE, SKUS, WAREHOUSES, plan_catalog
+from simulator.people import PLACES, buyer_in, flawed
+from simulator.plan import OrderPlanner, Rhythm
 
 LEADERS, ORDERS = 40, 150
 
@@ -86,11 +86,11 @@ def test_about_three_in_a_hundred_orders_need_verification() -> None:
 
 
 def test_carrier_codes_mean_what_the_server_maps_them_to() -> None:
-    from domain import tracking
+    from domain import carrier_codes
 
     for stage, (state, state_ex, kuaidi100, normalized, meaning) in CODES.items():
-        assert str(tracking.from_kdniao(state, state_ex)) == meaning, stage
-        assert str(tracking.from_kuaidi100(kuaidi100)) == meaning, stage
+        assert str(carrier_codes.from_kdniao(state, state_ex)) == meaning, stage
+        assert str(carrier_codes.from_kuaidi100(kuaidi100)) == meaning, stage
         assert normalized == meaning or (stage is Stage.REFUSED and normalized == "returned")
 
 

@@ -15,9 +15,9 @@ import signal
 
 from rich.console import Console
 
-from server.simulator.catalog import busiest_leader
-from server.simulator.config import SimConfig
-from server.simulator.session import Session, Summary
+from simulator.catalog import busiest_leader
+from simulator.config import SimConfig
+from simulator.session import Session, Summary
 
 __all__ = ["Session", "SimConfig", "Summary", "busiest_leader", "play"]
 

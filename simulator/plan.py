@@ -13,8 +13,8 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
-from server.simulator.catalog import PRESALE, SCARCE, SKUS, WAREHOUSE_CITIES, Catalog, pitch_order
-from server.simulator.people import Buyer, Flaw, Place, buyer_in, flawed, pick_place
+from simulator.catalog import PRESALE, SCARCE, SKUS, WAREHOUSE_CITIES, Catalog, pitch_order
+from simulator.people import Buyer, Flaw, Place, buyer_in, flawed, pick_place
 
 # Leader popularity ∝ rank^-1.25: the top tenth of the leaders bring well over half of the orders.
 ZIPF_EXPONENT = 1.25

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.simulator.client import Api
-from server.simulator.people import Leader, make_leaders
+from simulator.client import Api
+from simulator.people import Leader, make_leaders
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from server.simulator.carriers import BEIJING
-from server.simulator.stats import PARCEL_STATES, Stats
+from simulator.carriers import BEIJING
+from simulator.stats import PARCEL_STATES, Stats
 
 PARCEL_LABELS = {
     "created": "待揽收",

@@ -108,3 +108,16 @@ class Api:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def answer_of(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object a response carries, or {} when it carries none."""
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def error_code(response: httpx.Response) -> str:
+    return str(answer_of(response).get("error") or "")

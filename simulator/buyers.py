@@ -1,0 +1,213 @@
+"""The buyers: visitors open leaders' links and order; a sold-out line is mostly swapped for another SKU of the
+same shelf; leaders fix held orders; some buyers cancel, some ask for a refund after their parcel is signed."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Any
+
+import httpx
+
+from simulator.catalog import SCARCE, SKU_BY_ID, SKUS
+from simulator.client import Api, answer_of, error_code
+from simulator.config import SimConfig
+from simulator.plan import PlannedOrder
+from simulator.pushes import CarrierPushes
+from simulator.stats import Stats
+from simulator.timeline import Timeline
+from simulator.world import OrderState, World
+
+REFUND_REASONS = ("水果有坏果", "外包装破损", "与描述不符", "发错规格", "不想要了")
+
+
+class Buyers:
+    def __init__(
+        self, cfg: SimConfig, api: Api, stats: Stats, clock: Timeline, world: World, pushes: CarrierPushes
+    ) -> None:
+        self.cfg, self.api, self.stats, self.clock, self.world = cfg, api, stats, clock, world
+        self.pushes = pushes
+        pushes.on_signed = self.signed
+
+    async def visit(self, visitor: str, code: str) -> None:
+        response = await self.api.post("/api/v1/visits", {"visitor": visitor, "code": code})
+        if response is None:
+            return
+        if response.status_code == 200:
+            self.stats.visits += 1
+            self.stats.bindings[str(response.json().get("binding"))] += 1
+        else:
+            self.stats.error(f"visit {visitor}: {response.status_code} {response.text[:160]}")
+
+    async def visit_and_order(self, planned: PlannedOrder) -> None:
+        state = OrderState(planned)
+        orders = self.world.orders
+        orders[planned.order] = state
+        try:
+            if planned.code:
+                await self.visit(planned.visitor, planned.code)
+            response = await self.api.post("/api/v1/orders", planned.body(self.cfg.room))
+            instead = self._substitute(planned, response)
+            if instead is not None:
+                # Sold out on air: most buyers take something else from the same shelf instead.
+                self.stats.sold_out += 1
+                self.stats.substituted += 1
+                del orders[planned.order]
+                state.planned = instead
+                orders[instead.order] = state
+                response = await self.api.post("/api/v1/orders", instead.body(self.cfg.room))
+        finally:
+            self.world.ordering -= 1
+        await self._placed(state, response)
+
+    def _substitute(self, planned: PlannedOrder, response: httpx.Response | None) -> PlannedOrder | None:
+        """The order again with the sold-out line swapped for another SKU of its category (or None)."""
+        if response is None or response.status_code != 409 or error_code(response) != "sold_out":
+            return None
+        rng = random.Random(f"{self.cfg.seed}:{planned.order}:substitute")
+        if rng.random() >= 0.6:
+            return None
+        field_name = str(answer_of(response).get("field") or "")
+        gone = {sku for i, (sku, _) in enumerate(planned.items) if field_name == f"items[{i}].sku"}
+        gone = gone or {sku for sku, _ in planned.items if sku == SCARCE}
+        taken = {sku for sku, _ in planned.items}
+        items = []
+        for sku, qty in planned.items:
+            if sku in gone:
+                shelf = [s.sku for s in SKUS if s.category == SKU_BY_ID[sku].category and s.sku not in taken]
+                shelf = [s for s in shelf if s != SCARCE]
+                if not shelf:
+                    continue
+                sku = rng.choice(shelf)
+                taken.add(sku)
+            items.append((sku, qty))
+        if not items:
+            return None
+        return dataclasses.replace(planned, order=f"{planned.order}b", items=tuple(items))
+
+    async def _placed(self, state: OrderState, response: httpx.Response | None) -> None:
+        planned = state.planned
+        if response is None:
+            state.status = "failed"
+            return
+        if response.status_code == 409 and error_code(response) == "sold_out":
+            state.status = "sold_out"
+            self.stats.sold_out += 1
+            self.stats.recent.append(self.clock.now())
+            return
+        if response.status_code not in (200, 201):
+            state.status = "failed"
+            self.stats.error(f"order {planned.order}: {response.status_code} {response.text[:160]}")
+            return
+        body = response.json()
+        self.stats.recent.append(self.clock.now())
+        state.leader, state.total_cents = body.get("leader"), int(body.get("total_cents", 0))
+        self.stats.gmv_cents += state.total_cents
+        if body.get("status") == "held":
+            state.status = "held"
+            self.stats.held += 1
+            if planned.fate.verify:
+                self.clock.schedule(
+                    self.clock.after_sim_minutes(_uniform(planned.order, "verify", 10, 60)), self._verify, state
+                )
+            return
+        state.status = "accepted"
+        self.stats.accepted += 1
+        waiting = sum(int(line.get("qty", 0)) for line in body.get("presale") or [])
+        if waiting:
+            self.stats.presale += 1
+            self.world.presale_waiting[planned.order] = waiting
+        if planned.fate.cancel:
+            self.clock.schedule(
+                self.clock.after_sim_minutes(_uniform(planned.order, "cancel", 1, 4)), self._cancel, state
+            )
+            return
+        await self._ship(state, body.get("shipments") or [])
+
+    async def _ship(self, state: OrderState, shipments: list[dict[str, Any]]) -> None:
+        """Start a journey per booked parcel. A parcel answered from a warehouse that is going down was
+        re-routed by the outage (new warehouse, new waybill): read the order again once the outage is in."""
+        downs = {str(s.get("warehouse")) for s in shipments} & self.world.down
+        if downs:
+            await self.world.outage_in(downs)
+            await self.pushes.resync(state.planned.order)
+            return
+        for shipment in shipments:
+            if shipment.get("waybill") and shipment.get("state") != "cancelled":
+                self.pushes.start(state, shipment)
+
+    async def _verify(self, state: OrderState) -> None:
+        planned = state.planned
+        assert planned.flaw is not None
+        response = await self.api.post(
+            f"/api/v1/orders/{planned.order}/verify", {planned.flaw.field: planned.flaw.fix}
+        )
+        if response is None:
+            return
+        if response.status_code != 200:
+            self.stats.error(f"verify {planned.order}: {response.status_code} {response.text[:160]}")
+            return
+        state.status = "verified"
+        self.stats.verified += 1
+        await self._ship(state, response.json().get("shipments") or [])
+
+    async def _cancel(self, state: OrderState) -> None:
+        response = await self.api.post(f"/api/v1/orders/{state.planned.order}/cancel")
+        if response is None:
+            return
+        if response.status_code == 200:
+            state.status = "cancelled"
+            self.stats.cancelled += 1
+            self.world.presale_waiting.pop(state.planned.order, None)
+        else:
+            self.stats.error(f"cancel {state.planned.order}: {response.status_code} {response.text[:160]}")
+
+    # --- after the parcel is signed ------------------------------------------------------------------------
+
+    def signed(self, state: OrderState) -> None:
+        """A parcel of the order was signed: a buyer fated to ask for a refund does so a little later."""
+        if not state.planned.fate.refund or state.refund_planned:
+            return
+        state.refund_planned = True
+        order = state.planned.order
+        self.clock.schedule(
+            self.clock.after_sim_minutes(_uniform(order, "refund", 10, 60)), self._open_refund, state
+        )
+
+    async def _open_refund(self, state: OrderState) -> None:
+        order = state.planned.order
+        rng = random.Random(f"{self.cfg.seed}:{order}:refund")
+        amount = (
+            state.total_cents
+            if rng.random() < 0.6
+            else max(1, state.total_cents * rng.randint(20, 50) // 100)
+        )
+        body = {"kind": "refund", "amount_cents": amount, "reason": rng.choice(REFUND_REASONS)}
+        response = await self.api.post(f"/api/v1/orders/{order}/after-sales", body)
+        if response is None:
+            return
+        if response.status_code not in (200, 201):
+            self.stats.error(f"refund {order}: {response.status_code} {response.text[:160]}")
+            return
+        self.stats.refunds_opened += 1
+        after_sale = str(response.json()["after_sale"])
+        self.clock.schedule(
+            self.clock.after_sim_minutes(rng.uniform(10, 60)), self._resolve_refund, state, after_sale
+        )
+
+    async def _resolve_refund(self, state: OrderState, after_sale: str) -> None:
+        approved = state.planned.fate.approve
+        response = await self.api.post(f"/api/v1/after-sales/{after_sale}/resolve", {"approved": approved})
+        if response is None:
+            return
+        if response.status_code != 200:
+            self.stats.error(f"resolve {after_sale}: {response.status_code} {response.text[:160]}")
+            return
+        if approved:
+            self.stats.refunds_approved += 1
+        else:
+            self.stats.refunds_rejected += 1
+
+
+def _uniform(order: str, what: str, low: float, high: float) -> float:
+    return random.Random(f"{order}:{what}").uniform(low, high)

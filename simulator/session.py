@@ -1,0 +1,276 @@
+"""A simulated live session played against a running server, through its public API only.
+
+The session loads the catalog, then plays the planned orders at their times (each after its visitor opened a
+leader's link), and reacts to the server's answers the way the real world would: carriers push each parcel's
+trace on the accelerated clock, leaders fix held orders, buyers cancel or ask for refunds, the brand
+replenishes, and a warehouse goes down for a while and comes back. It ends after the last order and a short
+drain, or when stopped.
+
+This module composes the parts, each in a module of its own: the clocks and the timeline (timeline.py), what
+the session knows of the world (world.py), the buyers (buyers.py), the carriers' pushes (pushes.py), the
+warehouse outage (outages.py), restocking (restock.py) and the screen (display.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from simulator import display
+from simulator.buyers import Buyers
+from simulator.catalog import (
+    OUTAGE_WAREHOUSE,
+    SKU_BY_ID,
+    SKUS,
+    WAREHOUSES,
+    CatalogError,
+    load_catalog,
+    plan_catalog,
+)
+from simulator.client import Api
+from simulator.config import SimConfig
+from simulator.outages import Outages
+from simulator.plan import OrderPlanner, PlannedOrder, Rhythm
+from simulator.pushes import CarrierPushes
+from simulator.restock import Restocking
+from simulator.stats import Stats
+from simulator.timeline import Timeline
+from simulator.world import World
+
+OUTAGE_FROM, OUTAGE_UNTIL = 0.35, 0.60  # of the orders placed
+
+
+@dataclass
+class Summary:
+    run: str
+    room: str
+    ended: str
+    elapsed: float
+    stats: dict[str, Any]
+    orders: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)
+    outages: list[tuple[str, str]] = field(default_factory=list)  # (warehouse, "down" | "up")
+    board: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Session:
+    def __init__(self, config: SimConfig, console: Console | None = None, *, live: bool = True) -> None:
+        self.cfg = config
+        self.console = console or Console()
+        self.show_live = live
+        self.stats = Stats(target=config.orders)
+        self.api = Api(config.url, config.api_key, config.concurrency, self.stats.error)
+        self.rhythm = Rhythm.for_session(config.orders, config.rate, config.pulse_every, config.pulse_seconds)
+        self.clock = Timeline(config.speed, self.stats.error)
+        self.world = World()
+        self.pushes = CarrierPushes(config, self.api, self.stats, self.clock, self.world)
+        self.buyers = Buyers(config, self.api, self.stats, self.clock, self.world, self.pushes)
+        self.outages = Outages(self.api, self.stats, self.clock, self.world, self.pushes)
+        self.restock = Restocking(config, self.api, self.stats, self.clock, self.world, self.pushes)
+        self.planner: OrderPlanner | None = None
+        self.ended = "orders"
+        self.loops: list[asyncio.Task[Any]] = []
+        self.interrupts = 0
+
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.api.unreachable and not self.clock.stopped:
+                self.ended = "server unreachable"
+                self.stop()
+
+    def stop(self) -> None:
+        self.clock.stop()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: the first stops the session cleanly (warehouse restored, summary printed)."""
+        self.interrupts += 1
+        if self.ended == "orders":
+            self.ended = "interrupted"
+        self.stats.phase = "stopping"
+        self.stop()
+
+    # --- the whole session -----------------------------------------------------------------------------------
+
+    async def run(self) -> Summary:
+        """Play the session to its end (or until stopped) and print the summary."""
+        animated = self.show_live and self.console.is_terminal
+        live = (
+            Live(self._render(), console=self.console, auto_refresh=False, transient=False)
+            if animated
+            else None
+        )
+        if live is not None:
+            live.start()
+        reporter = asyncio.create_task(self._report(live))
+        board: list[dict[str, Any]] = []
+        try:
+            if await self._begin():
+                await self._feed()
+                await self._drain()
+            await self._wind_down()
+            board = await self._board()
+            self.stats.phase = f"done ({self.ended})"
+        finally:
+            reporter.cancel()
+            for task in self.loops:
+                task.cancel()
+            await asyncio.gather(reporter, *self.loops, return_exceptions=True)
+            if live is not None:
+                live.update(self._render(), refresh=True)
+                live.stop()
+            await self.api.close()
+        result = self._summary(board)
+        self.console.print(display.summary(self.stats, board, result.elapsed, result.ended, self.cfg.room))
+        return result
+
+    def _render(self) -> Any:
+        return display.progress(
+            self.stats,
+            self.cfg.url,
+            self.cfg.room,
+            self.clock.elapsed(),
+            self.clock.sim_now(),
+            self.clock.now(),
+            self.api.in_flight,
+            self.cfg.speed,
+        )
+
+    async def _report(self, live: Live | None) -> None:
+        """The progress screen, redrawn from the event loop; on a console that is not a terminal, a line every
+        ten seconds instead."""
+        while True:
+            if live is not None:
+                live.update(self._render(), refresh=True)
+                await asyncio.sleep(0.25)
+                continue
+            await asyncio.sleep(10)
+            if self.show_live:
+                self.console.print(display.line(self.stats, self.clock.elapsed(), self.clock.now()), soft_wrap=True)
+
+    async def _begin(self) -> bool:
+        self.stats.phase = f"waiting for {self.cfg.url}"
+        healthy = await self.clock.unless_stopped(self.api.wait_until_healthy(self.cfg.wait))
+        if healthy is None:
+            return False
+        if not healthy:
+            self.ended = "server unreachable"
+            self.stats.error(f"{self.cfg.url}/healthz did not answer within {self.cfg.wait:g}s")
+            return False
+        self.stats.phase = "loading the catalog"
+        catalog = plan_catalog(
+            random.Random(f"{self.cfg.seed}:catalog"), self.cfg.room, self.cfg.leaders, self.cfg.orders
+        )
+        now = datetime.now(UTC).replace(microsecond=0)
+        expected_hours = self.cfg.orders / (3.25 * self.cfg.rate) / 3600
+        try:
+            loading = load_catalog(
+                self.api, catalog, now - timedelta(minutes=1), max(4.0, 2 * expected_hours)
+            )
+            if await self.clock.unless_stopped(loading) is None:
+                return False
+        except CatalogError as error:
+            self.ended = "catalog refused"
+            self.stats.error(str(error))
+            return False
+        self.world.catalog = catalog
+        busiest = catalog.by_id[catalog.popularity[0]]
+        self.console.print(
+            f"room {catalog.room}: {len(SKUS)} SKUs in {len(WAREHOUSES)} warehouses, {len(catalog.leaders)} leaders;"
+            f" the busiest leader is {busiest.leader} ({busiest.name}); order ids o-{self.cfg.run}-00001, …",
+            soft_wrap=True,
+        )
+        self.planner = OrderPlanner(catalog, self.rhythm, self.cfg.seed, self.cfg.run)
+        self.clock.begin()
+        self.loops = [
+            asyncio.create_task(c) for c in (self.clock.run(), self.pushes.kdniao_flusher(), self._watchdog())
+        ]
+        return not self.clock.stopped
+
+    async def _feed(self) -> None:
+        assert self.planner is not None
+        total = self.cfg.orders
+        down_at, up_at = max(1, int(total * OUTAGE_FROM)), max(2, int(total * OUTAGE_UNTIL))
+        check_every = max(20, total // 20)
+        for index in range(total):
+            planned = self.planner.next()
+            if not await self.clock.sleep_until(self.clock.t0 + planned.at):
+                return
+            self._announce(planned)
+            if index == down_at:
+                self.outages.begin(OUTAGE_WAREHOUSE)
+            elif index == up_at:
+                self.outages.end(OUTAGE_WAREHOUSE)
+            if index and index % check_every == 0:
+                self.clock.spawn(self.restock.keep_stock(index // check_every))
+            self.world.ordering += 1
+            self.clock.spawn(self.buyers.visit_and_order(planned))
+            for visitor, code in planned.browsers:
+                self.clock.spawn(self.buyers.visit(visitor, code))
+            self.stats.placed += 1
+            while self.world.ordering >= self.cfg.concurrency * 4 and not self.clock.stopped:
+                await asyncio.sleep(0.01)  # the server is behind: hold the next orders back
+
+    def _announce(self, planned: PlannedOrder) -> None:
+        assert self.planner is not None
+        pitched = self.planner.pitched(planned.pulse)
+        if pitched is None:
+            self.stats.phase = "calm baseline"
+        else:
+            self.stats.pulses = max(self.stats.pulses, (planned.pulse or 0) + 1)
+            self.stats.phase = f"the host pitches {SKU_BY_ID[pitched].name} — orders ×10"
+
+    async def _drain(self) -> None:
+        if self.clock.stopped:
+            return
+        self.stats.phase = "draining: letting parcels and follow-ups finish"
+        self.restock.fill_presale()
+        deadline = self.clock.now() + self.cfg.drain
+        while self.clock.now() < deadline and not self.clock.stopped:
+            if self.clock.idle() and not self.pushes.busy():
+                return
+            await asyncio.sleep(0.1)
+
+    async def _wind_down(self) -> None:
+        self.stop()
+        await self.outages.wind_down()
+        for task in self.loops:
+            task.cancel()
+        await self.clock.cancel_tasks(grace=3)
+
+    async def _board(self) -> list[dict[str, Any]]:
+        if not self.clock.started or self.api.unreachable:
+            return []
+        with contextlib.suppress(Exception):
+            response = await asyncio.wait_for(
+                self.api.get(f"/api/v1/rooms/{self.cfg.room}/leaderboard?by=gmv&limit=5"), timeout=5
+            )
+            if response is not None and response.status_code == 200:
+                return list(response.json().get("entries", []))
+        return []
+
+    def _summary(self, board: list[dict[str, Any]]) -> Summary:
+        states = self.world.orders.values()
+        return Summary(
+            run=self.cfg.run,
+            room=self.cfg.room,
+            ended=self.ended,
+            elapsed=self.clock.elapsed(),
+            stats=self.stats.as_dict(),
+            orders=[s.planned.order for s in states],
+            accepted=[s.planned.order for s in states if s.status in ("accepted", "verified", "cancelled")],
+            held=[s.planned.order for s in states if s.status in ("held", "verified")],
+            verified=[s.planned.order for s in states if s.status == "verified"],
+            outages=list(self.outages.log),
+            board=board,
+        )
+
