@@ -21,7 +21,7 @@ from server.context import AppContext
 from server.db import models
 from server.db.uow import Tx
 from server.services import catalog_rows, shipping, stock_rows
-from server.services.orders import load_leaders
+from server.services.order_book import load_leaders
 from server.services.stock_rows import StockGuardTripped
 
 Answer = tuple[dict[str, Any], bool]  # (the resource as JSON, whether this call created it)

@@ -23,7 +23,8 @@ from server.context import AppContext
 from server.db import models
 from server.db.uow import Tx
 from server.services import catalog_rows, stock_rows
-from server.services.orders import add_carrier_days, china_day
+from server.services.order_book import china_day
+from server.services.order_writes import add_carrier_days
 from server.services.stock_rows import load_levels
 
 Lines = tuple[tuple[str, int], ...]

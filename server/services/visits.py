@@ -22,7 +22,7 @@ from server.db import models
 from server.db.sql import accumulate, upsert
 from server.db.uow import Command, Tx, log_failure
 from server.services import catalog_rows
-from server.services.orders import load_leaders
+from server.services.order_book import load_leaders
 
 
 @dataclass(frozen=True)
