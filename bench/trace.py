@@ -58,7 +58,7 @@ class Trace:
         self.wrap_async(realtime.projections, "refresh", "projections.refresh")
         self.wrap_sync(realtime.hub, "flush", "hub.flush", size=lambda a: len(realtime.hub.dirty))
         self.wrap_sync(realtime.hub, "render", "hub.render")
-        from server.services import orders
+        from server.services import order_writes, orders
         from store import uow
 
         self.wrap_async(orders, "load_book", "orders.load_book", size=lambda a: len(a[1]))
@@ -68,8 +68,8 @@ class Trace:
         from store import inline_sqlite
 
         self.wrap_async(inline_sqlite.Connection, "commit", "sqlite.commit")
-        self.wrap_async(orders, "take_deal_quota", "orders.flush.deals")
-        self.wrap_async(orders.stock_rows, "reserve", "orders.flush.stock")
+        self.wrap_async(order_writes, "take_deal_quota", "orders.flush.deals")
+        self.wrap_async(order_writes.stock_rows, "reserve", "orders.flush.stock")
         self.wrap_async(ctx.waybills, "prepare", "waybills.prepare")
         self._monitor = asyncio.create_task(self._watch_loop())
         import gc

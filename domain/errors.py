@@ -35,3 +35,9 @@ class Conflict(DomainError):
     """The state of things forbids this change now (maps to 409 conflict)."""
 
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The one asking may not change this (maps to 403 forbidden): e.g. a leader verifying another's order."""
+
+    code = "forbidden"

@@ -19,6 +19,7 @@ from itertools import combinations
 from types import MappingProxyType
 
 from domain import geo
+from domain.address import Address
 from domain.errors import DomainError, SoldOut
 
 # Exact search looks at every subset of the candidate warehouses: 2**12 - 1 = 4095 subsets at most, which is
@@ -337,6 +338,11 @@ def replan(
         raise DomainError(f"warehouse {down!r} is not one of the warehouses", field="down")
     still_up = [w if w.code != down else replace(w, active=False) for w in warehouses]
     return plan_warehouses(lines, available, still_up, dest)
+
+
+def buyer_destination(buyer: Address) -> Destination:
+    """Where an express or instant parcel goes: the buyer's province and city as written."""
+    return Destination(buyer.province, buyer.city)
 
 
 def destination_for(delivery: Delivery, buyer: Destination, pickup_point: Destination | None) -> Destination:

@@ -10,20 +10,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 
 from domain import geo
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    name: str
-    phone: str
-    province: str
-    city: str
-    district: str
-    address: str
+from domain.address import Address as Address  # the one address type, re-exported for the screening rules
 
 
 class Flag(StrEnum):

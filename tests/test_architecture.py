@@ -31,6 +31,8 @@ def _imported_roots(path: Path) -> set[str]:
 
 
 DESIGNED_MODULES = (
+    "ordering",
+    "address",
     "attribution",
     "stock",
     "routing",

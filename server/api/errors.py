@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.errors import Conflict, DomainError, SoldOut
+from domain.errors import Conflict, DomainError, Forbidden, SoldOut
 
 
 class ApiError(DomainError):
@@ -53,6 +53,8 @@ def from_domain(error: DomainError) -> ApiError:
     status = 409 if isinstance(error, SoldOut | Conflict) or error.code in _CONFLICT_CODES else 422
     if error.code == "not_found":
         status = 404
+    if isinstance(error, Forbidden):
+        status = 403
     return ApiError(status, error.code, error.detail, error.field)
 
 

@@ -9,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.address import Address
 from domain.tokens import Claim
+from server.api import order_answers
 from server.api.common import (
     Body,
     Id,
@@ -27,6 +29,7 @@ from server.api.common import (
     whole,
 )
 from server.api.errors import ApiError, json_response
+from server.context import AppContext
 from server.services import order_changes, order_reads
 from server.services import orders as placing
 
@@ -86,7 +89,7 @@ def order_request(body: OrderBody) -> placing.OrderRequest:
         room=body.room,
         visitor=body.visitor,
         code=body.code,
-        buyer=placing.Buyer(**body.buyer.model_dump()),
+        buyer=Address(**body.buyer.model_dump()),
         items=tuple((item.sku, item.qty) for item in body.items),
         delivery=body.delivery,
         at=body.at,
@@ -94,10 +97,16 @@ def order_request(body: OrderBody) -> placing.OrderRequest:
     )
 
 
+def order_answer(app: AppContext) -> placing.Answering:
+    """The answer to a placed order, with its tracking link (stored with the order for replays)."""
+    return lambda decision: order_answers.placed(decision, app.tracking_url(decision.order, decision.at))
+
+
 async def place_order(request: Request) -> Response:
     require_api_key(request)
     body = await parse(request, OrderBody)
-    answer = await placing.place(ctx(request), order_request(body))
+    app = ctx(request)
+    answer = await placing.place(app, order_request(body), order_answer(app))
     return json_response(answer.body, answer.status_code)
 
 

@@ -21,7 +21,7 @@ from domain.events import CatalogChanged, WarehouseStatusChanged
 from domain.stock_alerts import AlertPolicy
 from server.context import AppContext
 from server.services import catalog_rows, shipping, stock_rows
-from server.services.orders import load_leaders
+from server.services.order_book import load_leaders
 from server.services.stock_rows import StockGuardTripped
 from store import models
 from store.uow import Tx

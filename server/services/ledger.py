@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from domain import commission
+from domain import commission, ordering
 from domain.events import CommissionMoved
 from store import models
 from store.uow import Tx
@@ -41,17 +41,7 @@ def row(value: commission.Entry, room: str) -> dict[str, Any]:
 
 
 def moved(value: commission.Entry, room: str) -> CommissionMoved:
-    return CommissionMoved(
-        at=value.at,
-        order=value.order,
-        room=room,
-        leader=value.leader,
-        role=str(value.role),
-        source=None if value.source is None else str(value.source),
-        target=str(value.target),
-        amount_cents=value.amount_cents,
-        reason=str(value.reason),
-    )
+    return ordering.commission_moved(value, room)
 
 
 async def order_entries(tx: Tx, order: str) -> list[commission.Entry]:

@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, update
 
 from domain import commission, screening, stock
-from domain.errors import Conflict, DomainError
+from domain.address import Address
+from domain.errors import Conflict, DomainError, Forbidden
 from domain.events import (
     AfterSaleOpened,
     AfterSaleResolved,
     OrderCancelled,
     OrderVerified,
 )
-from server.api.errors import ApiError
 from server.context import AppContext
 from server.services import ledger, shipping, stock_rows
 from server.services.order_reads import shipment_view
@@ -151,13 +151,13 @@ async def verify(
     async def run(tx: Tx) -> dict[str, Any]:
         row = await load_order(tx, order)
         if acting_leader is not None and row.leader != acting_leader:
-            raise ApiError(403, "forbidden", f"order {order} does not belong to leader {acting_leader}")
+            raise Forbidden(f"order {order} does not belong to leader {acting_leader}")
         if row.status == "accepted":
             return await _verified_answer(tx, order)
         if row.status != "held":
             raise Conflict(f"order {order} is {row.status}", field="order", code="not_held")
         buyer = {**row.buyer, **fixes}
-        flags = [str(f) for f in screening.check(screening.Address(**buyer))]
+        flags = [str(f) for f in screening.check(Address(**buyer))]
         if flags:
             raise DomainError(
                 f"still cannot deliver: {', '.join(flags)}",

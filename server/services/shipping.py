@@ -22,7 +22,7 @@ from domain.errors import DomainError
 from domain.events import ShipmentPlanned
 from server.context import AppContext
 from server.services import catalog_rows, stock_rows
-from server.services.orders import add_carrier_days
+from server.services.order_writes import add_carrier_days
 from server.services.stock_rows import load_levels
 from store import models
 from store.uow import Tx

@@ -19,7 +19,7 @@ from domain.errors import DomainError
 from domain.events import VisitorBound
 from server.context import AppContext
 from server.services import catalog_rows
-from server.services.orders import load_leaders
+from server.services.order_book import load_leaders
 from store import models
 from store.sql import accumulate, upsert
 from store.uow import Command, Tx, log_failure

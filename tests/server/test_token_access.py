@@ -10,7 +10,7 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-from seed import SECRET, START, order_body, seed_catalog, share_code
+from seed import GUANGZHOU_BUYER, SECRET, START, order_body, seed_catalog, share_code
 
 from domain import tokens
 
@@ -296,3 +296,22 @@ def _room() -> dict[str, Any]:
     from seed import ROOM
 
     return {**ROOM, "title": "另一个直播间"}
+
+
+# --- who may change what -----------------------------------------------------------------------------------
+
+
+async def test_a_leader_fixing_another_leaders_held_order_is_403_and_the_order_stays_held(service: Any) -> None:
+    await seed_catalog(service)
+    code = await share_code(service, "lead-a")
+    landline = {**GUANGZHOU_BUYER, "phone": "020-12345678"}
+    body = order_body("o-held", "v-held", [("tea", 1)], code=code, buyer=landline)
+    assert (await service.post("/api/v1/orders", body)).json()["status"] == "held"
+    fixed = {"phone": "13600001111"}
+    path = "/api/v1/orders/o-held/verify"
+    refused = await service.client.post(path, json=fixed, headers=bearer(service.ctx.token("leader", "lead-b")))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "forbidden" and "lead-b" in refused.json()["detail"]
+    assert (await service.client.get("/api/v1/orders/o-held")).json()["status"] == "held"
+    own = await service.client.post(path, json=fixed, headers=bearer(service.ctx.token("leader", "lead-a")))
+    assert own.status_code == 200 and own.json()["status"] == "accepted", own.text

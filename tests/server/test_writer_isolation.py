@@ -15,7 +15,7 @@ from seed import order_body, seed_catalog, share_code
 from sqlalchemy import insert, select
 
 from domain.errors import DomainError
-from server.api.orders import OrderBody, order_request
+from server.api.orders import OrderBody, order_answer, order_request
 from server.services.orders import OrderAnswer, PlaceOrder
 from server.services.visits import RecordVisit, VisitRequest
 from store import models
@@ -117,7 +117,7 @@ def _request(order: str, items: list[tuple[str, int]]) -> Any:
 class BuggyOrder(PlaceOrder):
     """An order whose decision fails with a bug, not with a rule's refusal."""
 
-    def decide(self, tx: Tx, book: Any) -> OrderAnswer:
+    def decide(self, tx: Tx, book: Any, snapshot: Any) -> OrderAnswer:
         raise ZeroDivisionError("a bug in deciding this order")
 
 
@@ -127,7 +127,8 @@ async def test_a_poisoned_order_in_a_burst_leaves_every_other_order_of_its_batch
 
     def place(i: int) -> Callable[[], Awaitable[Any]]:
         kind = BuggyOrder if i == 7 else PlaceOrder
-        return lambda: writer.submit(kind(_request(f"burst-{i}", [("tea", 1), ("mango", 1)]), ctx))
+        request = _request(f"burst-{i}", [("tea", 1), ("mango", 1)])
+        return lambda: writer.submit(kind(request, ctx, order_answer(ctx)))
 
     before = writer.batches
     results = await together(writer, [place(i) for i in range(20)])
@@ -151,7 +152,7 @@ async def test_an_order_whose_time_cannot_be_placed_in_the_calendar_fails_alone_
         request = _request(f"edge-{i}", [("tea", 2)])
         if i == 3:
             request = dataclasses.replace(request, at=edge)
-        return lambda: writer.submit(PlaceOrder(request, ctx))
+        return lambda: writer.submit(PlaceOrder(request, ctx, order_answer(ctx)))
 
     before = writer.batches
     results = await together(writer, [place(i) for i in range(8)])

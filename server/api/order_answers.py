@@ -1,0 +1,38 @@
+"""The answer to `POST /api/v1/orders` (API.md, `OrderPlaced`), built from the domain's decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import ordering
+
+
+def placed(decision: ordering.OrderDecision, tracking_url: str) -> dict[str, Any]:
+    d = decision
+    leader_entry = d.leader_commission
+    return {
+        "order": d.order,
+        "status": d.status,
+        "leader": d.leader,
+        "assists": list(d.attribution.assists),
+        "total_cents": d.total_cents,
+        "shipments": [
+            {
+                "shipment": p.shipment,
+                "warehouse": p.warehouse.code,
+                "carrier": p.carrier,
+                "waybill": p.waybill,
+                "state": "created",
+                "items": [{"sku": sku, "qty": qty} for sku, qty in p.lines],
+            }
+            for p in d.shipments
+        ],
+        "presale": [{"sku": sku, "qty": qty} for sku, qty in d.presale],
+        "commission": {
+            "leader": d.leader,
+            "amount_cents": leader_entry.amount_cents if leader_entry else 0,
+            "state": str(leader_entry.target) if leader_entry else None,
+        },
+        "flags": list(d.flags),
+        "tracking_url": tracking_url,
+    }
