@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain import tokens
 from domain.routing import CarrierPolicy
-from server import revocations, tokens
+from server import revocations
 from server.services.waybills import SandboxCarrier, WaybillIssuer
 from server.settings import Settings
 from store.uow import Writer

@@ -18,7 +18,7 @@ from alembic import command
 from seed import START, order_body, seed_catalog, share_code
 from sqlalchemy import func, insert, select
 
-from server import cli
+from liveroom import cli
 from store import models
 from store.migrate import alembic_config, upgrade
 

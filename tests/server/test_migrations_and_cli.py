@@ -12,7 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine as create_sync_engine
 
-from server import cli, tokens
+from domain import tokens
+from liveroom import cli
 from store.migrate import upgrade
 from store.models import metadata
 

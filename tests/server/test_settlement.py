@@ -14,7 +14,7 @@ import pytest
 from seed import order_body, seed_catalog, share_code
 from sqlalchemy import func, select
 
-from server import cli
+from liveroom import cli
 from server.services.scheduler import Scheduler
 from server.services.settlement import settle_all
 from store import models

@@ -15,7 +15,7 @@ from rich.console import Console
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT
 
 from domain import screening
-from server import cli_simulate
+from liveroom import cli_simulate
 from simulator import Session, SimConfig, busiest_leader
 from simulator.carriers import CODES, Stage
 from simulator.catalog import OUTAGE_WAREHOUSE, SCARCE, SKUS, WAREHOUSES, plan_catalog
