@@ -177,6 +177,8 @@ class Hub:
         self._snapshots: dict[str, dict[Format, tuple[int, str]]] = {}
         self.frames_rendered = 0
         self.ticks = 0
+        self.wired = 0  # screens attached with a Wire (direct transport writes) / without one: for /healthz
+        self.unwired = 0
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -198,6 +200,11 @@ class Hub:
             self._snapshots.pop(topic, None)
 
     @property
+    def direct_writes(self) -> bool | None:
+        """Whether the screens attached so far all got direct transport writes (None: none attached yet)."""
+        return None if self.wired + self.unwired == 0 else self.unwired == 0
+
+    @property
     def connections(self) -> int:
         return len({s for subs in self.subscribers.values() for s in subs})
 
@@ -208,6 +215,10 @@ class Hub:
                      auth: tuple[str, str, int] | None = None) -> Subscriber:
         """Send the truth first (a snapshot per topic, or the feed items missed since `since`), then follow."""
         subscriber = Subscriber(connection, topics, fmt, self.max_feed_backlog, wire=wire, auth=auth)
+        if wire is None:
+            self.unwired += 1
+        else:
+            self.wired += 1
         try:
             for topic in topics:
                 await connection.send_text(self._first_frame(topic, fmt, since))

@@ -38,6 +38,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+async def inline_sqlite_active(engine: AsyncEngine) -> bool | None:
+    """Whether `engine`'s connections really run on server/db/inline_sqlite.py (None: not SQLite). Asked of a
+    live pooled connection, so a SQLAlchemy that stopped taking the stand-in module shows here (/healthz)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        return isinstance(raw.driver_connection, inline_sqlite.Connection)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes in WAL mode.
     cursor = dbapi_connection.cursor()
