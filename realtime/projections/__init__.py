@@ -234,9 +234,6 @@ class Projections:
     def leader_rooms(self, leader: str) -> set[str]:
         return self.m.boards.rooms_of(leader)
 
-    def order_known(self, order: str) -> bool:
-        return self.orders.known(order)
-
     async def ensure_order(self, engine: AsyncEngine, order: str) -> bool:
         return await self.orders.ensure(engine, order)
 
