@@ -61,13 +61,13 @@ async def healthz(request: Request) -> Response:
             "database": app.engine.dialect.name,
             "writer_batches": app.writer.batches,
             "writer_commands": app.writer.commands,
-            "fast_paths": await fast_paths(request, app, realtime),
+            "fast_paths": fast_paths(request, app, realtime),
         }
     )
 
 
-async def fast_paths(request: Request, app: AppContext, realtime: Realtime | None) -> dict[str, Any]:
-    """Whether each speed trick that reads a library's internals is in force, asked of the live objects (the
+def fast_paths(request: Request, app: AppContext, realtime: Realtime | None) -> dict[str, Any]:
+    """Whether each speed trick that reads a library's internals is in force, read off the live objects (the
     versions are pinned in pyproject.toml; tests/server/test_fast_paths.py fails if one switched off):
     direct_writes — the hub writes frames straight to uvicorn's transport (None until a screen attached);
     inline_sqlite — SQLite runs on the loop's thread (None on PostgreSQL); precompiled_insert — the writer's
@@ -75,7 +75,7 @@ async def fast_paths(request: Request, app: AppContext, realtime: Realtime | Non
     "asyncio"."""
     return {
         "direct_writes": realtime.hub.direct_writes if realtime is not None else None,
-        "inline_sqlite": await inline_sqlite_active(app.engine),
+        "inline_sqlite": inline_sqlite_active(app.engine),
         "precompiled_insert": precompiled_insert_works(app.engine.dialect),
         "http_parser": http_parser(request.scope.get(SCOPE_KEY)),
         "event_loop": event_loop(),

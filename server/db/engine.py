@@ -38,14 +38,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-async def inline_sqlite_active(engine: AsyncEngine) -> bool | None:
-    """Whether `engine`'s connections really run on server/db/inline_sqlite.py (None: not SQLite). Asked of a
-    live pooled connection, so a SQLAlchemy that stopped taking the stand-in module shows here (/healthz)."""
+def inline_sqlite_active(engine: AsyncEngine) -> bool | None:
+    """Whether SQLite runs on server/db/inline_sqlite.py (None: not SQLite): it has opened the connections, so
+    a SQLAlchemy that stopped taking the stand-in module shows here (/healthz). A counter: no I/O."""
     if engine.dialect.name != "sqlite":
         return None
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        return isinstance(raw.driver_connection, inline_sqlite.Connection)
+    return inline_sqlite.opened > 0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
