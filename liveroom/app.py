@@ -19,16 +19,18 @@ from starlette.routing import BaseRoute, Route
 from domain.errors import DomainError
 from realtime import ws
 from realtime.runtime import Realtime, ScreenLimits
-from realtime.wire import RawSend
+from realtime.wire import SCOPE_KEY, RawSend
 from server import logs
 from server.api import errors
 from server.api.errors import json_response
 from server.api.internal_errors import InternalErrors
 from server.clock import system_clock
 from server.context import AppContext
+from server.serving import event_loop, http_parser
 from server.settings import Settings
-from store.engine import create_engine
+from store.engine import create_engine, inline_sqlite_active
 from store.instance import resolve_secrets
+from store.sql import precompiled_insert_works
 from store.uow import Writer
 from web import pages
 from web.frames import render_frame
@@ -52,14 +54,32 @@ def api_routes() -> list[BaseRoute]:
 
 async def healthz(request: Request) -> Response:
     app: AppContext = request.app.state.ctx
+    realtime = getattr(request.app.state, "realtime", None)
     return json_response(
         {
             "ok": True,
             "database": app.engine.dialect.name,
             "writer_batches": app.writer.batches,
             "writer_commands": app.writer.commands,
+            "fast_paths": fast_paths(request, app, realtime),
         }
     )
+
+
+def fast_paths(request: Request, app: AppContext, realtime: Realtime | None) -> dict[str, Any]:
+    """Whether each speed trick that reads a library's internals is in force, read off the live objects (the
+    versions are pinned in pyproject.toml; tests/server/test_fast_paths.py fails if one switched off):
+    direct_writes — the hub writes frames straight to uvicorn's transport (None until a screen attached);
+    inline_sqlite — SQLite runs on the loop's thread (None on PostgreSQL); precompiled_insert — the writer's
+    executemany skips the statement compiler; http_parser — "httptools" or "h11"; event_loop — "uvloop" or
+    "asyncio"."""
+    return {
+        "direct_writes": realtime.hub.direct_writes if realtime is not None else None,
+        "inline_sqlite": inline_sqlite_active(app.engine),
+        "precompiled_insert": precompiled_insert_works(app.engine.dialect),
+        "http_parser": http_parser(request.scope.get(SCOPE_KEY)),
+        "event_loop": event_loop(),
+    }
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
@@ -76,6 +96,14 @@ def _settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+
+
+class LiveroomApp(Starlette):
+    """Starlette with realtime/wire.py's RawSend around everything, Starlette's error middleware included: it
+    must see the server's own `send` (the hub's direct writes, /healthz's parser)."""
+
+    def build_middleware_stack(self) -> Any:
+        return RawSend(super().build_middleware_stack())
 
 
 def create_app(
@@ -129,11 +157,11 @@ def create_app(
             await writer.stop()
             await engine.dispose()
 
-    app = Starlette(
+    app = LiveroomApp(
         routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *pages.routes, *extra_routes],
         lifespan=lifespan,
-        # RawSend must see the server's own `send`; InternalErrors must be inside Starlette's ServerErrorMiddleware.
-        middleware=[Middleware(RawSend), Middleware(InternalErrors)],
+        # InternalErrors must be inside Starlette's ServerErrorMiddleware (RawSend is outside it: LiveroomApp).
+        middleware=[Middleware(InternalErrors)],
         exception_handlers={
             errors.ApiError: errors.handle_api_error,
             DomainError: errors.handle_domain_error,

@@ -23,7 +23,8 @@ from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.relay")
 
-PAGE = 5_000  # outbox rows per query when catching up
+PAGE = 500  # outbox rows per query when catching up
+SLICE_S = 0.010  # while catching up, the loop is handed back at least this often (tests/realtime/test_loop_lag.py)
 
 
 class Relay:
@@ -143,21 +144,31 @@ class Follower:
             await asyncio.sleep(self.poll_interval)
 
     async def _apply_outbox(self, dirty: set[str], *, before: int | None) -> int:
-        """Apply outbox rows after `applied` (and below `before`), page by page; missing seqs are holes."""
+        """Apply outbox rows after `applied` (and below `before`), page by page; missing seqs are holes.
+
+        A long catch-up (a restart behind a busy writer, a bus outage) must not freeze the screens: between pages,
+        and inside one every `SLICE_S`, the loop gets a turn (the hub may then draw a view that is part way
+        through the backlog, which is as true as any view between two events)."""
         outbox = models.outbox
         applied = 0
+        loop = asyncio.get_running_loop()
         while True:
             query = select(outbox.c.seq, outbox.c.payload).where(outbox.c.seq > self._applied)
             if before is not None:
                 query = query.where(outbox.c.seq < before)
             async with self.engine.connect() as conn:
                 rows = (await conn.execute(query.order_by(outbox.c.seq).limit(PAGE))).all()
+            handed_back = loop.time()
             for seq, payload in rows:
                 self._apply(seq, payload, dirty)
+                if loop.time() - handed_back > SLICE_S:
+                    await asyncio.sleep(0)
+                    handed_back = loop.time()
             self.from_outbox += len(rows)
             applied += len(rows)
             if len(rows) < PAGE:
                 return applied
+            await asyncio.sleep(0)
 
     def _apply(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         if seq <= self._applied:

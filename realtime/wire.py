@@ -29,16 +29,17 @@ def encode_text(text: str) -> bytes:
 
 
 class RawSend:
-    """ASGI middleware that keeps the server's own `send` of a WebSocket connection in its scope.
+    """ASGI middleware that keeps the server's own `send` of a connection in its scope.
 
-    Starlette wraps `send` for its exception handling before the endpoint sees it; the unwrapped one is what
-    tells us which protocol object (and transport) carries the connection."""
+    Starlette wraps an HTTP `send` for its exception handling before any middleware of the app sees it, so this
+    wraps the whole app (liveroom/app.py's LiveroomApp does). The unwrapped `send` tells which protocol object (and
+    transport) carries the connection: for a WebSocket, the hub's fast path; for HTTP, the parser (/healthz)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] in ("websocket", "http"):
             scope[SCOPE_KEY] = send
         await self.app(scope, receive, send)
 

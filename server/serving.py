@@ -329,6 +329,20 @@ def protocols(limits: Limits, parser: str = "auto") -> tuple[type[Guard], type[G
     return http, ws, gate
 
 
+def http_parser(send: Any) -> str | None:
+    """Which of uvicorn's HTTP implementations carries a request, from the server's own `send` of it (kept in the
+    scope by realtime/wire.py's RawSend, liveroom/app.py): "httptools", "h11", or None when it is not uvicorn's."""
+    module = type(getattr(send, "__self__", None)).__module__
+    if not module.startswith("uvicorn.protocols.http."):
+        return None
+    return module.rpartition(".")[2].removesuffix("_impl")
+
+
+def event_loop() -> str:
+    """The running event loop's implementation: "uvloop" under `liveroom serve`, "asyncio" without it."""
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
+
+
 def raise_file_limit() -> int:
     """Raise this process's soft limit on open files to its hard limit; returns the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 
 
@@ -61,14 +60,4 @@ class Settings:
             ws_stall_s=float(env.get("LIVEROOM_WS_STALL_S", cls.ws_stall_s)),
             ws_message_budget=int(env.get("LIVEROOM_WS_MESSAGE_BUDGET", cls.ws_message_budget)),
             ws_message_window_s=float(env.get("LIVEROOM_WS_MESSAGE_WINDOW_S", cls.ws_message_window_s)),
-        )
-
-    def with_generated_secrets(self) -> Settings:
-        """Fill a missing API key or signing secret with a random one (never a guessable default)."""
-        from dataclasses import replace
-
-        return replace(
-            self,
-            api_key=self.api_key or secrets.token_urlsafe(24),
-            secret=self.secret or secrets.token_urlsafe(32),
         )

@@ -38,6 +38,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def inline_sqlite_active(engine: AsyncEngine) -> bool | None:
+    """Whether SQLite runs on server/db/inline_sqlite.py (None: not SQLite): it has opened the connections, so
+    a SQLAlchemy that stopped taking the stand-in module shows here (/healthz). A counter: no I/O."""
+    if engine.dialect.name != "sqlite":
+        return None
+    return inline_sqlite.opened > 0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes in WAL mode.
     cursor = dbapi_connection.cursor()

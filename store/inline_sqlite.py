@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 
 __version__ = "inline-1"
 BUSY_SLICE_MS = 50
+opened = 0  # connections this module opened in this process: /healthz's proof that SQLAlchemy runs on it
 
 # What SQLAlchemy's adapter reads off the module it is given.
 DatabaseError = sqlite3.DatabaseError
@@ -171,6 +172,8 @@ class Connection:
         if self._conn is None:
             options = {"check_same_thread": False, **self._kwargs, "timeout": BUSY_SLICE_MS / 1000}
             self._conn = sqlite3.connect(self.database, **options)
+            global opened
+            opened += 1
         return self
         yield  # pragma: no cover - makes this a generator; connecting never suspends
 

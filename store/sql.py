@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -102,12 +102,26 @@ def _insert_plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _Plan
     cache_key = (table.name, keys, dialect.name)
     if cache_key not in _PLANS:
         compiled: Any = table.insert().compile(dialect=dialect, column_keys=list(keys))
-        if compiled.insert_prefetch or compiled.positiontup is None or sorted(compiled.positiontup) != sorted(keys):
+        # `_bind_processors` is SQLAlchemy's private attribute (pinned in pyproject.toml): should it go, the plain
+        # insert is used, and /healthz says `precompiled_insert: false`.
+        processors = getattr(compiled, "_bind_processors", None)
+        positions = getattr(compiled, "positiontup", None)
+        if compiled.insert_prefetch or processors is None or positions is None or sorted(positions) != sorted(keys):
             _PLANS[cache_key] = None
         else:
-            processors = compiled._bind_processors
-            _PLANS[cache_key] = (compiled.string, [(key, processors.get(key)) for key in compiled.positiontup])
+            _PLANS[cache_key] = (compiled.string, [(key, processors.get(key)) for key in positions])
     return _PLANS[cache_key]
+
+
+_PROBE = Table("liveroom_probe", MetaData(), Column("id", Integer, primary_key=True), Column("name", Text),
+               Column("at", DateTime(timezone=True)))
+
+
+def precompiled_insert_works(dialect: Dialect) -> bool:
+    """Whether `insert_many` takes its precompiled path on `dialect` (asked for /healthz): a table of the shapes
+    liveroom writes, compiled the way `insert_many` compiles, with a bind processor found for its datetime."""
+    plan = _insert_plan(_PROBE, ("id", "name", "at"), dialect)
+    return plan is not None
 
 
 async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

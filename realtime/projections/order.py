@@ -88,9 +88,6 @@ class OrderTimelines:
         self.stale: set[str] = set()
         self.loading: set[str] = set()
 
-    def known(self, order: str) -> bool:
-        return order in self.views
-
     def on_event(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         order = record.get("order")
         # An order being read right now may have been read before this event's commit: read it again after.

@@ -2,13 +2,15 @@
 
 It runs from the scheduler, from `POST /api/v1/admin/settle` and from `liveroom settle --as-of`; all three run
 the same steps. A backlog is worked through in bounded chunks, one writer transaction each, so a month of
-unsettled orders never becomes one giant transaction that holds the writer. Every step is idempotent
-(settled lines are final, a stuck parcel is raised once per state): running it again, or from two places,
-adds nothing.
+unsettled orders never becomes one giant transaction that holds the writer; inside a chunk the event loop gets a
+turn between the steps and every `SLICE_S` (SQLite runs on the loop's thread), so screens keep ticking. Every
+step is idempotent (settled lines are final, a stuck parcel is raised once per state): running it again, or from
+two places, adds nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,8 @@ from store import models
 from store.engine import create_engine
 from store.uow import Tx, Writer
 
-CHUNK = 500  # orders (and parcels) per transaction
+CHUNK = 50  # orders (and parcels) per transaction
+SLICE_S = 0.010  # inside a chunk, the event loop gets a turn at least this often (tests/realtime/test_loop_lag.py)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ async def settle(tx: Tx, as_of: datetime, cursor: Cursor | None = None, *,
     if cursor.order is not None:
         settled, next_order = await _settle_orders(tx, as_of, cursor.order, chunk)
     stuck, next_shipment = 0, None
+    await asyncio.sleep(0)  # a turn for the loop between the two passes
     if cursor.shipment is not None:
         stuck, next_shipment = await _raise_stuck(tx, as_of, cursor.shipment, chunk, tracking.StuckPolicy())
     return {"settled": settled, "stuck": stuck, "cursor": Cursor(next_order, next_shipment)}
@@ -85,6 +89,7 @@ async def _settle_orders(tx: Tx, as_of: datetime, after: str, chunk: int) -> tup
     orders = await _frozen_orders(tx, as_of, after, chunk)
     if not orders:
         return 0, None
+    await asyncio.sleep(0)
     ids = [o.order for o in orders]
     ce = models.commission_entries
     entries: dict[str, list[commission.Entry]] = defaultdict(list)
@@ -96,12 +101,18 @@ async def _settle_orders(tx: Tx, as_of: datetime, after: str, chunk: int) -> tup
     a = models.after_sales
     blocked = set((await tx.conn.execute(
         select(a.c.order).where(a.c.order.in_(ids), a.c.status == "open").distinct())).scalars())
+    await asyncio.sleep(0)
     settled = 0
+    loop = asyncio.get_running_loop()
+    handed_back = loop.time()
     for order in orders:
         due = commission.settle_due(entries[order.order], order.signed_at, window_days[order.room], as_of,
                                     open_after_sale=order.order in blocked)
         await ledger.append(tx, order.room, due)
         settled += len(due)
+        if loop.time() - handed_back > SLICE_S:  # SQLite runs on the loop's thread: screens keep ticking
+            await asyncio.sleep(0)
+            handed_back = loop.time()
     return settled, (ids[-1] if len(orders) == chunk else None)
 
 
@@ -136,10 +147,12 @@ async def _raise_stuck(tx: Tx, as_of: datetime, after: str, chunk: int,
         select(s).where(s.c.state.in_([str(state) for state, _ in policy.thresholds]), s.c.stuck_at.is_(None),
                         s.c.waybill.is_not(None), s.c.last_event_at <= quiet_since, s.c.shipment > after)
         .order_by(s.c.shipment).limit(chunk)))
+    await asyncio.sleep(0)
     stuck = [row for row in rows if tracking.is_stuck(parcel(row), as_of, policy)]
     if stuck:
         await tx.conn.execute(update(s).where(s.c.shipment.in_([row.shipment for row in stuck]))
                               .values(stuck_at=as_of))
+        await asyncio.sleep(0)  # the writer appends the events to the outbox and commits next
         tx.emit(*(ParcelStuck(at=as_of, shipment=row.shipment, order=row.order, waybill=row.waybill,
                               carrier=row.carrier, state=row.state,
                               since=row.state_since or row.last_event_at) for row in stuck))

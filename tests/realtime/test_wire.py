@@ -73,7 +73,10 @@ async def test_a_socket_that_asks_to_pause_gets_the_ordinary_send_which_waits(li
             break
         await asyncio.sleep(0.02)
     assert subscriber.task is not None
-    await asyncio.sleep(0.3)  # and stays there, however many ticks go by
+    sent, ticks = subscriber.sent, hub.ticks
+    while hub.ticks < ticks + 3:  # and stays there, however many ticks go by: nothing is written past the pause
+        await asyncio.sleep(hub.tick)
+    assert subscriber.task is not None and subscriber.sent == sent
     protocol.resume_writing()
     assert not [f for f in watcher.frames if f["seq"] > before]
     await watcher.wait_for(lambda f: f["seq"] > before)
