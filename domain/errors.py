@@ -35,3 +35,13 @@ class Conflict(DomainError):
     """The state of things forbids this change now (maps to 409 conflict)."""
 
     code = "conflict"
+
+
+class StillHeld(DomainError):
+    """A held order's fix that screening still refuses; `flags` are the screening flags, in order."""
+
+    code = "still_held"
+
+    def __init__(self, flags: list[str], *, field: str | None = None) -> None:
+        super().__init__(f"still cannot deliver: {', '.join(flags)}", field=field)
+        self.flags = tuple(flags)

@@ -24,13 +24,14 @@ from server import logs
 from server.api import errors
 from server.api.errors import json_response
 from server.api.internal_errors import InternalErrors
+from server.api.screens import ScreenActions
 from server.clock import system_clock
 from server.context import AppContext
 from server.db.engine import create_engine
 from server.db.instance import resolve_secrets
 from server.db.uow import Writer
 from server.settings import Settings
-from web import pages
+from web import actions, pages
 from web.frames import render_frame
 
 Hook = Callable[[AppContext], Any]
@@ -98,6 +99,7 @@ def create_app(
         writer = Writer(engine, clock)
         context = AppContext(resolved, engine, writer, clock)
         app.state.ctx = context
+        app.state.screen_actions = ScreenActions(context)
         writer.start()
         stops: list[Any] = []
         try:
@@ -130,7 +132,8 @@ def create_app(
             await engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *pages.routes, *extra_routes],
+        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *actions.routes, *pages.routes,
+                *extra_routes],
         lifespan=lifespan,
         # RawSend must see the server's own `send`; InternalErrors must be inside Starlette's ServerErrorMiddleware.
         middleware=[Middleware(RawSend), Middleware(InternalErrors)],

@@ -147,7 +147,7 @@ async def test_a_replenishment_sent_again_after_the_network_failed_adds_the_unit
         await route.fetch()
         await route.abort("connectionreset")
 
-    await page.route("**/stock/GZ/adjust", lost_answer)
+    await page.route("**/skus/mango/replenish*", lost_answer)
     mango = tile(page, "mango")
     await mango.locator('input[name="delta"]').fill("30")
     await mango.locator("button", has_text="补货").click()
@@ -155,7 +155,7 @@ async def test_a_replenishment_sent_again_after_the_network_failed_adds_the_unit
         "document.querySelector('.tile[data-sku=\"mango\"] .form-status').classList.contains('error')",
         timeout=WAIT,
     )
-    await page.unroute("**/stock/GZ/adjust")
+    await page.unroute("**/skus/mango/replenish*")
     await mango.locator("button", has_text="补货").click()  # the host tries again
     await page.wait_for_function(
         "document.querySelector('.tile[data-sku=\"mango\"] .form-status').classList.contains('ok')",

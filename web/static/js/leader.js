@@ -1,5 +1,5 @@
 // The leader page's small behaviours on top of the frames: what is new or has moved catches the eye, the board
-// folds to the top 10, and a held order is fixed in place with the page's own token.
+// folds to the top 10. (A held order is fixed by an htmx form post: web/actions.py.)
 (function () {
   "use strict";
   var ARRIVE_MS = 1200;
@@ -72,10 +72,6 @@
   }
 
   // --- how far the leader is from the next place up (or ahead of the next one down) --------------------------------
-  function yuan(cents) {
-    var whole = Math.floor(cents / 100).toLocaleString("en-US");
-    return "¥" + whole + "." + String(cents % 100).padStart(2, "0");
-  }
   function showGaps() {
     var me = document.querySelector(".me[data-leader]");
     if (!me) return;
@@ -90,7 +86,7 @@
         var diff = other ? Math.abs(+other.dataset.gmv - +mine.dataset.gmv) : 0;
         var name = other ? other.querySelector(".board-name").textContent : "";
         if (diff > 0) {
-          text = (rank === 1 ? gap.dataset.lead : gap.dataset.behind).replace("{amount}", yuan(diff))
+          text = (rank === 1 ? gap.dataset.lead : gap.dataset.behind).replace("{amount}", liveroom.money(diff, "exact"))
             .replace("{name}", name);
         }
       }
@@ -113,70 +109,6 @@
     var card = button.closest(".board-card");
     var expanded = card.classList.toggle("expanded");
     button.textContent = expanded ? button.dataset.less : button.dataset.more;
-  });
-
-  // --- fixing a held order -------------------------------------------------------------------------------------
-  var FIELDS = ["phone", "province", "city", "district", "address"];
-  var FLAG_FIELD = { phone_not_mobile: "phone", province_unknown: "province", city_not_in_province: "city",
-                     district_missing: "district", address_too_short: "address" };
-  var labels = {};
-  var source = document.getElementById("flag-labels");
-  if (source) { try { labels = JSON.parse(source.textContent); } catch (e) { labels = {}; } }
-
-  function flagField(form, field) {
-    var box = field && form.querySelector('[data-field="' + field + '"]');
-    if (box) box.classList.add("flagged");
-    return box;
-  }
-
-  function explain(form, status, answer) {
-    if (answer.error === "still_held") {
-      // "still cannot deliver: phone_not_mobile, address_too_short" → the same words the flags above use.
-      var flags = String(answer.detail || "").split(":").slice(1).join(":").split(",")
-        .map(function (f) { return f.trim(); }).filter(Boolean);
-      flags.forEach(function (flag) { flagField(form, FLAG_FIELD[flag]); });
-      var words = flags.map(function (flag) { return labels[flag] || flag; });
-      return status.dataset.still.replace("{reasons}", words.join(status.dataset.joiner || ", "));
-    }
-    var box = flagField(form, answer.field);
-    if (box) return status.dataset.still.replace("{reasons}", box.querySelector("span").textContent);
-    return answer.detail || answer.error || status.dataset.failed;
-  }
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.dataset || !form.dataset.verify) return;
-    event.preventDefault();
-    var body = {};
-    FIELDS.forEach(function (name) {
-      var input = form.elements[name];
-      if (input) body[name] = input.value.trim();
-    });
-    var button = form.querySelector("button[type=submit]");
-    var status = form.querySelector("[data-status]");
-    button.disabled = true;
-    status.className = "form-status";
-    status.textContent = status.dataset.sending;
-    fetch(form.dataset.verify, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + document.body.dataset.token },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().then(function (answer) { return { ok: response.ok, answer: answer }; });
-    }).then(function (result) {
-      if (result.ok) {  // the order leaves the list with the next frame; until then the button stays off
-        status.className = "form-status ok";
-        status.textContent = status.dataset.ok;
-        return;
-      }
-      button.disabled = false;
-      status.className = "form-status error";
-      status.textContent = explain(form, status, result.answer || {});
-    }).catch(function () {
-      button.disabled = false;
-      status.className = "form-status error";
-      status.textContent = status.dataset.failed;
-    });
   });
 
   function start() { showGaps(); markOrders(false, Date.now()); remember(); }

@@ -21,39 +21,23 @@
   document.addEventListener("htmx:wsAfterMessage", function (event) {
     document.dispatchEvent(new CustomEvent("liveroom:frame", { detail: event.detail }));
   });
-  // Screen actions: a <form data-api="PUT /api/v1/..."> sends its fields as JSON with the page's token.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.dataset || !form.dataset.api) return;
-    event.preventDefault();
-    var parts = form.dataset.api.split(" ");
-    var body = {};
-    Array.prototype.forEach.call(form.elements, function (input) {
-      if (!input.name || input.disabled) return;
-      var value = input.value;
-      if (input.type === "checkbox") value = input.checked;
-      else if (input.dataset.type === "int") value = parseInt(value, 10);
-      else if (input.dataset.type === "bool") value = value === "true";
-      else if (value === "" && input.dataset.optional !== undefined) return;
-      body[input.name] = value;
-    });
-    var status = form.querySelector("[data-status]");
-    if (status) { status.textContent = ""; status.className = "form-status"; }
-    // A screen's own script may add to the body (host.js: the replenish form's idempotency id).
-    form.dispatchEvent(new CustomEvent("liveroom:sending", { bubbles: true, detail: { body: body } }));
-    fetch(parts[1], {
-      method: parts[0],
-      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + document.body.dataset.token },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().then(function (answer) { return { ok: response.ok, answer: answer }; });
-    }).then(function (result) {
-      form.dispatchEvent(new CustomEvent("liveroom:answered", { bubbles: true, detail: { ok: result.ok, body: body } }));
-      if (!status) return;
-      status.className = "form-status " + (result.ok ? "ok" : "error");
-      status.textContent = result.ok ? (status.dataset.ok || "✓") : (result.answer.detail || result.answer.error);
-    }).catch(function () {
-      if (status) { status.className = "form-status error"; status.textContent = status.dataset.failed || "!"; }
-    });
+  // Writes are htmx form posts answered with fragments (web/actions.py); when no answer comes at all, the form's
+  // status says so (a retry of a replenishment then sends the same id, so nothing is added twice).
+  document.addEventListener("htmx:sendError", function (event) {
+    var status = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector("[data-status]");
+    if (status) { status.className = "form-status error"; status.textContent = status.dataset.failed || "!"; }
   });
+  // Money the browser adds up itself, by the screens' one rule (web/render.py `money`): "exact" ¥1,234.50,
+  // "short" ¥12.3万 in Chinese, ¥12.3k / ¥1.2M in English, else whole yuan.
+  window.liveroom = { money: function (cents, style) {
+    var yuan = Math.floor(cents / 100), zh = document.documentElement.lang !== "en";
+    if (style === "exact") {
+      return (cents < 0 ? "-" : "") + "¥" + Math.floor(Math.abs(cents) / 100).toLocaleString("en-US") + "." +
+        String(Math.abs(cents) % 100).padStart(2, "0");
+    }
+    if (style === "short" && zh && Math.abs(yuan) >= 10000) return "¥" + (yuan / 10000).toFixed(1) + "万";
+    if (style === "short" && !zh && Math.abs(cents) >= 100000000) return "¥" + (cents / 100000000).toFixed(1) + "M";
+    if (style === "short" && !zh && Math.abs(cents) >= 1000000) return "¥" + (cents / 100000).toFixed(1) + "k";
+    return "¥" + yuan.toLocaleString("en-US");
+  } };
 })();

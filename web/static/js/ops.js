@@ -3,7 +3,6 @@
 (function () {
   "use strict";
   var MINUTE = 60;
-  var zh = document.documentElement.lang !== "en";
   var clockFormat = new Intl.DateTimeFormat("en-GB", {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
   });
@@ -13,13 +12,7 @@
 
   // --- figures ----------------------------------------------------------------------------------------------
 
-  function money(cents) {  // the same rule as the frame's money macro (yuan_short, or k / M in English)
-    var yuan = Math.floor(cents / 100);
-    if (zh && Math.abs(yuan) >= 10000) return "¥" + (yuan / 10000).toFixed(1) + "万";
-    if (!zh && Math.abs(cents) >= 100000000) return "¥" + (cents / 100000000).toFixed(1) + "M";
-    if (!zh && Math.abs(cents) >= 1000000) return "¥" + (cents / 100000).toFixed(1) + "k";
-    return "¥" + yuan.toLocaleString("en-US");
-  }
+  function money(cents) { return liveroom.money(cents, "short"); }  // as the frame draws it
 
   function readSeries() {
     var script = document.getElementById("ops-series");
@@ -175,29 +168,22 @@
     });
   }
 
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.dataset || !form.dataset.api) return;
+  // htmx asks before it posts: the first click arms the button, a second one within seconds lets the post go.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt;
+    if (!form.dataset || !form.dataset.confirm) return;
     var row = form.closest("[data-warehouse]");
     var warehouse = row ? row.dataset.warehouse : "";
-    if (form.dataset.confirm && !(armed && armed.warehouse === warehouse && Date.now() < armed.until)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();  // live.js sends it on the second click, not this one
-      armed = { warehouse: warehouse, until: Date.now() + 5000 };
+    if (armed && armed.warehouse === warehouse && Date.now() < armed.until) {
+      armed = null;
       showArmed();
-      setTimeout(showArmed, 5100);
       return;
     }
-    armed = null;
+    event.preventDefault();
+    armed = { warehouse: warehouse, until: Date.now() + 5000 };
     showArmed();
-    var status = form.querySelector("[data-status]");
-    if (status) {
-      setTimeout(function () {  // the status node survives frames (hx-preserve); clear it once read
-        var node = document.getElementById(status.id);
-        if (node) { node.textContent = ""; node.className = "form-status"; }
-      }, 8000);
-    }
-  }, true);
+    setTimeout(showArmed, 5100);
+  });
 
   // --- frames and time --------------------------------------------------------------------------------------
 
