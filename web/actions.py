@@ -4,7 +4,7 @@ Each route sits under its page's path (/host/{room}/…, /leader/{leader}/…, /
 (scoped to that path, web/pages.py) goes with the post; a bearer token works too. Only htmx posts are taken (the
 `HX-Request` header, which a cross-site form cannot send). The work is done by the composition root's
 `screen_actions` (server/api/screens.py: the services the JSON API calls); a refusal comes back as a fragment that
-names its code and field (`data-error`, `data-field`), drawn in the page's language — never as text to parse.
+names its code and field (`data-error`, `data-error-field`), drawn in the page's language — never as text to parse.
 Answers are 200 either way: htmx swaps them, and the browser logs no failed request.
 """
 

@@ -169,9 +169,11 @@ async def test_a_replenishment_sent_again_after_the_network_failed_adds_the_unit
         "document.querySelector('.tile[data-sku=\"mango\"] .units').textContent.trim() === '110'",
         timeout=WAIT,
     )
-    page.errors.remove(
-        "Failed to load resource: net::ERR_CONNECTION_RESET"
-    )  # the dropped answer, and only it
+    # The dropped answer, and only it: the browser's line, and htmx's own report of the failed request.
+    page.errors.remove("Failed to load resource: net::ERR_CONNECTION_RESET")
+    htmx_reports = [e for e in page.errors if e.startswith(("htmx:sendError", "htmx:afterRequest"))]
+    assert len(htmx_reports) <= 2, page.errors
+    page.errors = [e for e in page.errors if e not in htmx_reports]
     await assert_no_reload(page)
 
 

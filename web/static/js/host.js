@@ -62,6 +62,7 @@
     var before = levels();
     incoming.removeAttribute("hx-swap-oob");
     Idiomorph.morph(target, incoming, MORPH);
+    htmx.process(target);  // forms idiomorph created anew post through htmx too
     event.detail.shouldSwap = false;
     document.querySelectorAll(".tile[data-sku]").forEach(function (tile) {
       var was = before[tile.dataset.sku];
