@@ -4,70 +4,27 @@
   var FEED_ROWS = 40;
   var SPARK_MINUTES = 30;
 
-  // --- morphing a stock frame into the page ---------------------------------------------------------------------
-  // A frame is the whole board again, once a second while the room sells. Replacing it would wipe what the host is
-  // typing into a replenish form and could swallow a click: idiomorph touches only what changed. What the host
-  // typed or picked in a form marked data-keep stays, and so does a status being read (data-morph="skip").
-  var TRANSIENT = ["flash-up", "flash-down", "changed"];  // animations this script plays; a frame keeps them
-
-  function animate(el, name) {
-    TRANSIENT.forEach(function (other) { el.classList.remove(other); });
-    void el.offsetWidth; // restart the animation even if the same one is still playing
-    el.classList.add(name);
-  }
-
-  document.addEventListener("animationend", function (event) {
-    var el = event.target;
-    if (/^(flash-up|flash-down|level-changed)$/.test(event.animationName)) {
-      TRANSIENT.forEach(function (name) { el.classList.remove(name); });
-    }
-  });
-
-  function figure(text) { return parseFloat(text.replace(/[^\d.]/g, "")); }
-  var flashing = new Map();
-  var MORPH = { morphStyle: "outerHTML", callbacks: {
-    beforeNodeMorphed: function (old, next) {
-      if (old.nodeType !== 1) return true;
-      var mode = old.getAttribute("data-morph");
-      if (mode === "skip") return false;
-      if (mode === "attrs") {  // children drawn here (the sparkline)
-        Array.prototype.forEach.call(next.attributes, function (a) { old.setAttribute(a.name, a.value); });
-        return false;
-      }
-      TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
-      if (old.hasAttribute("data-flash")) flashing.set(old, old.textContent);
-      return true;
-    },
-    afterNodeMorphed: function (old) {
-      if (!flashing.has(old)) return;
-      var before = flashing.get(old);
-      flashing.delete(old);
-      if (before !== old.textContent) animate(old, figure(old.textContent) > figure(before) ? "flash-up" : "flash-down");
-    },
-    beforeAttributeUpdated: function (name, el) {
-      return !((name === "value" || name === "selected") && el.closest && el.closest("[data-keep]"));
-    }
-  } };
-
+  // --- a tile whose level changed is marked once (frames morph in: live.js) -----------------------------------
+  var before = null;
   function levels() {
     var seen = {};
     document.querySelectorAll(".tile[data-sku]").forEach(function (tile) { seen[tile.dataset.sku] = tile.dataset.level; });
     return seen;
   }
-
-  document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    var target = event.detail.target;
-    var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
-    if (!target || !target.classList.contains("stock") || !incoming || incoming.id !== target.id) return;
-    var before = levels();
-    incoming.removeAttribute("hx-swap-oob");
-    Idiomorph.morph(target, incoming, MORPH);
-    htmx.process(target);  // forms idiomorph created anew post through htmx too
-    event.detail.shouldSwap = false;
+  document.addEventListener("liveroom:morphing", function (event) {
+    if (event.detail.target.classList.contains("stock")) before = levels();
+  });
+  document.addEventListener("liveroom:frame", function () {
+    if (!before) return;
     document.querySelectorAll(".tile[data-sku]").forEach(function (tile) {
       var was = before[tile.dataset.sku];
-      if (was && was !== tile.dataset.level) animate(tile, "changed");
+      if (was && was !== tile.dataset.level) {
+        tile.classList.remove("changed");
+        void tile.offsetWidth;
+        tile.classList.add("changed");
+      }
     });
+    before = null;
     drawSparks();
   });
 
@@ -127,13 +84,6 @@
     var clock = document.getElementById("host-clock");
     if (clock) clock.textContent = clockFormat.format(new Date());
     setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
-  }
-
-  // A wall screen must come back quickly after a server restart: retry within seconds, never minutes.
-  if (window.htmx) {
-    htmx.config.wsReconnectDelay = function (retries) {
-      return Math.min(5000, 500 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
-    };
   }
 
   function start() { drawSparks(); trimFeed(); tick(); }

@@ -21,6 +21,76 @@
   document.addEventListener("htmx:wsAfterMessage", function (event) {
     document.dispatchEvent(new CustomEvent("liveroom:frame", { detail: event.detail }));
   });
+  // --- frames morph in place (pages with <body data-morph>) ------------------------------------------------------
+  // A frame is a whole view again. Morphing it in (idiomorph) touches only what changed: what is typed in a form
+  // marked data-keep stays, hx-preserve and data-morph="skip" are left alone, data-morph="attrs" keeps children
+  // drawn by a script. What changed catches the eye once: an added [data-arrive] slides in, a [data-rank] that
+  // improved shows "moved-up", a [data-flash] whose text changed plays its flash ("updown": up or down).
+  var TRANSIENT = ["arrive", "moved-up", "changed", "flash-up", "flash-down"];
+  var ENDS = /^(arrive|bump|rise|flash|flash-up|flash-down|level-changed)$/;
+  function play(el, name) {
+    TRANSIENT.forEach(function (other) { el.classList.remove(other); });
+    void el.offsetWidth;  // restart the animation even if the same one is still playing
+    el.classList.add(name);
+  }
+  document.addEventListener("animationend", function (event) {
+    var el = event.target.closest && event.target.closest("." + TRANSIENT.join(",."));
+    if (el && ENDS.test(event.animationName)) TRANSIENT.forEach(function (name) { el.classList.remove(name); });
+  });
+  function figure(text) { return parseFloat(text.replace(/[^\d.]/g, "")); }
+  var pending = new Map();
+  var MORPH = { morphStyle: "outerHTML", callbacks: {
+    beforeNodeMorphed: function (old, next) {
+      if (old.nodeType !== 1) return true;
+      if (old.hasAttribute("hx-preserve") || old.getAttribute("data-morph") === "skip") return false;
+      if (old.getAttribute("data-morph") === "attrs") {
+        Array.prototype.forEach.call(next.attributes, function (a) { old.setAttribute(a.name, a.value); });
+        return false;
+      }
+      TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
+      var was = +old.dataset.rank || 0, now = +next.dataset.rank || 0;
+      if (next.hasAttribute("data-arrive") && old.id !== next.id) {  // a placeholder (or another item) turned into it
+        pending.set(old, "added");
+        return true;
+      }
+      if (old.dataset.rank !== undefined && now > 0 && (!was || now < was)) pending.set(old, "moved-up");
+      else if (old.hasAttribute("data-flash")) pending.set(old, old.textContent);
+      return true;
+    },
+    afterNodeMorphed: function (old) {
+      if (!pending.has(old)) return;
+      var before = pending.get(old), mode = old.getAttribute("data-flash");
+      pending.delete(old);
+      if (before === "added") play(old, "arrive");
+      else if (before === "moved-up") play(old, before);
+      else if (before !== old.textContent && mode === "updown") {
+        play(old, figure(old.textContent) > figure(before) ? "flash-up" : "flash-down");
+      } else if (before !== old.textContent) play(old, mode || "changed");
+    },
+    afterNodeAdded: function (node) {
+      if (node.nodeType !== 1) return;
+      if (node.hasAttribute("data-arrive")) play(node, "arrive");
+      node.querySelectorAll("[data-arrive]").forEach(function (el) { play(el, "arrive"); });
+    },
+    beforeAttributeUpdated: function (name, el) {
+      return !((name === "value" || name === "selected") && el.closest && el.closest("[data-keep]"));
+    }
+  } };
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+    if (!document.body.hasAttribute("data-morph") || !target || !/^t-/.test(target.id) || !incoming ||
+        incoming.id !== target.id) return;  // frames only (their ids: web/render.py dom_id)
+    incoming.removeAttribute("hx-swap-oob");
+    document.dispatchEvent(new CustomEvent("liveroom:morphing", { detail: { target: target } }));
+    Idiomorph.morph(target, incoming, MORPH);
+    htmx.process(target);  // forms idiomorph created anew post through htmx too
+    event.detail.shouldSwap = false;
+  });
+  // Screens on a wall or a phone must come back quickly after a server restart or a lift: retry within seconds.
+  htmx.config.wsReconnectDelay = function (retries) {
+    return Math.min(5000, 400 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
+  };
   // Writes are htmx form posts answered with fragments (web/actions.py); when no answer comes at all, the form's
   // status says so (a retry of a replenishment then sends the same id, so nothing is added twice).
   document.addEventListener("htmx:sendError", function (event) {

@@ -1,5 +1,5 @@
-// The ops war room: the Beijing clock, the per-minute chart (drawn once, fed from each frame's JSON), new
-// exceptions flashing in, and a two-step "mark down" so a stray click never takes a warehouse offline.
+// The ops war room: the Beijing clock, the per-minute chart (drawn once, fed from each frame's JSON), and a
+// two-step "mark down" so a stray click never takes a warehouse offline. (New exceptions slide in: live.js.)
 (function () {
   "use strict";
   var MINUTE = 60;
@@ -122,35 +122,6 @@
     if (chart && host) chart.setSize({ width: host.clientWidth, height: host.clientHeight });
   }
 
-  // --- exceptions -------------------------------------------------------------------------------------------
-
-  var ARRIVE_MS = 1200;
-  var seenSeq = maxSeq();
-  var arrived = {};  // seq -> when it first showed up; frames redraw the list, the flash must not restart
-
-  function maxSeq() {
-    var top = 0;
-    document.querySelectorAll("#ops-exceptions [data-seq]").forEach(function (li) {
-      top = Math.max(top, parseInt(li.dataset.seq, 10) || 0);
-    });
-    return top;
-  }
-
-  function flashNew() {
-    var now = Date.now();
-    document.querySelectorAll("#ops-exceptions [data-seq]").forEach(function (li) {
-      var seq = parseInt(li.dataset.seq, 10) || 0;
-      if (seq > seenSeq && !(seq in arrived)) arrived[seq] = now;
-      var age = seq in arrived ? now - arrived[seq] : ARRIVE_MS;
-      if (age < ARRIVE_MS) {
-        li.style.animationDelay = -age + "ms";
-        li.classList.add("arrive");
-      }
-    });
-    Object.keys(arrived).forEach(function (seq) { if (now - arrived[seq] >= ARRIVE_MS) delete arrived[seq]; });
-    seenSeq = Math.max(seenSeq, maxSeq());
-  }
-
   // --- mark down: click once to arm, again within a few seconds to send -----------------------------------
 
   var armed = null;  // {warehouse, until}
@@ -193,7 +164,6 @@
       if (slide(series)) showRates(series);
       draw(series);
     }
-    flashNew();
     showArmed();
   }
 
