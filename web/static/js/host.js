@@ -77,16 +77,7 @@
     });
   }
 
-  var clockFormat = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
-  });
-  function tick() { // on the second, not a drifting second after the page happened to load
-    var clock = document.getElementById("host-clock");
-    if (clock) clock.textContent = clockFormat.format(new Date());
-    setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
-  }
-
-  function start() { drawSparks(); trimFeed(); tick(); }
+  function start() { drawSparks(); trimFeed(); }
   document.addEventListener("liveroom:frame", trimFeed);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -87,6 +87,15 @@
     htmx.process(target);  // forms idiomorph created anew post through htmx too
     event.detail.shouldSwap = false;
   });
+  // Every [data-clock] shows Beijing time, on the second (not a drifting second after the page happened to load).
+  var clockFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+  });
+  (function tick() {
+    var now = clockFormat.format(new Date());
+    document.querySelectorAll("[data-clock]").forEach(function (el) { if (el.textContent !== now) el.textContent = now; });
+    setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
+  })();
   // Screens on a wall or a phone must come back quickly after a server restart or a lift: retry within seconds.
   htmx.config.wsReconnectDelay = function (retries) {
     return Math.min(5000, 400 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);

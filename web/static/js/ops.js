@@ -3,9 +3,6 @@
 (function () {
   "use strict";
   var MINUTE = 60;
-  var clockFormat = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
-  });
   var axisFormat = new Intl.DateTimeFormat("en-GB", {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
   });
@@ -168,7 +165,6 @@
   }
 
   function tick() {
-    setText("ops-clock", clockFormat.format(new Date()));
     if (current && slide(current)) {
       showRates(current);
       draw(current);
