@@ -41,3 +41,13 @@ class Forbidden(DomainError):
     """The one asking may not change this (maps to 403 forbidden): e.g. a leader verifying another's order."""
 
     code = "forbidden"
+
+
+class StillHeld(DomainError):
+    """A held order's fix that screening still refuses; `flags` are the screening flags, in order."""
+
+    code = "still_held"
+
+    def __init__(self, flags: list[str], *, field: str | None = None) -> None:
+        super().__init__(f"still cannot deliver: {', '.join(flags)}", field=field)
+        self.flags = tuple(flags)

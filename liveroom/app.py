@@ -24,6 +24,7 @@ from server import logs
 from server.api import errors
 from server.api.errors import json_response
 from server.api.internal_errors import InternalErrors
+from server.api.screens import ScreenActions
 from server.clock import system_clock
 from server.context import AppContext
 from server.serving import event_loop, http_parser
@@ -32,7 +33,7 @@ from store.engine import create_engine, inline_sqlite_active
 from store.instance import resolve_secrets
 from store.sql import precompiled_insert_works
 from store.uow import Writer
-from web import pages
+from web import actions, pages
 from web.frames import render_frame
 
 Hook = Callable[[AppContext], Any]
@@ -126,6 +127,7 @@ def create_app(
         writer = Writer(engine, clock)
         context = AppContext(resolved, engine, writer, clock)
         app.state.ctx = context
+        app.state.screen_actions = ScreenActions(context)
         writer.start()
         stops: list[Any] = []
         try:
@@ -158,7 +160,8 @@ def create_app(
             await engine.dispose()
 
     app = LiveroomApp(
-        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *pages.routes, *extra_routes],
+        routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *actions.routes, *pages.routes,
+                *extra_routes],
         lifespan=lifespan,
         # InternalErrors must be inside Starlette's ServerErrorMiddleware (RawSend is outside it: LiveroomApp).
         middleware=[Middleware(InternalErrors)],

@@ -23,7 +23,7 @@ from web.render import TEMPLATES, dom_id, render
 
 STATIC = TEMPLATES.parent / "static"
 COOKIE = "liveroom_token"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 
 
 def _token(request: Request) -> str | None:
@@ -52,7 +52,7 @@ async def _screen(request: Request, role: str, subject: str, template: str, topi
     locale = locale_of(request.query_params.get("lang"))
     realtime = request.app.state.realtime
     token = _token(request)
-    if not (subject == "-" or _ID.match(subject)):
+    if not (subject == "-" or ID.match(subject)):
         return _denied(locale)
     checked = await realtime.check(token)
     if checked.genuine is None or not checked.genuine.opens(role, subject):
@@ -80,7 +80,7 @@ async def host_screen(request: Request) -> Response:
 
 async def leader_screen(request: Request) -> Response:
     leader = request.path_params["leader"]
-    rooms = sorted(request.app.state.realtime.projections.leader_rooms(leader)) if _ID.match(leader) else []
+    rooms = sorted(request.app.state.realtime.projections.leader_rooms(leader)) if ID.match(leader) else []
     topics = [f"leader:{leader}", *(f"room:{room}:board" for room in rooms[:3])]
     return await _screen(request, "leader", leader, "leader.html", topics, leader=leader)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -15,23 +16,38 @@ from web.i18n import LOCALES, translations
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+def money(cents: int | None, style: str = "exact", locale: str = "zh_CN") -> str:
+    """Money on every screen, from integer cents (the one rule; live.js `liveroom.money` follows it for figures the
+    browser adds up itself):
+    - "exact": ¥1,234.50;
+    - "whole": ¥1,234 (whole yuan, rounded down);
+    - "short", for a wall read from afar: ¥12.3万 from ten thousand yuan in Chinese, ¥12.3k / ¥1.2M in English."""
+    if cents is None:
+        return "—"
+    cents = int(cents)
+    if style == "exact":
+        sign = "-" if cents < 0 else ""
+        whole, fraction = divmod(abs(cents), 100)
+        return f"{sign}¥{whole:,}.{fraction:02d}"
+    yuan_value = cents // 100
+    if style == "short":
+        if locale != "en" and abs(yuan_value) >= 10_000:
+            return f"¥{yuan_value / 10_000:.1f}万"
+        if locale == "en" and abs(cents) >= 100_000_000:
+            return f"¥{cents / 100_000_000:.1f}M"
+        if locale == "en" and abs(cents) >= 1_000_000:
+            return f"¥{cents / 100_000:.1f}k"
+    return f"¥{yuan_value:,}"
+
+
 def yuan(cents: int | None) -> str:
     """Money as a person reads it: integer cents → "¥1,234.50" (no float ever touches the amount)."""
-    if cents is None:
-        return "—"
-    sign = "-" if cents < 0 else ""
-    whole, fraction = divmod(abs(int(cents)), 100)
-    return f"{sign}¥{whole:,}.{fraction:02d}"
+    return money(cents, "exact")
 
 
-def yuan_short(cents: int | None) -> str:
-    """Big figures for a wall screen: ¥12.3万 in Chinese style above ten thousand yuan."""
-    if cents is None:
-        return "—"
-    yuan_value = int(cents) // 100
-    if abs(yuan_value) >= 10_000:
-        return f"¥{yuan_value / 10_000:.1f}万"
-    return f"¥{yuan_value:,}"
+def adjustment_id() -> str:
+    """A new replenishment's id: a retry after a lost answer sends the same one, so the units are added once."""
+    return "host-" + secrets.token_hex(8)
 
 
 def clock(value: str | datetime | None, fmt: str = "%H:%M") -> str:
@@ -60,8 +76,9 @@ def environment(locale: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(yuan=yuan, yuan_short=yuan_short, clock=clock, number=number, dom_id=dom_id)
-    env.globals.update(locale=locale, lang="en" if locale == "en" else "zh-CN")
+    env.filters.update(yuan=yuan, clock=clock, number=number, dom_id=dom_id,
+                       money=lambda cents, style="exact": money(cents, style, locale))
+    env.globals.update(locale=locale, lang="en" if locale == "en" else "zh-CN", adjustment_id=adjustment_id)
     return env
 
 

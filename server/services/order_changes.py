@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, select, update
 
 from domain import commission, screening, stock
 from domain.address import Address
-from domain.errors import Conflict, DomainError, Forbidden
+from domain.errors import Conflict, DomainError, Forbidden, StillHeld
 from domain.events import (
     AfterSaleOpened,
     AfterSaleResolved,
@@ -159,11 +159,7 @@ async def verify(
         buyer = {**row.buyer, **fixes}
         flags = [str(f) for f in screening.check(Address(**buyer))]
         if flags:
-            raise DomainError(
-                f"still cannot deliver: {', '.join(flags)}",
-                field=FLAG_FIELDS.get(flags[0]),
-                code="still_held",
-            )
+            raise StillHeld(flags, field=FLAG_FIELDS.get(flags[0]))
         destination = (
             row.destination
             if row.delivery == "pickup"

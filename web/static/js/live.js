@@ -21,39 +21,102 @@
   document.addEventListener("htmx:wsAfterMessage", function (event) {
     document.dispatchEvent(new CustomEvent("liveroom:frame", { detail: event.detail }));
   });
-  // Screen actions: a <form data-api="PUT /api/v1/..."> sends its fields as JSON with the page's token.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.dataset || !form.dataset.api) return;
-    event.preventDefault();
-    var parts = form.dataset.api.split(" ");
-    var body = {};
-    Array.prototype.forEach.call(form.elements, function (input) {
-      if (!input.name || input.disabled) return;
-      var value = input.value;
-      if (input.type === "checkbox") value = input.checked;
-      else if (input.dataset.type === "int") value = parseInt(value, 10);
-      else if (input.dataset.type === "bool") value = value === "true";
-      else if (value === "" && input.dataset.optional !== undefined) return;
-      body[input.name] = value;
-    });
-    var status = form.querySelector("[data-status]");
-    if (status) { status.textContent = ""; status.className = "form-status"; }
-    // A screen's own script may add to the body (host.js: the replenish form's idempotency id).
-    form.dispatchEvent(new CustomEvent("liveroom:sending", { bubbles: true, detail: { body: body } }));
-    fetch(parts[1], {
-      method: parts[0],
-      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + document.body.dataset.token },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().then(function (answer) { return { ok: response.ok, answer: answer }; });
-    }).then(function (result) {
-      form.dispatchEvent(new CustomEvent("liveroom:answered", { bubbles: true, detail: { ok: result.ok, body: body } }));
-      if (!status) return;
-      status.className = "form-status " + (result.ok ? "ok" : "error");
-      status.textContent = result.ok ? (status.dataset.ok || "✓") : (result.answer.detail || result.answer.error);
-    }).catch(function () {
-      if (status) { status.className = "form-status error"; status.textContent = status.dataset.failed || "!"; }
-    });
+  // --- frames morph in place (pages with <body data-morph>) ------------------------------------------------------
+  // A frame is a whole view again. Morphing it in (idiomorph) touches only what changed: what is typed in a form
+  // marked data-keep stays, hx-preserve and data-morph="skip" are left alone, data-morph="attrs" keeps children
+  // drawn by a script. What changed catches the eye once: an added [data-arrive] slides in, a [data-rank] that
+  // improved shows "moved-up", a [data-flash] whose text changed plays its flash ("updown": up or down).
+  var TRANSIENT = ["arrive", "moved-up", "changed", "flash-up", "flash-down"];
+  var ENDS = /^(arrive|bump|rise|flash|flash-up|flash-down|level-changed)$/;
+  function play(el, name) {
+    TRANSIENT.forEach(function (other) { el.classList.remove(other); });
+    void el.offsetWidth;  // restart the animation even if the same one is still playing
+    el.classList.add(name);
+  }
+  document.addEventListener("animationend", function (event) {
+    var el = event.target.closest && event.target.closest("." + TRANSIENT.join(",."));
+    if (el && ENDS.test(event.animationName)) TRANSIENT.forEach(function (name) { el.classList.remove(name); });
   });
+  function figure(text) { return parseFloat(text.replace(/[^\d.]/g, "")); }
+  var pending = new Map();
+  var MORPH = { morphStyle: "outerHTML", callbacks: {
+    beforeNodeMorphed: function (old, next) {
+      if (old.nodeType !== 1) return true;
+      if (old.hasAttribute("hx-preserve") || old.getAttribute("data-morph") === "skip") return false;
+      if (old.getAttribute("data-morph") === "attrs") {
+        Array.prototype.forEach.call(next.attributes, function (a) { old.setAttribute(a.name, a.value); });
+        return false;
+      }
+      TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
+      var was = +old.dataset.rank || 0, now = +next.dataset.rank || 0;
+      if (next.hasAttribute("data-arrive") && old.id !== next.id) {  // a placeholder (or another item) turned into it
+        pending.set(old, "added");
+        return true;
+      }
+      if (old.dataset.rank !== undefined && now > 0 && (!was || now < was)) pending.set(old, "moved-up");
+      else if (old.hasAttribute("data-flash")) pending.set(old, old.textContent);
+      return true;
+    },
+    afterNodeMorphed: function (old) {
+      if (!pending.has(old)) return;
+      var before = pending.get(old), mode = old.getAttribute("data-flash");
+      pending.delete(old);
+      if (before === "added") play(old, "arrive");
+      else if (before === "moved-up") play(old, before);
+      else if (before !== old.textContent && mode === "updown") {
+        play(old, figure(old.textContent) > figure(before) ? "flash-up" : "flash-down");
+      } else if (before !== old.textContent) play(old, mode || "changed");
+    },
+    afterNodeAdded: function (node) {
+      if (node.nodeType !== 1) return;
+      if (node.hasAttribute("data-arrive")) play(node, "arrive");
+      node.querySelectorAll("[data-arrive]").forEach(function (el) { play(el, "arrive"); });
+    },
+    beforeAttributeUpdated: function (name, el) {
+      return !((name === "value" || name === "selected") && el.closest && el.closest("[data-keep]"));
+    }
+  } };
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+    if (!document.body.hasAttribute("data-morph") || !target || !/^t-/.test(target.id) || !incoming ||
+        incoming.id !== target.id) return;  // frames only (their ids: web/render.py dom_id)
+    incoming.removeAttribute("hx-swap-oob");
+    document.dispatchEvent(new CustomEvent("liveroom:morphing", { detail: { target: target } }));
+    Idiomorph.morph(target, incoming, MORPH);
+    htmx.process(target);  // forms idiomorph created anew post through htmx too
+    event.detail.shouldSwap = false;
+  });
+  // Every [data-clock] shows Beijing time, on the second (not a drifting second after the page happened to load).
+  var clockFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+  });
+  (function tick() {
+    var now = clockFormat.format(new Date());
+    document.querySelectorAll("[data-clock]").forEach(function (el) { if (el.textContent !== now) el.textContent = now; });
+    setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
+  })();
+  // Screens on a wall or a phone must come back quickly after a server restart or a lift: retry within seconds.
+  htmx.config.wsReconnectDelay = function (retries) {
+    return Math.min(5000, 400 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
+  };
+  // Writes are htmx form posts answered with fragments (web/actions.py); when no answer comes at all, the form's
+  // status says so (a retry of a replenishment then sends the same id, so nothing is added twice).
+  document.addEventListener("htmx:sendError", function (event) {
+    var status = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector("[data-status]");
+    if (status) { status.className = "form-status error"; status.textContent = status.dataset.failed || "!"; }
+  });
+  // Money the browser adds up itself, by the screens' one rule (web/render.py `money`): "exact" ¥1,234.50,
+  // "short" ¥12.3万 in Chinese, ¥12.3k / ¥1.2M in English, else whole yuan.
+  window.liveroom = { money: function (cents, style) {
+    var yuan = Math.floor(cents / 100), zh = document.documentElement.lang !== "en";
+    if (style === "exact") {
+      return (cents < 0 ? "-" : "") + "¥" + Math.floor(Math.abs(cents) / 100).toLocaleString("en-US") + "." +
+        String(Math.abs(cents) % 100).padStart(2, "0");
+    }
+    if (style === "short" && zh && Math.abs(yuan) >= 10000) return "¥" + (yuan / 10000).toFixed(1) + "万";
+    if (style === "short" && !zh && Math.abs(cents) >= 100000000) return "¥" + (cents / 100000000).toFixed(1) + "M";
+    if (style === "short" && !zh && Math.abs(cents) >= 1000000) return "¥" + (cents / 100000).toFixed(1) + "k";
+    return "¥" + yuan.toLocaleString("en-US");
+  } };
 })();

@@ -1,25 +1,15 @@
-// The ops war room: the Beijing clock, the per-minute chart (drawn once, fed from each frame's JSON), new
-// exceptions flashing in, and a two-step "mark down" so a stray click never takes a warehouse offline.
+// The ops war room: the Beijing clock, the per-minute chart (drawn once, fed from each frame's JSON), and a
+// two-step "mark down" so a stray click never takes a warehouse offline. (New exceptions slide in: live.js.)
 (function () {
   "use strict";
   var MINUTE = 60;
-  var zh = document.documentElement.lang !== "en";
-  var clockFormat = new Intl.DateTimeFormat("en-GB", {
-    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
-  });
   var axisFormat = new Intl.DateTimeFormat("en-GB", {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
   });
 
   // --- figures ----------------------------------------------------------------------------------------------
 
-  function money(cents) {  // the same rule as the frame's money macro (yuan_short, or k / M in English)
-    var yuan = Math.floor(cents / 100);
-    if (zh && Math.abs(yuan) >= 10000) return "¥" + (yuan / 10000).toFixed(1) + "万";
-    if (!zh && Math.abs(cents) >= 100000000) return "¥" + (cents / 100000000).toFixed(1) + "M";
-    if (!zh && Math.abs(cents) >= 1000000) return "¥" + (cents / 100000).toFixed(1) + "k";
-    return "¥" + yuan.toLocaleString("en-US");
-  }
+  function money(cents) { return liveroom.money(cents, "short"); }  // as the frame draws it
 
   function readSeries() {
     var script = document.getElementById("ops-series");
@@ -129,35 +119,6 @@
     if (chart && host) chart.setSize({ width: host.clientWidth, height: host.clientHeight });
   }
 
-  // --- exceptions -------------------------------------------------------------------------------------------
-
-  var ARRIVE_MS = 1200;
-  var seenSeq = maxSeq();
-  var arrived = {};  // seq -> when it first showed up; frames redraw the list, the flash must not restart
-
-  function maxSeq() {
-    var top = 0;
-    document.querySelectorAll("#ops-exceptions [data-seq]").forEach(function (li) {
-      top = Math.max(top, parseInt(li.dataset.seq, 10) || 0);
-    });
-    return top;
-  }
-
-  function flashNew() {
-    var now = Date.now();
-    document.querySelectorAll("#ops-exceptions [data-seq]").forEach(function (li) {
-      var seq = parseInt(li.dataset.seq, 10) || 0;
-      if (seq > seenSeq && !(seq in arrived)) arrived[seq] = now;
-      var age = seq in arrived ? now - arrived[seq] : ARRIVE_MS;
-      if (age < ARRIVE_MS) {
-        li.style.animationDelay = -age + "ms";
-        li.classList.add("arrive");
-      }
-    });
-    Object.keys(arrived).forEach(function (seq) { if (now - arrived[seq] >= ARRIVE_MS) delete arrived[seq]; });
-    seenSeq = Math.max(seenSeq, maxSeq());
-  }
-
   // --- mark down: click once to arm, again within a few seconds to send -----------------------------------
 
   var armed = null;  // {warehouse, until}
@@ -175,29 +136,22 @@
     });
   }
 
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.dataset || !form.dataset.api) return;
+  // htmx asks before it posts: the first click arms the button, a second one within seconds lets the post go.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.detail.elt;
+    if (!form.dataset || !form.dataset.confirm) return;
     var row = form.closest("[data-warehouse]");
     var warehouse = row ? row.dataset.warehouse : "";
-    if (form.dataset.confirm && !(armed && armed.warehouse === warehouse && Date.now() < armed.until)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();  // live.js sends it on the second click, not this one
-      armed = { warehouse: warehouse, until: Date.now() + 5000 };
+    if (armed && armed.warehouse === warehouse && Date.now() < armed.until) {
+      armed = null;
       showArmed();
-      setTimeout(showArmed, 5100);
       return;
     }
-    armed = null;
+    event.preventDefault();
+    armed = { warehouse: warehouse, until: Date.now() + 5000 };
     showArmed();
-    var status = form.querySelector("[data-status]");
-    if (status) {
-      setTimeout(function () {  // the status node survives frames (hx-preserve); clear it once read
-        var node = document.getElementById(status.id);
-        if (node) { node.textContent = ""; node.className = "form-status"; }
-      }, 8000);
-    }
-  }, true);
+    setTimeout(showArmed, 5100);
+  });
 
   // --- frames and time --------------------------------------------------------------------------------------
 
@@ -207,12 +161,10 @@
       if (slide(series)) showRates(series);
       draw(series);
     }
-    flashNew();
     showArmed();
   }
 
   function tick() {
-    setText("ops-clock", clockFormat.format(new Date()));
     if (current && slide(current)) {
       showRates(current);
       draw(current);

@@ -1,0 +1,56 @@
+"""What the screens may change, for web/actions.py: the same services the JSON API calls, with the same body rules.
+
+The composition root hands one `ScreenActions` to the web layer (app.state.screen_actions), so the screens write
+without reaching the database or importing the services themselves. Refusals are raised as DomainError (an
+ApiError for authorization and shape), with `field` naming the input at fault.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from server.api.catalog import AdjustBody, StatusBody
+from server.api.errors import ApiError, from_validation
+from server.api.orders import VerifyBody
+from server.context import AppContext
+from server.services import catalog, order_changes
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _valid(model: type[M], values: dict[str, object]) -> M:
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise from_validation(error) from None
+
+
+class ScreenActions:
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+
+    async def _room_sells(self, room: str, sku: str) -> None:
+        if not await catalog.room_sells(self.app, room, sku):
+            raise ApiError(403, "forbidden", f"room {room} does not sell {sku}", "sku")
+
+    async def replenish(self, room: str, sku: str, warehouse: str, delta: int, reason: str,
+                        adjustment: str | None) -> None:
+        await self._room_sells(room, sku)
+        body = _valid(AdjustBody, {"delta": delta, "reason": reason, "adjustment": adjustment})
+        await catalog.adjust_stock(self.app, sku, warehouse, body.delta, reason=body.reason,
+                                   adjustment=body.adjustment)
+
+    async def set_presale(self, room: str, sku: str, on: bool) -> None:
+        await self._room_sells(room, sku)
+        await catalog.put_sku(self.app, sku, {"presale_when_sold_out": on})
+
+    async def set_warehouse(self, code: str, active: bool) -> None:
+        body = _valid(StatusBody, {"active": active})
+        await catalog.warehouse_status(self.app, code, body.active)
+
+    async def verify(self, leader: str, order: str, fields: dict[str, str]) -> None:
+        body = _valid(VerifyBody, fields)
+        fixes = {k: v for k, v in body.model_dump().items() if v is not None}
+        await order_changes.verify(self.app, order, fixes, leader)
