@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import DomainError
+from domain.times import require_aware as _require_aware
 
 SHARE_CODE_LENGTH = 12
 
@@ -36,11 +37,6 @@ class BindingOutcome(StrEnum):
     NEW = "new"
     KEPT = "kept"
     REBOUND = "rebound"
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware UTC datetime, got naive {value.isoformat()}")
 
 
 def _require_name(value: str, name: str) -> None:

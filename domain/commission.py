@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from domain.errors import Conflict, DomainError
+from domain.times import require_aware as _require_aware
 
 FULL_RATE_BP = 10_000
 FIRST_HOUR = timedelta(hours=1)
@@ -56,11 +57,6 @@ _MOVES: dict[tuple[State | None, State], frozenset[Reason]] = {
 
 
 # --- validation helpers -------------------------------------------------------------------------------------
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
 
 
 def _require_whole(value: int, name: str, *, minimum: int = 0, maximum: int | None = None) -> None:

@@ -182,7 +182,8 @@ class OrderDecision:
         )
         by_shipment = {p.shipment: p.waybill for p in parcels}
         events = tuple(
-            _numbered(e, by_shipment[e.shipment]) if isinstance(e, ShipmentPlanned) else e for e in self.events
+            _numbered(e, by_shipment[e.shipment]) if isinstance(e, ShipmentPlanned) else e
+            for e in self.events
         )
         # Built field by field: `dataclasses.replace` costs several times more, on every accepted order.
         return OrderDecision(
@@ -253,7 +254,9 @@ def decide(request: OrderRequest, snapshot: Snapshot) -> OrderDecision:
     )
     leader = attributed.leader
     flags = tuple(str(f) for f in screening.check(request.buyer))
-    own_deals = {key[1]: deal for key, deal in snapshot.deals.items() if key[0] == room.room and key[2] == leader}
+    own_deals = {
+        key[1]: deal for key, deal in snapshot.deals.items() if key[0] == room.room and key[2] == leader
+    }
     prices = {sku: snapshot.skus[sku].price_cents for sku, _ in request.items}
     priced, deals_used = price_order(request.items, prices, own_deals, leader)
     total = order_total_cents(priced)
@@ -313,7 +316,9 @@ def code_leader(request: OrderRequest, links: Mapping[str, Link]) -> str | None:
     if link is None:
         raise DomainError(f"unknown share code: {request.code}", field="code", code="not_found")
     if link.room != request.room:
-        raise DomainError(f"share code {request.code} belongs to another room", field="code", code="code_other_room")
+        raise DomainError(
+            f"share code {request.code} belongs to another room", field="code", code="code_other_room"
+        )
     return link.leader
 
 

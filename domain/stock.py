@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.errors import Conflict, DomainError, SoldOut
+from domain.times import require_aware
 
 Key = tuple[str, str]  # (sku, warehouse)
 
@@ -36,11 +37,6 @@ def require_count(value: int, field: str, *, minimum: int = 0) -> None:
     _require_whole(value, field)
     if value < minimum:
         raise InvalidStockInput(f"{field} must be at least {minimum}, got {value}", field=field)
-
-
-def require_aware(at: datetime, field: str) -> None:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidStockInput(f"{field} must be a timezone-aware UTC time, got a naive {at!r}", field=field)
 
 
 def require_quantity(qty: int, index: int) -> None:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.stock import InvalidStockInput, require_aware, require_count
+from domain.stock import InvalidStockInput, require_count
+from domain.times import require_aware
 
 DEFAULT_RATE_WINDOW = timedelta(minutes=5)
 

@@ -69,8 +69,15 @@ def _signature(secret: str, role: str, subject: str, issued: str, expires: str) 
     return _b64(hmac.new(secret.encode(), message, hashlib.sha256).digest()[:18])
 
 
-def mint(secret: str, role: str, subject: str, *, now: datetime | None = None, ttl: timedelta | None = None,
-         expires: datetime | None = None) -> str:
+def mint(
+    secret: str,
+    role: str,
+    subject: str,
+    *,
+    now: datetime | None = None,
+    ttl: timedelta | None = None,
+    expires: datetime | None = None,
+) -> str:
     """A token for (role, subject) issued at `now` (default: the system clock), expiring at `expires`, else after
     `ttl`, else after the default for its role (30 days for screens, 90 for an order: pass the order's placing time
     + TRACKING_TTL as `expires` for a tracking link)."""
@@ -85,7 +92,9 @@ def mint(secret: str, role: str, subject: str, *, now: datetime | None = None, t
         expires = now + (ttl if ttl is not None else TRACKING_TTL if role == "order" else SCREEN_TTL)
     issued = _b36(epoch_us(now))
     until = _b36(max(0, -(-epoch_us(expires) // 1_000_000)))  # rounded up to the second
-    return f"{role}.{_b64(subject.encode())}.{issued}.{until}.{_signature(secret, role, subject, issued, until)}"
+    return (
+        f"{role}.{_b64(subject.encode())}.{issued}.{until}.{_signature(secret, role, subject, issued, until)}"
+    )
 
 
 def read(secret: str, token: str | None) -> Claim | None:

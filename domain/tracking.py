@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.errors import DomainError
+from domain.times import require_aware as _require_aware
 
 
 class ParcelState(StrEnum):
@@ -43,11 +44,6 @@ _PROBLEM = ParcelState.PROBLEM
 _RETURNED = ParcelState.RETURNED
 
 # --- the parcel state machine ----------------------------------------------------------------------------
-
-
-def _require_aware(value: datetime | None, name: str) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ValueError(f"{name} must be a timezone-aware UTC datetime, got naive {value.isoformat()}")
 
 
 def _as_state(owner: Any, name: str) -> ParcelState:
@@ -206,11 +202,17 @@ def check_event_time(at: datetime, placed_at: datetime, received_at: datetime, f
     [placed_at - EVENT_TIME_SLACK, received_at + EVENT_TIME_SLACK]."""
     _require_aware(at, field)
     if at < placed_at - EVENT_TIME_SLACK:
-        raise DomainError(f"{field}: {at.isoformat()} is before the order was placed ({placed_at.isoformat()})",
-                          field=field, code="event_time_out_of_range")
+        raise DomainError(
+            f"{field}: {at.isoformat()} is before the order was placed ({placed_at.isoformat()})",
+            field=field,
+            code="event_time_out_of_range",
+        )
     if at > received_at + EVENT_TIME_SLACK:
-        raise DomainError(f"{field}: {at.isoformat()} is later than the report's arrival "
-                          f"({received_at.isoformat()})", field=field, code="event_time_out_of_range")
+        raise DomainError(
+            f"{field}: {at.isoformat()} is later than the report's arrival ({received_at.isoformat()})",
+            field=field,
+            code="event_time_out_of_range",
+        )
 
 
 # --- stuck parcels ---------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ DESIGNED_MODULES = (
     "stock_alerts",
     "deals",
     "china_time",
+    "times",
 )
 
 

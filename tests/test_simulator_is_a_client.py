@@ -27,12 +27,18 @@ def test_the_simulator_imports_only_itself_httpx_rich_and_the_standard_library()
     offenders = {
         path.name: sorted(outside)
         for path in modules
-        if (outside := {r for r in _imported_roots(path) if r not in ALLOWED and r not in sys.stdlib_module_names})
+        if (
+            outside := {
+                r for r in _imported_roots(path) if r not in ALLOWED and r not in sys.stdlib_module_names
+            }
+        )
     }
     assert offenders == {}
 
 
 def test_the_import_check_sees_our_packages(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from domain import geo\nimport server.api\nfrom simulator.client import Api\nimport httpx\n")
+    bad.write_text(
+        "from domain import geo\nimport server.api\nfrom simulator.client import Api\nimport httpx\n"
+    )
     assert _imported_roots(bad) - ALLOWED == {"domain", "server"}

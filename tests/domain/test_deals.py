@@ -109,5 +109,3 @@ def test_pricing_conserves_units_and_never_exceeds_the_quota(
         + sum(qty * PRICES[sku] for sku, qty in ordered.items())
         - deal_units * PRICES["a"]
     )
-
-

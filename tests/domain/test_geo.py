@@ -15,6 +15,8 @@ PREFECTURAL = tuple(p for p in geo.PROVINCES if p.name not in MUNICIPALITIES)
 def prefectural_provinces_holding(city: str) -> list[str]:
     """The provinces outside the municipalities in which geo.city_in_province finds `city`."""
     return [p.name for p in PREFECTURAL if geo.city_in_province(p.name, city)]
+
+
 SUB_PROVINCIAL = (
     "哈尔滨",
     "长春",

@@ -201,7 +201,9 @@ async def test_reader_starts_at_the_stream_end_and_leaves_older_entries_to_the_o
     try:
         await early.publish([envelope(3)])
         await early.publish([envelope(4)])
-        await eventually(lambda: 4 in inbox.seqs)  # the stream is read in order: 1 and 2 would have come first
+        await eventually(
+            lambda: 4 in inbox.seqs
+        )  # the stream is read in order: 1 and 2 would have come first
         assert inbox.seqs == [3, 4]
     finally:
         await early.stop()

@@ -117,10 +117,10 @@ async def test_settling_a_month_of_orders_never_holds_the_loop_for_50_ms(engine:
     writer = Writer(engine, lambda: START + timedelta(days=30))
     writer.start()
     try:
-        stall, totals = await longest_stall(settle_all(writer, START + timedelta(days=30)),
-                                            Projections(lambda: START))
+        stall, totals = await longest_stall(
+            settle_all(writer, START + timedelta(days=30)), Projections(lambda: START)
+        )
     finally:
         await writer.stop()
     assert totals["settled"] > 0
     assert stall < MAX_STALL_S, f"the loop ran {stall * 1000:.0f} ms without a turn"
-

@@ -380,8 +380,13 @@ async def test_the_order_page_keeps_one_line_per_time_with_the_newest_text_live_
     app.clock.set(START + timedelta(hours=6))  # the carrier reports after the fact
 
     async def report(state: str, hours: int, station: str) -> None:
-        body = {"carrier": parcel["carrier"], "waybill": parcel["waybill"], "state": state,
-                "at": (START + timedelta(hours=hours)).isoformat(), "station": station}
+        body = {
+            "carrier": parcel["carrier"],
+            "waybill": parcel["waybill"],
+            "state": state,
+            "at": (START + timedelta(hours=hours)).isoformat(),
+            "station": station,
+        }
         pushed = await app.post("/api/v1/tracking", body)
         assert pushed.status_code == 200, pushed.text
 

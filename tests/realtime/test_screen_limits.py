@@ -54,10 +54,13 @@ async def _never_reading_client(live: LiveServer, path: str) -> socket.socket:
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, (host, int(port)))
-    await loop.sock_sendall(sock, (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode())
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     return sock
 
 
@@ -95,8 +98,10 @@ async def test_a_screen_that_takes_no_frames_on_a_busy_topic_is_cut_and_forgotte
         assert _screens(live, topics[1]) == 1 and live.hub.cut == 1
         assert live.hub.waiting == set()  # its waiting send and mailbox went with it
         await _until(lambda: _closed_by_server(stalled), "the server closed the never-reading socket")
-        await _until(lambda: live.gate.websockets == 1 and live.app.state.realtime.sockets.by_token == {token: 1},
-                     "the cut socket is counted out")
+        await _until(
+            lambda: live.gate.websockets == 1 and live.app.state.realtime.sockets.by_token == {token: 1},
+            "the cut socket is counted out",
+        )
         # The healthy screen still follows.
         await place_order(live, "after-the-cut", [("tea", 1)])
         await healthy.wait_for(lambda f: "after-the-cut" in str(f))
@@ -113,7 +118,9 @@ async def test_the_twenty_first_socket_with_one_token_is_closed_with_1008(databa
         assert extra.close_reason == "too many connections with this token"
         assert _screens(live, "ops") == 20
         await screens.pop().close()  # one leaves: its place is free again
-        await _until(lambda: live.app.state.realtime.sockets.by_token[token] == 19, "the closed socket counted out")
+        await _until(
+            lambda: live.app.state.realtime.sockets.by_token[token] == 19, "the closed socket counted out"
+        )
         again = await watch(live.ws_url, ["ops"], token)
         await again.wait_for(lambda f: f["kind"] == "snapshot")
         for screen in [*screens, again]:
@@ -121,12 +128,18 @@ async def test_the_twenty_first_socket_with_one_token_is_closed_with_1008(databa
         await _until(lambda: live.app.state.realtime.sockets.by_token == {}, "every socket counted out")
 
 
-async def test_sockets_beyond_the_per_address_cap_are_closed_with_1008_whatever_their_tokens(database: str) -> None:
+async def test_sockets_beyond_the_per_address_cap_are_closed_with_1008_whatever_their_tokens(
+    database: str,
+) -> None:
     async with live_server(database, ws_per_address=3) as live:
         tokens = [live.token("ops", "-"), live.token("host", "room-1"), live.token("host", "room-2")]
-        screens = [await watch(live.ws_url, ["ops" if t == tokens[0] else f"room:{r}:stock"], t)
-                   for t, r in zip(tokens, ("-", "room-1", "room-2"), strict=True)]
-        extra = await websockets.connect(f"{live.ws_url}?topic=room:room-3:stock&token={live.token('host', 'room-3')}")
+        screens = [
+            await watch(live.ws_url, ["ops" if t == tokens[0] else f"room:{r}:stock"], t)
+            for t, r in zip(tokens, ("-", "room-1", "room-2"), strict=True)
+        ]
+        extra = await websockets.connect(
+            f"{live.ws_url}?topic=room:room-3:stock&token={live.token('host', 'room-3')}"
+        )
         assert await _closed_with(extra) == 1008
         assert extra.close_reason == "too many connections from this address"
         for screen in screens:
@@ -149,4 +162,6 @@ async def test_a_socket_that_floods_the_server_with_messages_is_closed_with_1008
         assert await _closed_with(connection) == 1008
         assert connection.close_reason == "screens send no messages"
         await _until(lambda: _screens(live, "ops") == 0, "the flooding screen left the hub")
-        await _until(lambda: live.app.state.realtime.sockets.by_token == {}, "the flooding socket counted out")
+        await _until(
+            lambda: live.app.state.realtime.sockets.by_token == {}, "the flooding socket counted out"
+        )

@@ -74,7 +74,9 @@ async def test_a_socket_that_asks_to_pause_gets_the_ordinary_send_which_waits(li
         await asyncio.sleep(0.02)
     assert subscriber.task is not None
     sent, ticks = subscriber.sent, hub.ticks
-    while hub.ticks < ticks + 3:  # and stays there, however many ticks go by: nothing is written past the pause
+    while (
+        hub.ticks < ticks + 3
+    ):  # and stays there, however many ticks go by: nothing is written past the pause
         await asyncio.sleep(hub.tick)
     assert subscriber.task is not None and subscriber.sent == sent
     protocol.resume_writing()

@@ -27,8 +27,9 @@ class Checked:
         self.document = document()
         self.seen: set[tuple[str, str]] = set()
 
-    async def call(self, method: str, path: str, template: str, model: type[answers.Answer], status: int,
-                   **kwargs: Any) -> dict[str, Any]:
+    async def call(
+        self, method: str, path: str, template: str, model: type[answers.Answer], status: int, **kwargs: Any
+    ) -> dict[str, Any]:
         response = await self.client.request(method, path, **kwargs)
         assert response.status_code == status, (method, path, response.text)
         operation = self.document["paths"][template][method.lower()]
@@ -40,17 +41,40 @@ class Checked:
 
 
 def kdniao_form(waybill: str, at: str) -> dict[str, str]:
-    data = json.dumps({"EBusinessID": "1", "PushTime": at, "Count": 1, "Data": [
-        {"ShipperCode": "SF", "LogisticCode": waybill, "State": "2", "Traces": [
-            {"AcceptTime": at, "AcceptStation": "广州转运中心"}]}]}, ensure_ascii=False)
+    data = json.dumps(
+        {
+            "EBusinessID": "1",
+            "PushTime": at,
+            "Count": 1,
+            "Data": [
+                {
+                    "ShipperCode": "SF",
+                    "LogisticCode": waybill,
+                    "State": "2",
+                    "Traces": [{"AcceptTime": at, "AcceptStation": "广州转运中心"}],
+                }
+            ],
+        },
+        ensure_ascii=False,
+    )
     digest = hashlib.md5((data + KDNIAO_APPKEY).encode()).hexdigest()
     return {"RequestData": data, "DataSign": base64.b64encode(digest.encode()).decode(), "RequestType": "101"}
 
 
 def kuaidi100_form(waybill: str, at: str) -> dict[str, str]:
-    param = json.dumps({"status": "polling", "message": "", "lastResult": {
-        "com": "shunfeng", "nu": waybill, "state": "5", "data": [{"ftime": at, "context": "派件中"}]}},
-        ensure_ascii=False)
+    param = json.dumps(
+        {
+            "status": "polling",
+            "message": "",
+            "lastResult": {
+                "com": "shunfeng",
+                "nu": waybill,
+                "state": "5",
+                "data": [{"ftime": at, "context": "派件中"}],
+            },
+        },
+        ensure_ascii=False,
+    )
     return {"param": param, "sign": hashlib.md5((param + KUAIDI100_SALT).encode()).hexdigest().upper()}
 
 
@@ -59,71 +83,219 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     api = Checked(service.client)
     a = answers
 
-    await api.call("PUT", "/api/v1/warehouses/HZ", "/api/v1/warehouses/{code}", a.Warehouse, 201,
-                   json={"name": "杭州仓", "province": "浙江", "city": "杭州"})
-    await api.call("PUT", "/api/v1/warehouses/HZ", "/api/v1/warehouses/{code}", a.Warehouse, 200,
-                   json={"name": "杭州仓", "province": "浙江", "city": "杭州"})
-    await api.call("POST", "/api/v1/warehouses/HZ/status", "/api/v1/warehouses/{code}/status",
-                   a.WarehouseStatus, 200, json={"active": True})
-    await api.call("PUT", "/api/v1/skus/pear", "/api/v1/skus/{sku}", a.Sku, 201,
-                   json={"name": "砀山梨", "price_cents": 1990})
-    await api.call("PUT", "/api/v1/skus/pear/stock/HZ", "/api/v1/skus/{sku}/stock/{warehouse}", a.StockLevel, 201,
-                   json={"on_hand": 10})
-    await api.call("POST", "/api/v1/skus/pear/stock/HZ/adjust", "/api/v1/skus/{sku}/stock/{warehouse}/adjust",
-                   a.StockLevel, 200, json={"delta": 5, "reason": "到货"})
+    await api.call(
+        "PUT",
+        "/api/v1/warehouses/HZ",
+        "/api/v1/warehouses/{code}",
+        a.Warehouse,
+        201,
+        json={"name": "杭州仓", "province": "浙江", "city": "杭州"},
+    )
+    await api.call(
+        "PUT",
+        "/api/v1/warehouses/HZ",
+        "/api/v1/warehouses/{code}",
+        a.Warehouse,
+        200,
+        json={"name": "杭州仓", "province": "浙江", "city": "杭州"},
+    )
+    await api.call(
+        "POST",
+        "/api/v1/warehouses/HZ/status",
+        "/api/v1/warehouses/{code}/status",
+        a.WarehouseStatus,
+        200,
+        json={"active": True},
+    )
+    await api.call(
+        "PUT",
+        "/api/v1/skus/pear",
+        "/api/v1/skus/{sku}",
+        a.Sku,
+        201,
+        json={"name": "砀山梨", "price_cents": 1990},
+    )
+    await api.call(
+        "PUT",
+        "/api/v1/skus/pear/stock/HZ",
+        "/api/v1/skus/{sku}/stock/{warehouse}",
+        a.StockLevel,
+        201,
+        json={"on_hand": 10},
+    )
+    await api.call(
+        "POST",
+        "/api/v1/skus/pear/stock/HZ/adjust",
+        "/api/v1/skus/{sku}/stock/{warehouse}/adjust",
+        a.StockLevel,
+        200,
+        json={"delta": 5, "reason": "到货"},
+    )
     await api.call("GET", "/api/v1/skus/tea/stock", "/api/v1/skus/{sku}/stock", a.Stock, 200)
-    await api.call("PUT", "/api/v1/leaders/lead-d", "/api/v1/leaders/{leader}", a.Leader, 201,
-                   json={"name": "赵团长", "upline": "lead-a", "pickup_point": {"name": "驿站", "province": "浙江",
-                                                                           "city": "杭州", "district": "西湖区",
-                                                                           "address": "文三路1号"}})
-    await api.call("PUT", "/api/v1/rooms/room-2", "/api/v1/rooms/{room}", a.Room, 201, json={
-        "title": "第二场", "starts_at": "2026-11-23T12:00:00+00:00", "skus": ["tea", "pear"], "base_rate_bp": 800,
-        "after_sale_days": 7, "gmv_tiers": [{"gmv_cents": 100_000, "bonus_bp": 50}],
-        "binding": {"mode": "last_touch"}})
-    await api.call("POST", "/api/v1/rooms/room-1/deals", "/api/v1/rooms/{room}/deals", a.Deal, 201,
-                   json={"sku": "tea", "leader": "lead-b", "price_cents": 9900, "quota": 5})
-    link = await api.call("POST", "/api/v1/rooms/room-1/links", "/api/v1/rooms/{room}/links", a.Link, 201,
-                          json={"leader": "lead-b", "kind": "live"})
-    await api.call("POST", "/api/v1/visits", "/api/v1/visits", a.Visit, 200,
-                   json={"visitor": "v-1", "code": link["code"]})
+    await api.call(
+        "PUT",
+        "/api/v1/leaders/lead-d",
+        "/api/v1/leaders/{leader}",
+        a.Leader,
+        201,
+        json={
+            "name": "赵团长",
+            "upline": "lead-a",
+            "pickup_point": {
+                "name": "驿站",
+                "province": "浙江",
+                "city": "杭州",
+                "district": "西湖区",
+                "address": "文三路1号",
+            },
+        },
+    )
+    await api.call(
+        "PUT",
+        "/api/v1/rooms/room-2",
+        "/api/v1/rooms/{room}",
+        a.Room,
+        201,
+        json={
+            "title": "第二场",
+            "starts_at": "2026-11-23T12:00:00+00:00",
+            "skus": ["tea", "pear"],
+            "base_rate_bp": 800,
+            "after_sale_days": 7,
+            "gmv_tiers": [{"gmv_cents": 100_000, "bonus_bp": 50}],
+            "binding": {"mode": "last_touch"},
+        },
+    )
+    await api.call(
+        "POST",
+        "/api/v1/rooms/room-1/deals",
+        "/api/v1/rooms/{room}/deals",
+        a.Deal,
+        201,
+        json={"sku": "tea", "leader": "lead-b", "price_cents": 9900, "quota": 5},
+    )
+    link = await api.call(
+        "POST",
+        "/api/v1/rooms/room-1/links",
+        "/api/v1/rooms/{room}/links",
+        a.Link,
+        201,
+        json={"leader": "lead-b", "kind": "live"},
+    )
+    await api.call(
+        "POST",
+        "/api/v1/visits",
+        "/api/v1/visits",
+        a.Visit,
+        200,
+        json={"visitor": "v-1", "code": link["code"]},
+    )
 
     body = order_body("o-1", "v-1", [("tea", 2)], code=link["code"])
     placed = await api.call("POST", "/api/v1/orders", "/api/v1/orders", a.OrderPlaced, 201, json=body)
     await api.call("POST", "/api/v1/orders", "/api/v1/orders", a.OrderPlaced, 200, json=body)
-    await api.call("POST", "/api/v1/orders/o-1/verify", "/api/v1/orders/{order}/verify", a.Verified, 200, json={})
+    await api.call(
+        "POST", "/api/v1/orders/o-1/verify", "/api/v1/orders/{order}/verify", a.Verified, 200, json={}
+    )
     [parcel] = placed["shipments"]
     now = service.clock()
-    await api.call("POST", "/api/v1/tracking", "/api/v1/tracking", a.Tracked, 200, json={
-        "carrier": parcel["carrier"], "waybill": parcel["waybill"], "state": "collected", "at": now.isoformat()})
+    await api.call(
+        "POST",
+        "/api/v1/tracking",
+        "/api/v1/tracking",
+        a.Tracked,
+        200,
+        json={
+            "carrier": parcel["carrier"],
+            "waybill": parcel["waybill"],
+            "state": "collected",
+            "at": now.isoformat(),
+        },
+    )
     beijing = (now + timedelta(hours=8, minutes=1)).strftime(BEIJING)
-    await api.call("POST", "/api/v1/carriers/kdniao/push", "/api/v1/carriers/kdniao/push", a.KdniaoAnswer, 200,
-                   data=kdniao_form(parcel["waybill"], beijing))
-    await api.call("POST", "/api/v1/carriers/kdniao/push", "/api/v1/carriers/kdniao/push", a.KdniaoAnswer, 401,
-                   data={**kdniao_form(parcel["waybill"], beijing), "DataSign": "forged"})
+    await api.call(
+        "POST",
+        "/api/v1/carriers/kdniao/push",
+        "/api/v1/carriers/kdniao/push",
+        a.KdniaoAnswer,
+        200,
+        data=kdniao_form(parcel["waybill"], beijing),
+    )
+    await api.call(
+        "POST",
+        "/api/v1/carriers/kdniao/push",
+        "/api/v1/carriers/kdniao/push",
+        a.KdniaoAnswer,
+        401,
+        data={**kdniao_form(parcel["waybill"], beijing), "DataSign": "forged"},
+    )
     later = (now + timedelta(hours=8, minutes=2)).strftime(BEIJING)
-    await api.call("POST", "/api/v1/carriers/kuaidi100/push", "/api/v1/carriers/kuaidi100/push",
-                   a.Kuaidi100Answer, 200, data=kuaidi100_form(parcel["waybill"], later))
-    await api.call("POST", "/api/v1/carriers/kuaidi100/push", "/api/v1/carriers/kuaidi100/push",
-                   a.Kuaidi100Answer, 422, data=kuaidi100_form("SF-NOPE!", later))
-    refund = await api.call("POST", "/api/v1/orders/o-1/after-sales", "/api/v1/orders/{order}/after-sales",
-                            a.AfterSale, 201, json={"kind": "refund", "amount_cents": 100, "reason": "破损"})
-    await api.call("POST", f"/api/v1/after-sales/{refund['after_sale']}/resolve",
-                   "/api/v1/after-sales/{after_sale}/resolve", a.AfterSale, 200, json={"approved": True})
+    await api.call(
+        "POST",
+        "/api/v1/carriers/kuaidi100/push",
+        "/api/v1/carriers/kuaidi100/push",
+        a.Kuaidi100Answer,
+        200,
+        data=kuaidi100_form(parcel["waybill"], later),
+    )
+    await api.call(
+        "POST",
+        "/api/v1/carriers/kuaidi100/push",
+        "/api/v1/carriers/kuaidi100/push",
+        a.Kuaidi100Answer,
+        422,
+        data=kuaidi100_form("SF-NOPE!", later),
+    )
+    refund = await api.call(
+        "POST",
+        "/api/v1/orders/o-1/after-sales",
+        "/api/v1/orders/{order}/after-sales",
+        a.AfterSale,
+        201,
+        json={"kind": "refund", "amount_cents": 100, "reason": "破损"},
+    )
+    await api.call(
+        "POST",
+        f"/api/v1/after-sales/{refund['after_sale']}/resolve",
+        "/api/v1/after-sales/{after_sale}/resolve",
+        a.AfterSale,
+        200,
+        json={"approved": True},
+    )
     await api.call("GET", "/api/v1/orders/o-1", "/api/v1/orders/{order}", a.OrderView, 200)
 
     other = order_body("o-2", "v-2", [("mango", 1)], code=await share_code(service, "lead-a"))
     await api.call("POST", "/api/v1/orders", "/api/v1/orders", a.OrderPlaced, 201, json=other)
     await api.call("POST", "/api/v1/orders/o-2/cancel", "/api/v1/orders/{order}/cancel", a.Cancelled, 200)
-    await api.call("GET", "/api/v1/rooms/room-1/leaderboard", "/api/v1/rooms/{room}/leaderboard", a.Leaderboard,
-                   200, params={"by": "orders", "limit": 5})
-    await api.call("GET", "/api/v1/leaders/lead-b/commission", "/api/v1/leaders/{leader}/commission",
-                   a.Commission, 200)
+    await api.call(
+        "GET",
+        "/api/v1/rooms/room-1/leaderboard",
+        "/api/v1/rooms/{room}/leaderboard",
+        a.Leaderboard,
+        200,
+        params={"by": "orders", "limit": 5},
+    )
+    await api.call(
+        "GET", "/api/v1/leaders/lead-b/commission", "/api/v1/leaders/{leader}/commission", a.Commission, 200
+    )
     await api.call("GET", "/api/v1/rooms/room-1/forecast", "/api/v1/rooms/{room}/forecast", a.Forecast, 200)
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200)
-    await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200,
-                   json={"as_of": (now + timedelta(days=60)).isoformat()})
-    await api.call("POST", "/api/v1/admin/tokens/revoke", "/api/v1/admin/tokens/revoke", a.Revoked, 200,
-                   json={"role": "leader", "subject": "lead-b"})
+    await api.call(
+        "POST",
+        "/api/v1/admin/settle",
+        "/api/v1/admin/settle",
+        a.Settled,
+        200,
+        json={"as_of": (now + timedelta(days=60)).isoformat()},
+    )
+    await api.call(
+        "POST",
+        "/api/v1/admin/tokens/revoke",
+        "/api/v1/admin/tokens/revoke",
+        a.Revoked,
+        200,
+        json={"role": "leader", "subject": "lead-b"},
+    )
 
     every = {(m, p) for p, ops in api.document["paths"].items() for m in ops}
     assert every - api.seen == set()
@@ -132,7 +304,9 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
 async def test_the_masked_order_view_a_tracking_page_reads_matches_the_document_too(service: Any) -> None:
     await seed_catalog(service)
     code = await share_code(service, "lead-a")
-    assert (await service.post("/api/v1/orders", order_body("o-1", "v-1", [("tea", 1)], code=code))).status_code == 201
+    assert (
+        await service.post("/api/v1/orders", order_body("o-1", "v-1", [("tea", 1)], code=code))
+    ).status_code == 201
     token = service.ctx.token("order", "o-1")
     response = await service.client.get("/api/v1/orders/o-1", headers={"Authorization": f"Bearer {token}x"})
     if response.status_code == 200:  # masked: no street, no tracking link

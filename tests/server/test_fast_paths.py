@@ -15,7 +15,9 @@ from domain import tokens
 async def test_liveroom_serve_runs_with_every_fast_path_switched_on(tmp_path: Path) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path / 'fast.db'}"
     with serve_process(database) as url:
-        screen = await watch(url.replace("http://", "ws://") + "/ws", ["ops"], tokens.mint(SECRET, "ops", "-"))
+        screen = await watch(
+            url.replace("http://", "ws://") + "/ws", ["ops"], tokens.mint(SECRET, "ops", "-")
+        )
         try:
             await screen.wait_for(lambda frame: frame["kind"] == "snapshot")
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:

@@ -76,7 +76,9 @@ async def test_request_headers_trickled_a_byte_at_a_time_are_cut_at_the_header_t
 
 
 @parsers
-async def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(database: str, parser: str) -> None:
+async def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(
+    database: str, parser: str
+) -> None:
     async with live_server(database, parser=parser, header_timeout_s=1.0) as live:
         reader, writer = await _connect(live)
         assert await _until_closed(reader, within=4.0) == b""
@@ -85,7 +87,9 @@ async def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(d
 
 
 @parsers
-async def test_a_request_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeout(database: str, parser: str) -> None:
+async def test_a_request_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeout(
+    database: str, parser: str
+) -> None:
     async with live_server(database, parser=parser, body_timeout_s=1.0) as live:
         reader, writer = await _connect(live)
         writer.write(

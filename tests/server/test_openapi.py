@@ -56,7 +56,10 @@ async def test_the_document_states_what_the_server_answers_and_how_to_call_it(se
         "$ref": "#/components/schemas/OrderPlaced"
     }
     link = placed["responses"]["201"]["links"]["GetOrder"]
-    assert link == {"operationId": "get_api_v1_orders_order", "parameters": {"order": "$response.body#/order"}}
+    assert link == {
+        "operationId": "get_api_v1_orders_order",
+        "parameters": {"order": "$response.body#/order"},
+    }
     assert paths["/api/v1/orders/{order}"]["get"]["operationId"] == "get_api_v1_orders_order"
     assert "GetStock" in paths["/api/v1/skus/{sku}"]["put"]["responses"]["201"]["links"]
     [order] = paths["/api/v1/orders/{order}"]["get"]["parameters"]
@@ -79,5 +82,7 @@ async def test_every_route_the_server_serves_is_documented(service: Any) -> None
     from server.api.openapi import _modules
 
     paths = (await service.client.get("/openapi.json")).json()["paths"]
-    served = {(m.lower(), r.path) for mod in _modules() for r in mod.routes for m in (r.methods or set()) - {"HEAD"}}
+    served = {
+        (m.lower(), r.path) for mod in _modules() for r in mod.routes for m in (r.methods or set()) - {"HEAD"}
+    }
     assert served == {(m, p) for p, ops in paths.items() for m in ops}

@@ -37,7 +37,9 @@ async def seed(url: str) -> str:
         client = SeedClient(http)
         await seed_catalog(client)
         code = await share_code(client, "lead-a")
-        answer = await http.post("/api/v1/orders", json=order_body("o-seed", "v-seed", [("tea", 1)], code=code))
+        answer = await http.post(
+            "/api/v1/orders", json=order_body("o-seed", "v-seed", [("tea", 1)], code=code)
+        )
         assert answer.status_code == 201, answer.text
         return code
 
@@ -82,22 +84,43 @@ def st_run(url: str, code: str, workdir: Path) -> subprocess.CompletedProcess[st
     config = workdir / "schemathesis.toml"
     config.write_text(CONFIG % {"code": code})
     command = [
-        str(ST), "--config-file", str(config), "run", f"{url}/openapi.json",
-        "--checks", "all",
-        "--phases", "examples,coverage,fuzzing,stateful",
-        "--seed", str(SEED),
-        "--max-examples", str(MAX_EXAMPLES),
-        "--workers", "1",
-        "--header", f"Authorization: Bearer {API_KEY}",
-        "--generation-database", "none",
-        "--request-timeout", "30",
+        str(ST),
+        "--config-file",
+        str(config),
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--seed",
+        str(SEED),
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "1",
+        "--header",
+        f"Authorization: Bearer {API_KEY}",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
         "--no-color",
-        "--report", "ndjson",
-        "--report-dir", str(workdir / "report"),
+        "--report",
+        "ndjson",
+        "--report-dir",
+        str(workdir / "report"),
     ]
     # Run in the test's own folder: Schemathesis keeps a cache folder (.schemathesis/) where it runs.
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=workdir,
-                          env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=workdir,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+    )
 
 
 def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(tmp_path: Any) -> None:

@@ -70,7 +70,9 @@ def test_ten_thousand_identical_errors_in_a_second_write_five_lines_and_then_one
     ]
 
 
-def test_distinct_messages_still_pass_while_one_floods(captured: tuple[logging.Logger, Capture, FakeClock]) -> None:
+def test_distinct_messages_still_pass_while_one_floods(
+    captured: tuple[logging.Logger, Capture, FakeClock],
+) -> None:
     logger, capture, _clock = captured
     for _ in range(1000):
         logger.warning("Invalid HTTP request received.")

@@ -301,7 +301,9 @@ def _room() -> dict[str, Any]:
 # --- who may change what -----------------------------------------------------------------------------------
 
 
-async def test_a_leader_fixing_another_leaders_held_order_is_403_and_the_order_stays_held(service: Any) -> None:
+async def test_a_leader_fixing_another_leaders_held_order_is_403_and_the_order_stays_held(
+    service: Any,
+) -> None:
     await seed_catalog(service)
     code = await share_code(service, "lead-a")
     landline = {**GUANGZHOU_BUYER, "phone": "020-12345678"}
@@ -309,7 +311,9 @@ async def test_a_leader_fixing_another_leaders_held_order_is_403_and_the_order_s
     assert (await service.post("/api/v1/orders", body)).json()["status"] == "held"
     fixed = {"phone": "13600001111"}
     path = "/api/v1/orders/o-held/verify"
-    refused = await service.client.post(path, json=fixed, headers=bearer(service.ctx.token("leader", "lead-b")))
+    refused = await service.client.post(
+        path, json=fixed, headers=bearer(service.ctx.token("leader", "lead-b"))
+    )
     assert refused.status_code == 403, refused.text
     assert refused.json()["error"] == "forbidden" and "lead-b" in refused.json()["detail"]
     assert (await service.client.get("/api/v1/orders/o-held")).json()["status"] == "held"

@@ -98,7 +98,8 @@ async def test_a_batch_whose_transaction_fails_is_split_in_halves_not_redone_one
     async with migrated_writer(database_url) as writer:
         before = writer.batches
         calls: list[Callable[[], Awaitable[Any]]] = [
-            lambda i=i: writer.call(counter(f"c{i}")) for i in range(16)  # type: ignore[misc]
+            lambda i=i: writer.call(counter(f"c{i}"))
+            for i in range(16)  # type: ignore[misc]
         ]
         calls[11] = lambda: writer.call(spoils_the_commit)
         results = await together(writer, calls)
@@ -121,7 +122,9 @@ class BuggyOrder(PlaceOrder):
         raise ZeroDivisionError("a bug in deciding this order")
 
 
-async def test_a_poisoned_order_in_a_burst_leaves_every_other_order_of_its_batch_accepted(service: Any) -> None:
+async def test_a_poisoned_order_in_a_burst_leaves_every_other_order_of_its_batch_accepted(
+    service: Any,
+) -> None:
     await seed_catalog(service)
     ctx, writer = service.ctx, service.ctx.writer
 
@@ -132,7 +135,9 @@ async def test_a_poisoned_order_in_a_burst_leaves_every_other_order_of_its_batch
 
     before = writer.batches
     results = await together(writer, [place(i) for i in range(20)])
-    assert writer.batches - before == 2 and writer.failed_transactions == 0  # the gate, then the burst at once
+    assert (
+        writer.batches - before == 2 and writer.failed_transactions == 0
+    )  # the gate, then the burst at once
     assert isinstance(results[7], ZeroDivisionError)
     assert all(r.status_code == 201 for i, r in enumerate(results) if i != 7)
     assert (await service.client.get("/api/v1/orders/burst-7")).status_code == 404

@@ -64,16 +64,23 @@ def live_settings(database_url: str, port: int, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def live_server(database_url: str, port: int | None = None, *, parser: str = "auto",
-                      extra_routes: Sequence[Any] = (), **extra: Any) -> AsyncIterator[LiveServer]:
+async def live_server(
+    database_url: str,
+    port: int | None = None,
+    *,
+    parser: str = "auto",
+    extra_routes: Sequence[Any] = (),
+    **extra: Any,
+) -> AsyncIterator[LiveServer]:
     """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop, configured as
     `liveroom serve` configures it (`parser="h11"`: with the fallback HTTP parser)."""
     upgrade(database_url)
     port = port or free_port()
     settings = live_settings(database_url, port, **extra)
     app = create_app(settings, clock=system_clock, run_scheduler=False, extra_routes=extra_routes)
-    config = server_config(app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                           parser=parser)
+    config = server_config(
+        app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on", parser=parser
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -98,8 +105,13 @@ class ServedProcess:
 
 
 @contextlib.contextmanager
-def serve_process(database_url: str, env: dict[str, str] | None = None, *,
-                  soft_file_limit: int | None = None, pids: list[int] | None = None) -> Iterator[str]:
+def serve_process(
+    database_url: str,
+    env: dict[str, str] | None = None,
+    *,
+    soft_file_limit: int | None = None,
+    pids: list[int] | None = None,
+) -> Iterator[str]:
     """`liveroom serve` as its own process (what a second server machine would run). `soft_file_limit`: start it
     with that soft limit on open files (as a stingy shell would); `pids`: where to note its process id."""
     with served_process(database_url, env, soft_file_limit=soft_file_limit, pids=pids) as served:
@@ -107,8 +119,13 @@ def serve_process(database_url: str, env: dict[str, str] | None = None, *,
 
 
 @contextlib.contextmanager
-def served_process(database_url: str, env: dict[str, str] | None = None, *,
-                   soft_file_limit: int | None = None, pids: list[int] | None = None) -> Iterator[ServedProcess]:
+def served_process(
+    database_url: str,
+    env: dict[str, str] | None = None,
+    *,
+    soft_file_limit: int | None = None,
+    pids: list[int] | None = None,
+) -> Iterator[ServedProcess]:
     """`serve_process`, with the process itself at hand (to kill it)."""
     port = free_port()
     environment = {

@@ -118,8 +118,9 @@ def postgres_server() -> Iterator[Postgres]:
         subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
         # A run leaves hundreds of databases (a new one per test): removing their hundreds of thousands of files
         # took minutes at the end of the session, so it goes on in the background while pytest exits.
-        subprocess.Popen(["rm", "-rf", root], start_new_session=True, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            ["rm", "-rf", root], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
 
 def _has_user(name: str) -> bool:

@@ -21,22 +21,28 @@ async def stock_of(live: LiveServer, sku: str) -> dict[str, int]:
     return {w["warehouse"]: w["on_hand"] for w in stock["warehouses"]}
 
 
-async def host_post(live: LiveServer, token: str, sku: str, form: dict[str, str],
-                    headers: dict[str, str] = HTMX) -> str:
+async def host_post(
+    live: LiveServer, token: str, sku: str, form: dict[str, str], headers: dict[str, str] = HTMX
+) -> str:
     response = await live.http.post(
-        f"/host/{ROOM}/skus/{sku}/replenish", data=form,
+        f"/host/{ROOM}/skus/{sku}/replenish",
+        data=form,
         headers={**headers, "Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.text
     return response.text
 
 
-async def test_a_refused_replenishment_names_its_field_and_adds_nothing(browser: Any, live: LiveServer) -> None:
+async def test_a_refused_replenishment_names_its_field_and_adds_nothing(
+    browser: Any, live: LiveServer
+) -> None:
     page = await open_screen(browser, live, f"/host/{ROOM}", live.token("host", ROOM), viewport=WALL)
     mango = page.locator('.tile[data-sku="mango"]')
     before = await stock_of(live, "mango")
     # Zero units gets past no browser check once the page's own bound is gone; the server refuses it by its rules.
-    await mango.locator('input[name="delta"]').evaluate("el => { el.removeAttribute('min'); el.value = '0'; }")
+    await mango.locator('input[name="delta"]').evaluate(
+        "el => { el.removeAttribute('min'); el.value = '0'; }"
+    )
     await mango.locator("button", has_text="补货").click()
     status = mango.locator(".replenish [data-status]")
     await expect(status).to_have_attribute("data-error-field", "delta", timeout=WAIT)
@@ -47,7 +53,9 @@ async def test_a_refused_replenishment_names_its_field_and_adds_nothing(browser:
     await screenshot(page, "host-zh-replenish-refused")
 
 
-async def test_the_host_screen_may_replenish_only_its_own_room_and_only_through_htmx(live: LiveServer) -> None:
+async def test_the_host_screen_may_replenish_only_its_own_room_and_only_through_htmx(
+    live: LiveServer,
+) -> None:
     before = await stock_of(live, "mango")
     form = {"delta": "5", "warehouse": "GZ", "reason": "test", "adjustment": "a-1"}
     other_room = await host_post(live, live.token("host", "room-2"), "mango", form)
@@ -65,7 +73,9 @@ async def test_the_host_screen_may_replenish_only_its_own_room_and_only_through_
     assert await stock_of(live, "mango") == {w: n + (5 if w == "GZ" else 0) for w, n in before.items()}
 
 
-async def test_a_fix_still_refused_flags_exactly_the_fields_still_wrong(browser: Any, live: LiveServer) -> None:
+async def test_a_fix_still_refused_flags_exactly_the_fields_still_wrong(
+    browser: Any, live: LiveServer
+) -> None:
     page = await open_screen(browser, live, "/leader/lead-a", live.token("leader", "lead-a"), viewport=PHONE)
     bad = {**GUANGZHOU_BUYER, "name": "李四", "phone": "123", "address": "x"}
     assert (await place(live, "o-held", [("tea", 1)], buyer=bad))["status"] == "held"
