@@ -6,7 +6,8 @@ leader and one assist to each assisting leader, a cancel takes them back, a new 
 Refunds do not change GMV, as in the table. Ranks go by GMV, then leader id, as the REST leaderboard ranks them.
 
 Each room keeps its leaders in rank order (a sorted list), so a leader's rank is a bisection and a change of GMV
-names exactly the leaders it overtook or fell behind: only their `leader:` topics are redrawn, not thousands.
+names exactly the leaders it overtook or fell behind: only their `leader:` topics are redrawn, not thousands (and
+those of the leader now right behind it and of the leader on top, whose gap to the next place it changes).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The leader's own view (`leader:{id}`): the leader's figures and rank in each room, the latest orders with their
-parcels' states, the orders held for address verification, and commission by state.
+"""The leader's own view (`leader:{id}`): the leader's figures, rank and gap to the next place in each room, the
+latest orders with their parcels' states, the orders held for address verification, and commission by state.
 
 Held orders are the one place a buyer's phone and address appear, so the leader can fix them; only this topic,
 which only the leader's own token opens, carries them. The `order_held` event carries the screening flags but not
