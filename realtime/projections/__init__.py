@@ -220,7 +220,8 @@ class Projections:
             return set()
         m = self.m
         async with engine.connect() as conn:
-            dirty = refreshed_topics(m.catalog, await m.catalog.refresh(conn), m.boards.leaders_in)
+            dirty = refreshed_topics(m.catalog, await m.catalog.refresh(conn), m.boards.leaders_in,
+                                     m.boards.neighbours)
             dirty |= await m.leaders.refresh(conn)
             dirty |= await self.orders.refresh(conn)
         return dirty
@@ -272,8 +273,9 @@ class Projections:
                 + [f"order:{o}" for o in sorted(self.orders.views)])
 
     def clock_topics(self) -> set[str]:
-        """Topics whose view changes with time alone (sell rates decay, the ops series moves on)."""
-        return {"ops", *(f"room:{room}:stock" for room in self.m.stock.selling_rooms())}
+        """Topics whose view changes with time alone (sell rates decay, the sparklines and the ops series move
+        on)."""
+        return {"ops", *(f"room:{room}:stock" for room in self.m.stock.clock_rooms(self.clock()))}
 
 
 def _feed_room(topic: str) -> str | None:

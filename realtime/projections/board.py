@@ -6,7 +6,8 @@ leader and one assist to each assisting leader, a cancel takes them back, a new 
 Refunds do not change GMV, as in the table. Ranks go by GMV, then leader id, as the REST leaderboard ranks them.
 
 Each room keeps its leaders in rank order (a sorted list), so a leader's rank is a bisection and a change of GMV
-names exactly the leaders it overtook or fell behind: only their `leader:` topics are redrawn, not thousands.
+names exactly the leaders it overtook or fell behind: only their `leader:` topics are redrawn, not thousands (and
+those of the leader now right behind it and of the leader on top, whose gap to the next place it changes).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class RoomBoard:
         self.orders = 0
 
     def add(self, leader: str, counts: tuple[int, int, int, int]) -> set[str]:
-        """Add to a leader's figures; returns the leaders whose rank changed."""
+        """Add to a leader's figures; returns the other leaders whose view changed: those whose rank changed, and
+        those whose gap to the next place did (the one now right behind a moved row, and the leader on top when
+        the second place changed)."""
         moved: set[str] = set()
         row = self.rows.get(leader)
         if row is None:
@@ -43,6 +46,7 @@ class RoomBoard:
             at = bisect_left(self.ranking, (0, leader))
             self.ranking.insert(at, (0, leader))
             moved.update(name for _, name in self.ranking[at:])  # everyone behind a newcomer moves down one
+            moved.update(self._next_to(at, at))
         if counts[GMV]:
             before = bisect_left(self.ranking, (-row[GMV], leader))
             del self.ranking[before]
@@ -51,9 +55,23 @@ class RoomBoard:
             self.ranking.insert(after, key)
             low, high = min(before, after), max(before, after)
             moved.update(name for _, name in self.ranking[low : high + 1])
+            moved.update(self._next_to(low, high))
         for i, n in enumerate(counts):
             row[i] += n
         return moved
+
+    def _next_to(self, low: int, high: int) -> list[str]:
+        """Leaders whose gap names a row in ranking[low..high]: the one right behind, and the top one (its gap is
+        to the second place)."""
+        names = [self.ranking[high + 1][1]] if high + 1 < len(self.ranking) else []
+        if low <= 1 and self.ranking:
+            names.append(self.ranking[0][1])
+        return names
+
+    def neighbours(self, leader: str) -> list[str]:
+        """Leaders whose gap to the next place names this leader."""
+        rank = self.rank(leader)
+        return [] if rank is None else self._next_to(rank - 1, rank - 1)
 
     def rank(self, leader: str) -> int | None:
         row = self.rows.get(leader)
@@ -115,6 +133,10 @@ class Boards:
     def rooms_of(self, leader: str) -> set[str]:
         """Rooms the leader takes part in: a row on the board or a share link of the room."""
         return self.joined.get(leader, set()) | self.catalog.linked.get(leader, set())
+
+    def neighbours(self, leader: str) -> set[str]:
+        """Leaders whose gap to the next place names this leader, in any room (redrawn when it is renamed)."""
+        return {name for room in self.joined.get(leader, ()) for name in self.rooms[room].neighbours(leader)}
 
     def leaders_in(self, room: str) -> set[str]:
         board = self.rooms.get(room)

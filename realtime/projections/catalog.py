@@ -157,8 +157,10 @@ class Catalog:
 
 
 def refreshed_topics(catalog: Catalog, refreshed: Iterable[tuple[str, ...]],
-                     participants: Callable[[str], Iterable[str]]) -> set[str]:
-    """The topics whose names or settings a refreshed catalog row may change."""
+                     participants: Callable[[str], Iterable[str]],
+                     neighbours: Callable[[str], Iterable[str]]) -> set[str]:
+    """The topics whose names or settings a refreshed catalog row may change (`neighbours`: the leaders whose
+    gap to the next place names a leader)."""
     dirty: set[str] = set()
     for entity, key, *more in refreshed:
         if entity == "sku":
@@ -171,6 +173,7 @@ def refreshed_topics(catalog: Catalog, refreshed: Iterable[tuple[str, ...]],
             dirty.update(f"leader:{leader}" for leader in participants(key))
         elif entity == "leader":
             dirty.add(f"leader:{key}")
+            dirty.update(f"leader:{leader}" for leader in neighbours(key))
             dirty.update(f"room:{room}:board" for room in catalog.rooms)
         elif entity == "link":
             # A new share link lets its leader open the room's board: the leader's view lists the room.

@@ -1,5 +1,5 @@
-"""The leader's own view (`leader:{id}`): the leader's figures and rank in each room, the latest orders with their
-parcels' states, the orders held for address verification, and commission by state.
+"""The leader's own view (`leader:{id}`): the leader's figures, rank and gap to the next place in each room, the
+latest orders with their parcels' states, the orders held for address verification, and commission by state.
 
 Held orders are the one place a buyer's phone and address appear, so the leader can fix them; only this topic,
 which only the leader's own token opens, carries them. The `order_held` event carries the screening flags but not
@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.commission import State
-from realtime.projections.board import Boards
+from realtime.projections.board import TOP, Boards, RoomBoard
 from realtime.projections.catalog import Catalog
 from realtime.projections.times import utc
 from store import models
@@ -174,9 +174,23 @@ class LeaderViews:
         info = self.catalog.rooms.get(room)
         board = self.boards.rooms.get(room)
         row = board.rows.get(leader) if board else None
+        rank = board.rank(leader) if board else None
         return {"room": room, "title": info.title if info else None,
-                "rank": board.rank(leader) if board else None, "leaders": len(board.rows) if board else 0,
-                "gmv_cents": row[0] if row else 0, "orders": row[1] if row else 0, "invites": row[2] if row else 0}
+                "rank": rank, "leaders": len(board.rows) if board else 0,
+                "gmv_cents": row[0] if row else 0, "orders": row[1] if row else 0, "invites": row[2] if row else 0,
+                "gap": self._gap(board, rank, row[0]) if board and rank and row else None}
+
+    def _gap(self, board: RoomBoard, rank: int, gmv_cents: int) -> dict[str, Any] | None:
+        """How far the leader is behind the next place up (or, on top, ahead of the second): shown while the
+        leader is on the board's frame (the top TOP), where both rows can be seen side by side."""
+        if rank > TOP or len(board.ranking) < 2:
+            return None
+        minus_gmv, other = board.ranking[1 if rank == 1 else rank - 2]
+        cents = abs(gmv_cents + minus_gmv)
+        if not cents:
+            return None
+        return {"leader": other, "name": self.catalog.leaders.get(other) or other, "cents": cents,
+                "ahead": rank == 1}
 
     # --- database --------------------------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class StockBoard:
         self.levels: dict[str, dict[str, tuple[int, int]]] = {}  # sku -> warehouse -> (on_hand, reserved)
         self.sales: dict[str, dict[datetime, int]] = {}  # sku -> second -> units sold
         self.room_minutes: dict[str, dict[int, int]] = {}  # room -> minute -> units sold
+        self.turned: int | None = None  # the minute `clock_rooms` last saw
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -153,6 +154,19 @@ class StockBoard:
         """Rooms with a sale inside the window: their rates change as time passes, with no event at all."""
         selling = {sku for sku, per_second in self.sales.items() if per_second}
         return [room for room in self.catalog.rooms if selling & set(self.catalog.room_skus(room))]
+
+    def clock_rooms(self, now: datetime) -> set[str]:
+        """Rooms whose board changes with time alone, asked once a second: the selling rooms every time, and when
+        the minute has turned since the last call, every room whose sparkline held a sale (it moves on a minute,
+        even in a room that stopped selling long ago)."""
+        rooms = set(self.selling_rooms())
+        minute = minute_of(now)
+        if minute != self.turned:
+            self.turned = minute
+            first = minute - SPARK_MINUTES  # the first minute of the sparkline drawn a minute ago
+            rooms.update(room for room, per_minute in self.room_minutes.items()
+                         if any(m >= first for m in per_minute))
+        return rooms
 
     # --- load ------------------------------------------------------------------------------------------------
 

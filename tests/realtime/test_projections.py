@@ -87,7 +87,7 @@ def test_an_unknown_kind_is_skipped_but_counts_as_applied() -> None:
     }
 
 
-def test_a_leader_who_overtakes_others_redraws_only_the_leaders_passed() -> None:
+def test_a_leader_who_overtakes_others_redraws_only_the_leaders_whose_rank_or_gap_changed() -> None:
     views = Projections(frozen)
     fold(
         views,
@@ -96,10 +96,12 @@ def test_a_leader_who_overtakes_others_redraws_only_the_leaders_passed() -> None
         accepted("o-3", "lead-c", 10_000),
         accepted("o-4", "lead-d", 5_000),
     )
-    # lead-d jumps from fourth to second: lead-b and lead-c move down one, lead-a keeps first place.
+    # lead-d jumps from fourth to second: lead-b and lead-c move down one, lead-a keeps first place but is now
+    # ahead of lead-d rather than lead-b.
     dirty = views.apply(5, to_record(accepted("o-5", "lead-d", 16_000)))
 
     assert {t for t in dirty if t.startswith("leader:")} == {
+        "leader:lead-a",
         "leader:lead-b",
         "leader:lead-c",
         "leader:lead-d",
@@ -114,6 +116,49 @@ def test_a_leader_who_overtakes_others_redraws_only_the_leaders_passed() -> None
     ]
     own = views.snapshot("leader:lead-c")
     assert own is not None and own["rooms"][0]["rank"] == 4 and own["rooms"][0]["leaders"] == 4
+
+
+def gap(views: Projections, leader: str) -> dict[str, Any] | None:
+    own = views.snapshot(f"leader:{leader}")
+    assert own is not None
+    return own["rooms"][0]["gap"]
+
+
+def test_a_leaders_gap_is_to_the_next_place_up_or_on_top_to_the_second() -> None:
+    views = Projections(frozen)
+    fold(views, accepted("o-1", "lead-a", 30_000), accepted("o-2", "lead-b", 20_000),
+         accepted("o-3", "lead-c", 10_000))
+    assert gap(views, "lead-a") == {"leader": "lead-b", "name": "lead-b", "cents": 10_000, "ahead": True}
+    assert gap(views, "lead-c") == {"leader": "lead-b", "name": "lead-b", "cents": 10_000, "ahead": False}
+
+    # lead-b sells more without passing anyone: lead-a (ahead of it) and lead-c (behind it) see a new gap.
+    dirty = views.apply(4, to_record(accepted("o-4", "lead-b", 5_000)))
+    assert {t for t in dirty if t.startswith("leader:")} == {"leader:lead-a", "leader:lead-b", "leader:lead-c"}
+    assert gap(views, "lead-a")["cents"] == 5_000 and gap(views, "lead-c")["cents"] == 15_000
+
+    fold(views, accepted("o-5", "lead-c", 15_000), start=5)  # level with lead-b: no gap to show
+    assert gap(views, "lead-c") is None
+
+
+def test_a_leader_off_the_top_of_the_board_has_no_gap_shown() -> None:
+    views = Projections(frozen)
+    fold(views, *(accepted(f"o-{n}", f"lead-{n:02d}", 10_000 - n) for n in range(22)))
+    assert gap(views, "lead-19") == {"leader": "lead-18", "name": "lead-18", "cents": 1, "ahead": False}
+    assert gap(views, "lead-20") is None  # 21st: the board frame shows the top 20 only
+
+
+def test_a_room_that_stopped_selling_has_its_sparkline_redrawn_once_each_minute() -> None:
+    now = [NOW]
+    views = Projections(lambda: now[0])
+    fold(views, StockChanged(at=NOW, room="r1", sku="tea", warehouse="SH", on_hand=5, reserved=5, sold=5))
+    assert "r1" in views.m.stock.clock_rooms(now[0])
+    now[0] = NOW + timedelta(minutes=10, seconds=1)  # long out of the sell-rate window, still on the sparkline
+    assert "r1" in views.m.stock.clock_rooms(now[0])  # the minute turned
+    assert "r1" not in views.m.stock.clock_rooms(now[0] + timedelta(seconds=1))  # not again within the minute
+    now[0] = NOW + timedelta(minutes=30)  # the sale's minute leaves the sparkline: one last redraw
+    assert "r1" in views.m.stock.clock_rooms(now[0])
+    now[0] = NOW + timedelta(minutes=31)
+    assert "r1" not in views.m.stock.clock_rooms(now[0])
 
 
 def test_ranks_tie_on_gmv_by_leader_id_like_the_rest_leaderboard() -> None:
@@ -283,7 +328,8 @@ async def test_sell_rate_minutes_to_sellout_and_alert_level_follow_sales_and_the
     app.clock.advance(minutes=5)  # the sales leave the window: nothing is selling, 10 left is merely low
     mango = row_of(views, "mango")
     assert (mango["rate_per_min"], mango["minutes_to_sellout"], mango["level"]) == (0.0, None, "low")
-    assert "room:room-1:stock" not in views.clock_topics()
+    assert "room:room-1:stock" in views.clock_topics()  # the minute turned: the sparkline moves on, once
+    assert "room:room-1:stock" not in views.clock_topics()  # not selling: not redrawn again within the minute
 
 
 def row_of(views: Projections, sku: str) -> dict[str, Any]:

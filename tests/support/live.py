@@ -10,8 +10,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -70,14 +71,15 @@ async def live_server(
     *,
     parser: str = "auto",
     extra_routes: Sequence[Any] = (),
+    clock: Callable[[], datetime] = system_clock,
     **extra: Any,
 ) -> AsyncIterator[LiveServer]:
     """uvicorn serving the real app on `port` (default: a free one), inside this test's event loop, configured as
-    `liveroom serve` configures it (`parser="h11"`: with the fallback HTTP parser)."""
+    `liveroom serve` configures it (`parser="h11"`: with the fallback HTTP parser); `clock`: the server's time."""
     upgrade(database_url)
     port = port or free_port()
     settings = live_settings(database_url, port, **extra)
-    app = create_app(settings, clock=system_clock, run_scheduler=False, extra_routes=extra_routes)
+    app = create_app(settings, clock=clock, run_scheduler=False, extra_routes=extra_routes)
     config = server_config(
         app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on", parser=parser
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from browser import WALL, open_screen, screenshot
-from live import LiveServer, SeedClient
-from seed import GUANGZHOU_BUYER, order_body, share_code
+from live import LiveServer, SeedClient, live_server
+from seed import GUANGZHOU_BUYER, order_body, seed_catalog, share_code
 
 SHANGHAI_BUYER = {
     "name": "王五",
@@ -241,16 +242,23 @@ async def test_one_click_alone_never_takes_a_warehouse_down(browser: Any, live: 
     await row.get_by_role("button", name="Mark down").wait_for(timeout=8_000)
 
 
-async def test_a_minute_with_no_orders_slides_the_hour_on_without_a_frame(
-    browser: Any, live: LiveServer
-) -> None:
-    await place(live, "ops-s1", [("tea", 1)])
-    page = await ops_page(browser, live)
-    await wait_text(page, "#kpi-hour-orders", "1")
-    # Jump the page's clock two minutes ahead: no order, so no frame; the wall must still show this minute as 0.
-    await page.evaluate("() => { const real = Date.now.bind(Date); Date.now = () => real() + 120000; }")
-    await wait_text(page, "#kpi-minute-orders", "0")
-    assert await text(page, "#kpi-hour-orders") == "1"  # still inside the last hour
+async def test_a_minute_with_no_orders_slides_the_hour_on(browser: Any, tmp_path: Path) -> None:
+    ahead = [timedelta(0)]
+    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'clock.db'}",
+                           clock=lambda: datetime.now(UTC) + ahead[0]) as live:
+        await seed_catalog(SeedClient(live.http))
+        await place(live, "ops-s1", [("tea", 1)])
+        page = await ops_page(browser, live)
+        await wait_text(page, "#kpi-minute-orders", "1")
+        # Two minutes pass with no order: the wall, redrawn by the server as time passes, shows this minute as 0.
+        ahead[0] = timedelta(minutes=2)
+        await wait_text(page, "#kpi-minute-orders", "0")
+        assert await text(page, "#kpi-hour-orders") == "1"  # still inside the last hour
+        # The chart's hour moved on too: its last bar is the server's current minute (or the one before, if the
+        # minute turned just now).
+        minutes = await page.evaluate("() => window.liveroomOps.chartData()[0]")
+        now = int((datetime.now(UTC) + ahead[0]).timestamp()) // 60 * 60
+        assert len(minutes) == 60 and minutes[-1] in (now, now - 60)
 
 
 # --- a busy room, for the screenshots ----------------------------------------------------------------------------
@@ -311,6 +319,8 @@ async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, l
         await page.locator("#ops-exceptions [data-kind='warehouse_down']").first.wait_for(timeout=SEE)
         await page.wait_for_timeout(400)
         await screenshot(page, name)
+        # The chart is drawn (sized, axes and all), not just fed: its money axis needs live.js loaded first.
+        assert await page.evaluate("document.querySelector('#ops-chart canvas').hasAttribute('width')")
         size = await page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
         )

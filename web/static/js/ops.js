@@ -1,13 +1,11 @@
-// The ops war room: the Beijing clock, the per-minute chart (drawn once, fed from each frame's JSON), and a
-// two-step "mark down" so a stray click never takes a warehouse offline. (New exceptions slide in: live.js.)
+// The ops war room: the per-minute chart (drawn once, fed from each frame's JSON; the server redraws the wall every
+// second, so the hour slides on with the clock even when nothing sells), and a two-step "mark down" so a stray
+// click never takes a warehouse offline. (New exceptions slide in, the Beijing clock ticks: live.js.)
 (function () {
   "use strict";
-  var MINUTE = 60;
   var axisFormat = new Intl.DateTimeFormat("en-GB", {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
   });
-
-  // --- figures ----------------------------------------------------------------------------------------------
 
   function money(cents) { return liveroom.money(cents, "short"); }  // as the frame draws it
 
@@ -20,35 +18,6 @@
       orders: rows.map(function (r) { return r[1]; }),
       gmv: rows.map(function (r) { return r[2]; })
     };
-  }
-
-  // No frame means no order: when the minute turns with nothing new, the hour slides on with a zero.
-  function slide(series) {
-    var now = Math.floor(Date.now() / 1000 / MINUTE) * MINUTE;
-    var moved = false;
-    while (series.x.length && series.x[series.x.length - 1] < now) {
-      series.x.push(series.x[series.x.length - 1] + MINUTE);
-      series.orders.push(0);
-      series.gmv.push(0);
-      series.x.shift(); series.orders.shift(); series.gmv.shift();
-      moved = true;
-    }
-    return moved;
-  }
-
-  function sum(values) { return values.reduce(function (a, b) { return a + b; }, 0); }
-
-  function setText(id, text) {
-    var el = document.getElementById(id);
-    if (el && el.textContent !== text) el.textContent = text;
-  }
-
-  function showRates(series) {
-    var n = series.orders.length;
-    setText("kpi-minute-orders", String(n ? series.orders[n - 1] : 0));
-    setText("kpi-avg5", (sum(series.orders.slice(-5)) / 5).toFixed(1));
-    setText("kpi-hour-orders", sum(series.orders).toLocaleString("en-US"));
-    setText("kpi-hour-gmv", money(sum(series.gmv)));
   }
 
   // --- the chart --------------------------------------------------------------------------------------------
@@ -153,31 +122,15 @@
     setTimeout(showArmed, 5100);
   });
 
-  // --- frames and time --------------------------------------------------------------------------------------
+  // --- frames ---------------------------------------------------------------------------------------------
 
-  function onFrame() {
+  document.addEventListener("liveroom:frame", function () {
     var series = readSeries();
-    if (!current || series.text !== current.text) {
-      if (slide(series)) showRates(series);
-      draw(series);
-    }
+    if (!current || series.text !== current.text) draw(series);
     showArmed();
-  }
-
-  function tick() {
-    if (current && slide(current)) {
-      showRates(current);
-      draw(current);
-    }
-  }
-
-  document.addEventListener("liveroom:frame", onFrame);
+  });
   window.addEventListener("resize", resize);
-  tick();
-  setInterval(tick, 1000);
-  var first = readSeries();
-  if (slide(first)) showRates(first);
-  draw(first);
+  draw(readSeries());
 
   // For tests and for anyone poking at the wall from devtools.
   window.liveroomOps = { chartData: function () { return chart ? chart.data : null; } };
