@@ -7,12 +7,13 @@ database of a PostgreSQL server started from the installed binaries (skipped wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from realparts import redis_server
 from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START
 
 from liveroom.app import create_app
@@ -86,3 +87,10 @@ async def recorded_app(database_url: str) -> AsyncIterator[RecordedApp]:
 
             writer.on_commit = record
             yield recorded
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real redis-server of this test's own on a free loopback port (skipped, with the reason, when none starts)."""
+    with redis_server() as url:
+        yield url

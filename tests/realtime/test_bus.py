@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from realparts import free_port, redis_server, start_redis
+from realparts import free_port, start_redis
 
 from realtime.bus import Envelope, InProcessBus, RedisStreamBus
 from realtime.relay import Relay
@@ -108,12 +108,6 @@ async def test_in_process_bus_keeps_delivering_after_the_receiver_fails() -> Non
 
 
 # --- Redis Streams ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 def _port(url: str) -> int:

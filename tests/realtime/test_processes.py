@@ -8,18 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from live import SeedClient, live_server, serve_process, watch
-from realparts import redis_server
 from seed import API_KEY, SECRET, order_body, seed_catalog, share_code
 
 from domain import tokens
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Any:
-    with redis_server() as url:
-        yield url
 
 
 async def test_an_order_posted_to_one_process_reaches_a_screen_of_another(

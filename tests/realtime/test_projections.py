@@ -126,14 +126,22 @@ def gap(views: Projections, leader: str) -> dict[str, Any] | None:
 
 def test_a_leaders_gap_is_to_the_next_place_up_or_on_top_to_the_second() -> None:
     views = Projections(frozen)
-    fold(views, accepted("o-1", "lead-a", 30_000), accepted("o-2", "lead-b", 20_000),
-         accepted("o-3", "lead-c", 10_000))
+    fold(
+        views,
+        accepted("o-1", "lead-a", 30_000),
+        accepted("o-2", "lead-b", 20_000),
+        accepted("o-3", "lead-c", 10_000),
+    )
     assert gap(views, "lead-a") == {"leader": "lead-b", "name": "lead-b", "cents": 10_000, "ahead": True}
     assert gap(views, "lead-c") == {"leader": "lead-b", "name": "lead-b", "cents": 10_000, "ahead": False}
 
     # lead-b sells more without passing anyone: lead-a (ahead of it) and lead-c (behind it) see a new gap.
     dirty = views.apply(4, to_record(accepted("o-4", "lead-b", 5_000)))
-    assert {t for t in dirty if t.startswith("leader:")} == {"leader:lead-a", "leader:lead-b", "leader:lead-c"}
+    assert {t for t in dirty if t.startswith("leader:")} == {
+        "leader:lead-a",
+        "leader:lead-b",
+        "leader:lead-c",
+    }
     assert gap(views, "lead-a")["cents"] == 5_000 and gap(views, "lead-c")["cents"] == 15_000
 
     fold(views, accepted("o-5", "lead-c", 15_000), start=5)  # level with lead-b: no gap to show
@@ -152,7 +160,9 @@ def test_a_room_that_stopped_selling_has_its_sparkline_redrawn_once_each_minute(
     views = Projections(lambda: now[0])
     fold(views, StockChanged(at=NOW, room="r1", sku="tea", warehouse="SH", on_hand=5, reserved=5, sold=5))
     assert "r1" in views.m.stock.clock_rooms(now[0])
-    now[0] = NOW + timedelta(minutes=10, seconds=1)  # long out of the sell-rate window, still on the sparkline
+    now[0] = NOW + timedelta(
+        minutes=10, seconds=1
+    )  # long out of the sell-rate window, still on the sparkline
     assert "r1" in views.m.stock.clock_rooms(now[0])  # the minute turned
     assert "r1" not in views.m.stock.clock_rooms(now[0] + timedelta(seconds=1))  # not again within the minute
     now[0] = NOW + timedelta(minutes=30)  # the sale's minute leaves the sparkline: one last redraw

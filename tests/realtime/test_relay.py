@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from realparts import free_port, redis_server
+from realparts import free_port
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -285,12 +285,6 @@ async def test_commits_reach_the_projections_while_redis_is_down(engine: AsyncEn
         await following.stop()
         await relay.stop()
         await bus.stop()
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 async def test_a_commit_in_one_process_reaches_the_projections_of_another(

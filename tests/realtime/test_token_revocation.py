@@ -12,7 +12,6 @@ import httpx
 import pytest
 import websockets
 from live import LiveServer, SeedClient, Watcher, live_server, serve_process, watch
-from realparts import redis_server
 from seed import API_KEY, SECRET, seed_catalog
 
 from domain import tokens
@@ -93,12 +92,6 @@ async def test_an_https_origin_is_refused_by_an_http_server_on_the_same_host_and
         own = await watch(live.ws_url, ["ops"], token, origin=allowed)
         await own.wait_for(lambda f: f["kind"] == "snapshot")
         await own.close()
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Any:
-    with redis_server() as url:
-        yield url
 
 
 async def test_a_revoke_on_one_process_stops_the_token_on_another_at_once_and_closes_its_socket(
