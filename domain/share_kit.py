@@ -73,7 +73,7 @@ def share_text(facts: KitFacts, lang: str = "zh") -> str:
         )
     return (
         f"家人们好，我是{_who(facts, 'zh')}！{when}「{facts.title}」准时开播，直播间专属价、限量好物，"
-        f"从我这里进直播间下单，售后我全程跟进～点链接进直播间👉 {facts.url}"
+        f"从我这里进直播间下单，售后我全程跟进～点链接进直播间：{facts.url}"
     )
 
 

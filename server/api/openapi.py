@@ -195,7 +195,7 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/rooms/{room}/forecast"): Doc({"200": a.Forecast}, READ),
         ("GET", "/api/v1/leaders/{leader}/kit"): Doc({"200": a.Kit}, READ, query=KIT_QUERY),
         ("GET", "/api/v1/leaders/{leader}/kit/poster.png"): Doc(
-            {"200": a.Kit}, [POSTER_SIG, *READ], query=KIT_QUERY, media="image/png"),
+            {"200": a.Kit}, [*READ, POSTER_SIG], query=KIT_QUERY, media="image/png"),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
         ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
     }

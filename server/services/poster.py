@@ -2,14 +2,15 @@
 who invites, and a QR code of the leader's live share link (segno draws the code, Pillow the picture).
 
 Chinese needs a CJK font: WenQuanYi Micro Hei (Debian's fonts-wqy-microhei, which `make test` installs as root) when
-it is there, Pillow's own font otherwise (its Latin letters only). Drawing is CPU work: callers run it in a thread.
+it is there, Pillow's own font otherwise (its Latin letters only). Drawing is CPU work (~0.2 s): callers run it in a
+thread.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import segno
@@ -80,8 +81,9 @@ def _qr(url: str, side: int) -> Image.Image:
     return image
 
 
+@lru_cache(maxsize=64)
 def render(text: PosterText) -> bytes:
-    """The poster as PNG bytes."""
+    """The poster as PNG bytes (the same lines draw the same picture: the last few are kept)."""
     gradient = Image.linear_gradient("L").resize((WIDTH, HEIGHT))
     image = ImageOps.colorize(gradient, TOP, BOTTOM).convert("RGB")
     glow = Image.new("RGBA", (WIDTH, HEIGHT), (0, 0, 0, 0))

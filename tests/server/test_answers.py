@@ -280,7 +280,12 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     )
     await api.call("GET", "/api/v1/rooms/room-1/forecast", "/api/v1/rooms/{room}/forecast", a.Forecast, 200)
     kit = await api.call(
-        "GET", "/api/v1/leaders/lead-c/kit", "/api/v1/leaders/{leader}/kit", a.Kit, 200, params={"room": "room-1"}
+        "GET",
+        "/api/v1/leaders/lead-c/kit",
+        "/api/v1/leaders/{leader}/kit",
+        a.Kit,
+        200,
+        params={"room": "room-1"},
     )
     poster = await service.client.get(kit["poster_url"])
     documented = api.document["paths"]["/api/v1/leaders/{leader}/kit/poster.png"]["get"]["responses"]["200"]
