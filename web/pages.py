@@ -10,6 +10,7 @@ expired or revoked one, each in the page's language.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from domain.errors import DomainError
 from web.i18n import locale_of
 from web.render import TEMPLATES, dom_id, render
 
@@ -48,7 +50,8 @@ def _clean_redirect(request: Request, token: str, lifetime_s: int) -> Response:
 
 
 async def _screen(request: Request, role: str, subject: str, template: str, topics: list[str],
-                  **context: Any) -> Response:
+                  more: Callable[[str], Awaitable[dict[str, Any]]] | None = None, **context: Any) -> Response:
+    """`more`, once the token is known good: what else the page draws (given the page's locale)."""
     locale = locale_of(request.query_params.get("lang"))
     realtime = request.app.state.realtime
     token = _token(request)
@@ -66,6 +69,8 @@ async def _screen(request: Request, role: str, subject: str, template: str, topi
     if role == "order" and not await realtime.projections.ensure_order(realtime.engine, subject):
         return _denied(locale, 404)
     data = {topic: realtime.projections.snapshot(topic) or {} for topic in topics}
+    if more is not None:
+        context.update(await more(locale))
     query = urlencode([("topic", t) for t in topics] + [("format", "html"), ("lang", locale), ("token", token)])
     html = render(template, locale, data=data, topics=topics, ids={t: dom_id(t) for t in topics},
                   ws_url=f"/ws?{query}", token=token, subject=subject, **context)
@@ -82,7 +87,20 @@ async def leader_screen(request: Request) -> Response:
     leader = request.path_params["leader"]
     rooms = sorted(request.app.state.realtime.projections.leader_rooms(leader)) if ID.match(leader) else []
     topics = [f"leader:{leader}", *(f"room:{room}:board" for room in rooms[:3])]
-    return await _screen(request, "leader", leader, "leader.html", topics, leader=leader)
+    asked = request.query_params.get("room")
+    room = asked if asked in rooms else (rooms[0] if rooms else None)
+
+    async def share_kit(locale: str) -> dict[str, Any]:
+        """The share kit of the room the page shows (?room=, else the first of the leader's rooms)."""
+        if room is None:
+            return {"kit": None}
+        try:
+            answer = await request.app.state.screen_actions.share_kit(leader, room, locale)
+        except DomainError:
+            return {"kit": None}
+        return {"kit": {**answer, "room": room}}
+
+    return await _screen(request, "leader", leader, "leader.html", topics, share_kit, leader=leader)
 
 
 async def ops_screen(request: Request) -> Response:

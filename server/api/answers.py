@@ -128,6 +128,16 @@ class Link(Answer):
     kind: Literal["live", "replay"]
 
 
+class Kit(Answer):
+    """A leader's share kit for one room."""
+
+    code: str = Field(description="the leader's live share code of the room")
+    url: str = Field(description="the share link")
+    text: str = Field(description="words to post with the link, in the leader's voice, ending with the link")
+    poster_url: str = Field(description="a PNG poster with a QR code of `url`; its address is signed and opens "
+                            "without a header")
+
+
 class Visit(Answer):
     leader: str | None = Field(description="the leader the visitor is bound to now")
     binding: Literal["new", "kept", "rebound"]

@@ -62,6 +62,13 @@ SECURITY_SCHEMES = {
         "name": "liveroom_token",
         "description": "The leader page's token cookie (set by `/leader/{leader}?token=`).",
     },
+    "posterSig": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sig",
+        "description": "The poster's signed address, as the kit's `poster_url` gives it: hex HMAC-SHA256 of "
+        "`poster|LEADER|ROOM` with LIVEROOM_SECRET.",
+    },
     "kdniaoDataSign": {
         "type": "apiKey",
         "in": "header",
@@ -92,6 +99,7 @@ class Doc:
     body_optional: bool = False
     errors_as: type[BaseModel] | None = None  # a carrier's own answer shape for its refusals
     form: tuple[type[BaseModel], str, dict[str, Any]] | None = None  # (JSON field model, its field, other fields)
+    media: str | None = None  # the success answer is this binary type (an image), not JSON of `ok`'s model
 
 
 def _upsert(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
@@ -115,6 +123,13 @@ BOARD_QUERY = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20}},
 ]
+KIT_QUERY = [
+    {"name": "room", "in": "query", "required": True, "schema": {"type": "string", "pattern": ID_PATTERN},
+     "description": "the room the kit shares"},
+    {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": ["zh-CN", "en"]},
+     "description": "the language of the words (Chinese by default)"},
+]
+POSTER_SIG = {"posterSig": []}
 KDNIAO_FIELDS = {
     "DataSign": {"type": "string", "minLength": 1,
                  "description": "base64(lowercase hex MD5(RequestData + LIVEROOM_KDNIAO_APPKEY))"},
@@ -178,15 +193,18 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/rooms/{room}/leaderboard"): Doc({"200": a.Leaderboard}, READ, query=BOARD_QUERY),
         ("GET", "/api/v1/leaders/{leader}/commission"): Doc({"200": a.Commission}, READ),
         ("GET", "/api/v1/rooms/{room}/forecast"): Doc({"200": a.Forecast}, READ),
+        ("GET", "/api/v1/leaders/{leader}/kit"): Doc({"200": a.Kit}, READ, query=KIT_QUERY),
+        ("GET", "/api/v1/leaders/{leader}/kit/poster.png"): Doc(
+            {"200": a.Kit}, [*READ, POSTER_SIG], query=KIT_QUERY, media="image/png"),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
         ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
     }
 
 
 def _modules() -> list[Any]:
-    from server.api import admin, carriers, catalog, orders, reads, visits
+    from server.api import admin, carriers, catalog, kit, orders, reads, visits
 
-    return [catalog, visits, orders, carriers, reads, admin]
+    return [catalog, visits, orders, carriers, reads, kit, admin]
 
 
 def operation_id(method: str, path: str) -> str:
@@ -245,6 +263,10 @@ def _operation(route: Route, method: str, doc: Doc, body: type[BaseModel] | None
     if description.strip():
         operation["description"] = " ".join(description.split())
     for status, model in doc.ok.items():
+        if doc.media is not None:
+            binary = {"type": "string", "contentMediaType": doc.media}
+            operation["responses"][status] = {"description": "OK", "content": {doc.media: {"schema": binary}}}
+            continue
         answer: dict[str, Any] = {
             "description": "created" if status == "201" else "OK",
             "content": {"application/json": {"schema": schemas.ref(model, "serialization")}},

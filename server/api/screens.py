@@ -7,15 +7,16 @@ ApiError for authorization and shape), with `field` naming the input at fault.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from domain.share_kit import lang_of
 from server.api.catalog import AdjustBody, StatusBody
 from server.api.errors import ApiError, from_validation
 from server.api.orders import VerifyBody
 from server.context import AppContext
-from server.services import catalog, order_changes
+from server.services import catalog, kit, order_changes
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,3 +55,9 @@ class ScreenActions:
         body = _valid(VerifyBody, fields)
         fixes = {k: v for k, v in body.model_dump().items() if v is not None}
         await order_changes.verify(self.app, order, fixes, leader)
+
+    async def share_kit(self, leader: str, room: str, lang: str) -> dict[str, Any]:
+        """The leader's share kit for the room (GET /api/v1/leaders/{leader}/kit), with the poster's address as a
+        path on this server, for the leader page to draw."""
+        answer = await kit.kit(self.app, leader, room, lang_of(lang))
+        return {**answer, "poster_path": kit.poster_path(self.app, leader, room, lang_of(lang))}

@@ -279,6 +279,18 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
         "GET", "/api/v1/leaders/lead-b/commission", "/api/v1/leaders/{leader}/commission", a.Commission, 200
     )
     await api.call("GET", "/api/v1/rooms/room-1/forecast", "/api/v1/rooms/{room}/forecast", a.Forecast, 200)
+    kit = await api.call(
+        "GET",
+        "/api/v1/leaders/lead-c/kit",
+        "/api/v1/leaders/{leader}/kit",
+        a.Kit,
+        200,
+        params={"room": "room-1"},
+    )
+    poster = await service.client.get(kit["poster_url"])
+    documented = api.document["paths"]["/api/v1/leaders/{leader}/kit/poster.png"]["get"]["responses"]["200"]
+    assert poster.status_code == 200 and poster.headers["content-type"] in documented["content"]
+    api.seen.add(("get", "/api/v1/leaders/{leader}/kit/poster.png"))
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200)
     await api.call(
         "POST",

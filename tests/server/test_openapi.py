@@ -30,6 +30,8 @@ API_ROUTES = [
     ("get", "/api/v1/rooms/{room}/leaderboard"),
     ("get", "/api/v1/leaders/{leader}/commission"),
     ("get", "/api/v1/rooms/{room}/forecast"),
+    ("get", "/api/v1/leaders/{leader}/kit"),
+    ("get", "/api/v1/leaders/{leader}/kit/poster.png"),
     ("post", "/api/v1/admin/settle"),
 ]
 
