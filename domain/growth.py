@@ -351,8 +351,11 @@ def needs_reminder(clicked_at: datetime, entered_at: datetime | None, starts_at:
     return clicked_at < starts_at and (entered_at is None or entered_at > starts_at)
 
 
-def next_attempt(attempts: int, now: datetime) -> datetime | None:
-    """When to try again after `attempts` failed deliveries; None once the retries are used up."""
-    if attempts >= len(RETRY_AFTER_S):
+def next_attempt(attempts: int, now: datetime, retry_after: Sequence[float] = RETRY_AFTER_S) -> datetime | None:
+    """When to try again after `attempts` failed deliveries; None once the retries are used up. `retry_after`:
+    the waits, the first after the first failure (a shorter schedule for tests)."""
+    if attempts < 1:
+        raise ValueError("a retry follows at least one failed delivery")
+    if attempts > len(retry_after):
         return None
-    return now + timedelta(seconds=RETRY_AFTER_S[attempts])
+    return now + timedelta(seconds=retry_after[attempts - 1])

@@ -178,15 +178,16 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/rooms/{room}/leaderboard"): Doc({"200": a.Leaderboard}, READ, query=BOARD_QUERY),
         ("GET", "/api/v1/leaders/{leader}/commission"): Doc({"200": a.Commission}, READ),
         ("GET", "/api/v1/rooms/{room}/forecast"): Doc({"200": a.Forecast}, READ),
+        ("GET", "/api/v1/rooms/{room}/reminders"): Doc({"200": a.Reminders}, READ),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
         ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
     }
 
 
 def _modules() -> list[Any]:
-    from server.api import admin, carriers, catalog, orders, reads, visits
+    from server.api import admin, carriers, catalog, orders, reads, reminders, visits
 
-    return [catalog, visits, orders, carriers, reads, admin]
+    return [catalog, visits, orders, carriers, reads, reminders, admin]
 
 
 def operation_id(method: str, path: str) -> str:

@@ -279,6 +279,7 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
         "GET", "/api/v1/leaders/lead-b/commission", "/api/v1/leaders/{leader}/commission", a.Commission, 200
     )
     await api.call("GET", "/api/v1/rooms/room-1/forecast", "/api/v1/rooms/{room}/forecast", a.Forecast, 200)
+    await api.call("GET", "/api/v1/rooms/room-1/reminders", "/api/v1/rooms/{room}/reminders", a.Reminders, 200)
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200)
     await api.call(
         "POST",

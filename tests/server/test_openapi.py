@@ -30,6 +30,7 @@ API_ROUTES = [
     ("get", "/api/v1/rooms/{room}/leaderboard"),
     ("get", "/api/v1/leaders/{leader}/commission"),
     ("get", "/api/v1/rooms/{room}/forecast"),
+    ("get", "/api/v1/rooms/{room}/reminders"),
     ("post", "/api/v1/admin/settle"),
 ]
 
