@@ -47,6 +47,8 @@ class OrderAccepted(Event):
     total_cents: int
     status: str  # accepted | held
     presale: bool = False
+    coupon: str | None = None
+    discount_cents: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,108 @@ class TokensRevoked(Event):
     subject: str
 
 
+# --- growth (domain/growth.py) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorEntered(Event):
+    """A visitor's first heartbeat in a room (the funnel's "entered")."""
+
+    kind: ClassVar[str] = "visitor_entered"
+    room: str
+    visitor: str
+    leader: str | None  # the leader the visitor is bound to, if any
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorWatching(Event):
+    """A visitor's watch time grew: sent on every new whole minute, and when it reaches the room's mark
+    (`watched` then true once, the funnel's "watched")."""
+
+    kind: ClassVar[str] = "visitor_watching"
+    room: str
+    visitor: str
+    leader: str | None
+    watched_s: int
+    watched: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PointsEarned(Event):
+    kind: ClassVar[str] = "points_earned"
+    room: str
+    leader: str
+    reason: str  # invite | task
+    ref: str  # the visitor, or the task
+    points: int
+    balance: int  # the leader's points after this entry
+
+
+@dataclass(frozen=True, slots=True)
+class TaskProgressed(Event):
+    """A leader's progress on a room's task changed (a new invitee, or one who watched)."""
+
+    kind: ClassVar[str] = "task_progressed"
+    room: str
+    task: str
+    leader: str
+    goal: int
+    invited: int
+    watched: int
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRecruited(Event):
+    """A visitor became a leader in the room; `upline` is the leader who brought them."""
+
+    kind: ClassVar[str] = "leader_recruited"
+    room: str
+    leader: str
+    name: str
+    upline: str | None
+    visitor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProspectNoted(Event):
+    """A leader's tags and note on a visitor of theirs (private to that leader)."""
+
+    kind: ClassVar[str] = "prospect_noted"
+    leader: str
+    visitor: str
+    tags: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAsked(Event):
+    kind: ClassVar[str] = "question_asked"
+    room: str
+    question: str
+    leader: str
+    leader_name: str
+    text: str
+    sku: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAnswered(Event):
+    kind: ClassVar[str] = "question_answered"
+    room: str
+    question: str
+    leader: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderChanged(Event):
+    kind: ClassVar[str] = "reminder_changed"
+    room: str
+    visitor: str
+    leader: str | None
+    state: str  # queued | sent | failed
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -228,6 +332,15 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AfterSaleResolved,
         CatalogChanged,
         TokensRevoked,
+        VisitorEntered,
+        VisitorWatching,
+        PointsEarned,
+        TaskProgressed,
+        LeaderRecruited,
+        ProspectNoted,
+        QuestionAsked,
+        QuestionAnswered,
+        ReminderChanged,
     )
 }
 

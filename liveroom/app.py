@@ -40,18 +40,10 @@ Hook = Callable[[AppContext], Any]
 
 
 def api_routes() -> list[BaseRoute]:
-    from server.api import admin, carriers, catalog, kit, openapi, orders, reads, visits
+    from server.api import openapi
 
-    return [
-        *catalog.routes,
-        *visits.routes,
-        *orders.routes,
-        *carriers.routes,
-        *reads.routes,
-        *kit.routes,
-        *admin.routes,
-        *openapi.routes,
-    ]
+    # The routers are listed once, in the order they match, by the document that describes them.
+    return [*(route for module in openapi.modules() for route in module.routes), *openapi.routes]
 
 
 async def healthz(request: Request) -> Response:

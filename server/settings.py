@@ -22,6 +22,7 @@ class Settings:
     tick_ms: int = 100
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"
+    notify_url: str | None = None  # pre-live reminders are POSTed here, signed with `secret` (unset: kept queued)
     # Survival limits (README, "Security and limits"): what one client, or many, may hold of the server.
     header_timeout_s: float = 10.0  # a request's headers complete within this, counted from its first byte
     body_timeout_s: float = 30.0  # and its body within this after the headers
@@ -49,6 +50,7 @@ class Settings:
             allowed_origins=_csv(env.get("LIVEROOM_ALLOWED_ORIGINS")),
             tick_ms=int(env.get("LIVEROOM_TICK_MS", "100")),
             public_url=env.get("LIVEROOM_PUBLIC_URL", cls.public_url).rstrip("/"),
+            notify_url=env.get("LIVEROOM_NOTIFY_URL") or None,
             header_timeout_s=float(env.get("LIVEROOM_HEADER_TIMEOUT_S", cls.header_timeout_s)),
             body_timeout_s=float(env.get("LIVEROOM_BODY_TIMEOUT_S", cls.body_timeout_s)),
             max_connections=int(env.get("LIVEROOM_MAX_CONNECTIONS", cls.max_connections)),

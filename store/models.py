@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 
@@ -129,6 +130,8 @@ leaders = Table(
     Column("community", String(200)),
     _id("upline", ForeignKey("leaders.leader"), nullable=True),
     Column("pickup_point", JSON),  # {"name", "province", "city", "district", "address"} or null
+    _id("visitor", nullable=True, unique=True),  # the visitor who became this leader in a room, if one did
+    _id("recruited_in", nullable=True),  # that room
     _ts("updated_at"),
 )
 
@@ -148,6 +151,9 @@ rooms = Table(
     Column("after_sale_days", Integer, nullable=False),
     Column("binding_mode", String(16), nullable=False),
     Column("protection_days", Integer, nullable=False, default=7),
+    Column("min_watch_s", Integer, nullable=False, default=300, server_default="300"),
+    Column("invite_reward_points", Integer, nullable=False, default=0, server_default="0"),
+    Column("reminders_queued", Boolean, nullable=False, default=False, server_default=false()),
     _ts("updated_at"),
 )
 
@@ -212,6 +218,8 @@ orders = Table(
     _cents("total_cents"),
     _cents("refunded_cents"),
     Column("presale", Boolean, nullable=False, default=False),
+    Column("coupon", String(40)),
+    Column("discount_cents", BigInteger, nullable=False, default=0, server_default="0"),
     Column("flags", JSON, nullable=False),
     Column("assists", JSON, nullable=False),
     Column("body_hash", String(64), nullable=False),
@@ -308,16 +316,18 @@ after_sales = Table(
     _ts("resolved_at", nullable=True),
 )
 
-stock_adjustments = Table(  # adjustments sent with an id: a retry with the same id is answered, not applied again
-    "stock_adjustments",
-    metadata,
-    _id("adjustment", primary_key=True),
-    _id("sku", nullable=False),
-    _id("warehouse", nullable=False),
-    Column("delta", Integer, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("response", JSON, nullable=False),
-    _ts("at"),
+stock_adjustments = (
+    Table(  # adjustments sent with an id: a retry with the same id is answered, not applied again
+        "stock_adjustments",
+        metadata,
+        _id("adjustment", primary_key=True),
+        _id("sku", nullable=False),
+        _id("warehouse", nullable=False),
+        Column("delta", Integer, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("response", JSON, nullable=False),
+        _ts("at"),
+    )
 )
 
 counters = Table(  # monotonically increasing numbers (waybill serials)
@@ -350,6 +360,121 @@ token_revocations = Table(  # every token of (role, subject) issued at or before
     _id("subject", nullable=False),
     _ts("revoked_at"),
     Index("ix_token_revocations_subject", "role", "subject", "revoked_at"),
+)
+
+# --- growth (domain/growth.py) ---------------------------------------------------------------------------------
+
+heartbeats = Table(  # the presence heartbeats a visitor's watch time is the sum of the short gaps between
+    "heartbeats",
+    metadata,
+    _id("room", primary_key=True),
+    _id("visitor", primary_key=True),
+    Column("at", UtcDateTime(), primary_key=True),
+)
+
+viewers = Table(  # one visitor in one room: the leader they are bound to, their watch time and their path
+    "viewers",
+    metadata,
+    _id("room", primary_key=True),
+    _id("visitor", primary_key=True),
+    _id("leader", nullable=True),
+    _ts("first_seen"),
+    _ts("last_seen"),
+    Column("watched_us", BigInteger, nullable=False, default=0),
+    _ts("clicked_at", nullable=True),
+    _ts("entered_at", nullable=True),
+    _ts("watched_at", nullable=True),
+    _ts("ordered_at", nullable=True),
+    _ts("became_leader_at", nullable=True),
+    Index("ix_viewers_room_leader", "room", "leader"),
+)
+
+points = Table(  # the points ledger: credits only, one per (leader, room, reason, ref)
+    "points",
+    metadata,
+    _id("leader", primary_key=True),
+    _id("room", primary_key=True),
+    Column("reason", String(8), primary_key=True),  # invite | task
+    _id("ref", primary_key=True),  # the visitor, or the task
+    Column("points", Integer, nullable=False),
+    _ts("at"),
+    CheckConstraint("points > 0", name="points_positive"),
+)
+
+room_tasks = Table(
+    "room_tasks",
+    metadata,
+    _id("room", ForeignKey("rooms.room"), primary_key=True),
+    _id("task", primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("goal", Integer, nullable=False),
+    Column("min_watch_s", Integer, nullable=False),
+    Column("reward_points", Integer, nullable=False),
+    Column("bonus_bp", Integer, nullable=False),
+    _ts("updated_at"),
+)
+
+task_progress = (
+    Table(  # per leader: invitees who watched the task's min_watch_s, and when the goal was reached
+        "task_progress",
+        metadata,
+        _id("room", primary_key=True),
+        _id("task", primary_key=True),
+        _id("leader", primary_key=True),
+        Column("watched", Integer, nullable=False, default=0),
+        _ts("done_at", nullable=True),
+    )
+)
+
+prospect_notes = Table(
+    "prospect_notes",
+    metadata,
+    _id("leader", primary_key=True),
+    _id("visitor", primary_key=True),
+    Column("tags", JSON, nullable=False),
+    Column("note", String(500), nullable=False, default=""),
+    _ts("updated_at"),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    _id("room", ForeignKey("rooms.room"), primary_key=True),
+    Column("coupon", String(40), primary_key=True),
+    _cents("threshold_cents"),
+    _cents("off_cents"),
+    Column("live_only", Boolean, nullable=False),
+    Column("invited_only", Boolean, nullable=False),
+    Column("quota", Integer),
+    Column("used", Integer, nullable=False, default=0),
+    _ts("updated_at"),
+    CheckConstraint("used >= 0 AND (quota IS NULL OR used <= quota)", name="coupon_quota_respected"),
+)
+
+questions = Table(
+    "questions",
+    metadata,
+    _id("question", primary_key=True),
+    _id("room", ForeignKey("rooms.room"), nullable=False),
+    _id("leader", ForeignKey("leaders.leader"), nullable=False),
+    Column("text", String(300), nullable=False),
+    _id("sku", nullable=True),
+    _ts("asked_at"),
+    _ts("answered_at", nullable=True),
+    Index("ix_questions_room", "room", "asked_at"),
+)
+
+reminders = Table(  # visitors who clicked before the room started and had not entered when it did
+    "reminders",
+    metadata,
+    _id("room", primary_key=True),
+    _id("visitor", primary_key=True),
+    _id("leader", nullable=True),
+    Column("state", String(8), nullable=False),  # queued | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_at", nullable=True),
+    _ts("sent_at", nullable=True),
+    _ts("created_at"),
 )
 
 outbox = Table(  # domain events, written in the same transaction as the change they describe

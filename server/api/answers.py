@@ -362,6 +362,16 @@ class Forecast(Answer):
     recommendations: list[Recommendation]
 
 
+class Reminder(Answer):
+    visitor: str
+    leader: str | None = Field(description="the leader the visitor clicked through")
+    state: Literal["queued", "sent", "failed"]
+
+
+class Reminders(Answer):
+    reminders: list[Reminder]
+
+
 class Settled(Answer):
     settled: int = Field(description="commission lines settled")
     stuck: int = Field(description="parcels newly marked stuck")

@@ -196,15 +196,17 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/leaders/{leader}/kit"): Doc({"200": a.Kit}, READ, query=KIT_QUERY),
         ("GET", "/api/v1/leaders/{leader}/kit/poster.png"): Doc(
             {"200": a.Kit}, [*READ, POSTER_SIG], query=KIT_QUERY, media="image/png"),
+        ("GET", "/api/v1/rooms/{room}/reminders"): Doc({"200": a.Reminders}, READ),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
         ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
     }
 
 
-def _modules() -> list[Any]:
-    from server.api import admin, carriers, catalog, kit, orders, reads, visits
+def modules() -> list[Any]:
+    """Every API router, in the order its routes match (liveroom/app.py mounts them from here)."""
+    from server.api import admin, carriers, catalog, kit, orders, reads, reminders, visits
 
-    return [catalog, visits, orders, carriers, reads, kit, admin]
+    return [catalog, visits, orders, carriers, reads, kit, reminders, admin]
 
 
 def operation_id(method: str, path: str) -> str:
@@ -230,7 +232,7 @@ def document() -> dict[str, Any]:
     docs = _docs()
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
-    for module in _modules():
+    for module in modules():
         bodies: dict[tuple[str, str], type[BaseModel]] = getattr(module, "BODIES", {})
         for route in module.routes:
             for method in sorted((route.methods or set()) - {"HEAD"}):

@@ -1,11 +1,16 @@
-"""The background task that runs the time-based job (settlement, stuck parcels) on the process's own clock."""
+"""The background tasks that run the time-based jobs on the process's own clock: settlement and stuck parcels
+(every 30 s), pre-live reminders (queued once a room starts and, with `LIVEROOM_NOTIFY_URL`, delivered; every 5 s)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
+from domain import growth
 from server.context import AppContext
+from server.services import reminders
+from server.services.notifier import Notifier
 from server.services.settlement import settle_all
 from store.tasks import cancel_and_wait
 
@@ -13,24 +18,39 @@ log = logging.getLogger("liveroom.scheduler")
 
 
 class Scheduler:
-    """Every `interval` seconds: settle as of `ctx.clock()`. A failed run is logged; the next one comes."""
+    """Every `interval` seconds: settle as of `ctx.clock()`; every `reminder_interval` seconds: queue and deliver
+    pre-live reminders. A failed run is logged; the next one comes."""
 
-    def __init__(self, ctx: AppContext, interval: float = 30.0) -> None:
-        if interval <= 0:
+    def __init__(self, ctx: AppContext, interval: float = 30.0, *, reminder_interval: float = 5.0,
+                 retry_after: Sequence[float] = growth.RETRY_AFTER_S) -> None:
+        if interval <= 0 or reminder_interval <= 0:
             raise ValueError("the scheduler's interval must be positive")
         self.ctx = ctx
         self.interval = interval
+        self.reminder_interval = reminder_interval
+        self.retry_after = retry_after
         self.runs = 0
         self.failures = 0
-        self._task: asyncio.Task[None] | None = None
+        self.reminder_runs = 0
+        self.reminder_failures = 0
+        self.notifier = Notifier(ctx.settings.notify_url, ctx.settings.secret) if ctx.settings.notify_url else None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="liveroom-scheduler")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._loop(self.run_once, self.interval, "settlement"),
+                                    name="liveroom-scheduler"),
+                asyncio.create_task(self._loop(self.run_reminders, self.reminder_interval, "reminders"),
+                                    name="liveroom-reminders"),
+            ]
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
+        for task in self._tasks:
+            await cancel_and_wait(task)
+        self._tasks = []
+        if self.notifier is not None:
+            await self.notifier.close()
 
     async def run_once(self) -> dict[str, int]:
         report = await settle_all(self.ctx.writer, self.ctx.clock())
@@ -40,13 +60,27 @@ class Scheduler:
                      report["settled"], report["stuck"])
         return report
 
-    async def _loop(self) -> None:
+    async def run_reminders(self) -> dict[str, int]:
+        """Queue the reminders of rooms that have started; with a notify URL, deliver the due ones."""
+        report = {"queued": await reminders.queue_due(self.ctx), "sent": 0, "retry": 0, "failed": 0}
+        if self.notifier is not None:
+            report.update(await reminders.deliver_due(self.ctx.writer, self.notifier, self.ctx.settings.public_url,
+                                                      retry_after=self.retry_after))
+        self.reminder_runs += 1
+        if any(report.values()):
+            log.info("reminders: %(queued)d queued, %(sent)d sent, %(retry)d to retry, %(failed)d failed", report)
+        return report
+
+    async def _loop(self, job: Callable[[], Awaitable[object]], interval: float, name: str) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(interval)
             try:
-                await self.run_once()
+                await job()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                self.failures += 1
-                log.exception("scheduled settlement failed; trying again in %s s", self.interval)
+                if name == "reminders":
+                    self.reminder_failures += 1
+                else:
+                    self.failures += 1
+                log.exception("scheduled %s failed; trying again in %s s", name, interval)

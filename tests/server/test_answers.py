@@ -291,6 +291,7 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     documented = api.document["paths"]["/api/v1/leaders/{leader}/kit/poster.png"]["get"]["responses"]["200"]
     assert poster.status_code == 200 and poster.headers["content-type"] in documented["content"]
     api.seen.add(("get", "/api/v1/leaders/{leader}/kit/poster.png"))
+    await api.call("GET", "/api/v1/rooms/room-1/reminders", "/api/v1/rooms/{room}/reminders", a.Reminders, 200)
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200)
     await api.call(
         "POST",

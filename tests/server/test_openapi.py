@@ -32,6 +32,7 @@ API_ROUTES = [
     ("get", "/api/v1/rooms/{room}/forecast"),
     ("get", "/api/v1/leaders/{leader}/kit"),
     ("get", "/api/v1/leaders/{leader}/kit/poster.png"),
+    ("get", "/api/v1/rooms/{room}/reminders"),
     ("post", "/api/v1/admin/settle"),
 ]
 
@@ -81,10 +82,10 @@ async def test_the_document_states_what_the_server_answers_and_how_to_call_it(se
 
 
 async def test_every_route_the_server_serves_is_documented(service: Any) -> None:
-    from server.api.openapi import _modules
+    from server.api.openapi import modules
 
     paths = (await service.client.get("/openapi.json")).json()["paths"]
     served = {
-        (m.lower(), r.path) for mod in _modules() for r in mod.routes for m in (r.methods or set()) - {"HEAD"}
+        (m.lower(), r.path) for mod in modules() for r in mod.routes for m in (r.methods or set()) - {"HEAD"}
     }
     assert served == {(m, p) for p, ops in paths.items() for m in ops}
