@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from simulator.catalog import SCARCE, SKU_BY_ID, SKUS
 from simulator.client import Api, answer_of, error_code
 from simulator.config import SimConfig
+from simulator.growth_catalog import choose_coupon
 from simulator.plan import PlannedOrder
 from simulator.pushes import CarrierPushes
 from simulator.stats import Stats
 from simulator.timeline import Timeline
 from simulator.world import OrderState, World
+
+if TYPE_CHECKING:
+    from simulator.growth import Growth
 
 REFUND_REASONS = ("水果有坏果", "外包装破损", "与描述不符", "发错规格", "不想要了")
 
@@ -28,9 +33,11 @@ class Buyers:
         self.cfg, self.api, self.stats, self.clock, self.world = cfg, api, stats, clock, world
         self.pushes = pushes
         pushes.on_signed = self.signed
+        self.growth: Growth | None = None  # the viewers and the coupons (set by the session)
 
-    async def visit(self, visitor: str, code: str) -> None:
-        response = await self.api.post("/api/v1/visits", {"visitor": visitor, "code": code})
+    async def visit(self, visitor: str, code: str, at: datetime | None = None) -> None:
+        body = {"visitor": visitor, "code": code} | ({"at": at.isoformat()} if at is not None else {})
+        response = await self.api.post("/api/v1/visits", body)
         if response is None:
             return
         if response.status_code == 200:
@@ -44,9 +51,15 @@ class Buyers:
         orders = self.world.orders
         orders[planned.order] = state
         try:
+            growth = self.growth
+            viewer = None
+            if growth is not None and planned.new_visitor:
+                viewer = growth.enter(planned.visitor, planned.code, planned.leader, buyer=True)
             if planned.code:
-                await self.visit(planned.visitor, planned.code)
-            response = await self.api.post("/api/v1/orders", planned.body(self.cfg.room))
+                await self.visit(planned.visitor, planned.code, growth.clicked(viewer) if growth else None)
+            if growth is not None and viewer is not None:
+                await growth.watch_before_order(viewer)  # most buyers watch a little before they order
+            response = await self._order(planned)
             instead = self._substitute(planned, response)
             if instead is not None:
                 # Sold out on air: most buyers take something else from the same shelf instead.
@@ -59,6 +72,20 @@ class Buyers:
         finally:
             self.world.ordering -= 1
         await self._placed(state, response)
+
+    async def _order(self, planned: PlannedOrder) -> httpx.Response | None:
+        """The order, with a coupon when the buyer tries one; a coupon refused (422 coupon_…, or 409 for an
+        exhausted quota) and the buyer pays without it."""
+        body = planned.body(self.cfg.room)
+        coupons = self.growth.coupons if self.growth is not None else {}
+        coupon = choose_coupon(self.cfg.seed, planned.order, planned.items, coupons)
+        if coupon is None:
+            return await self.api.post("/api/v1/orders", body)
+        response = await self.api.post("/api/v1/orders", body | {"coupon": coupon})
+        if response is not None and coupon_refused(response):
+            self.stats.coupon_refusals += 1
+            response = await self.api.post("/api/v1/orders", body)
+        return response
 
     def _substitute(self, planned: PlannedOrder, response: httpx.Response | None) -> PlannedOrder | None:
         """The order again with the sold-out line swapped for another SKU of its category (or None)."""
@@ -103,6 +130,8 @@ class Buyers:
         self.stats.recent.append(self.clock.now())
         state.leader, state.total_cents = body.get("leader"), int(body.get("total_cents", 0))
         self.stats.gmv_cents += state.total_cents
+        if int(body.get("discount_cents") or 0) > 0:
+            self.stats.coupon_uses += 1
         if body.get("status") == "held":
             state.status = "held"
             self.stats.held += 1
@@ -207,6 +236,14 @@ class Buyers:
             self.stats.refunds_approved += 1
         else:
             self.stats.refunds_rejected += 1
+
+
+def coupon_refused(response: httpx.Response) -> bool:
+    """The server refused the order for its coupon (not for stock)."""
+    if response.status_code not in (409, 422):
+        return False
+    answer = answer_of(response)
+    return answer.get("field") == "coupon" or str(answer.get("error") or "").startswith("coupon")
 
 
 def _uniform(order: str, what: str, low: float, high: float) -> float:

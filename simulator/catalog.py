@@ -217,8 +217,11 @@ async def _post_deal(api: Api, room: str, deal: dict[str, Any]) -> Any:
     return answer
 
 
-async def load_catalog(api: Api, catalog: Catalog, starts_at: datetime, hours: float) -> Catalog:
-    """Everything through PUTs and idempotent POSTs, uplines before the leaders that name them."""
+async def load_catalog(
+    api: Api, catalog: Catalog, starts_at: datetime, hours: float, room_extra: dict[str, Any] | None = None
+) -> Catalog:
+    """Everything through PUTs and idempotent POSTs, uplines before the leaders that name them; `room_extra`
+    adds to the room's body (its growth settings)."""
     await _all(api, [api.put(f"/api/v1/warehouses/{w.code}", w.body()) for w in WAREHOUSES])
     await _all(api, [api.put(f"/api/v1/skus/{s.sku}", s.body()) for s in SKUS])
     await _all(api, [_put_stock(api, sku, wh, units) for (sku, wh), units in catalog.stock.items()])
@@ -226,7 +229,8 @@ async def load_catalog(api: Api, catalog: Catalog, starts_at: datetime, hours: f
     team = [leader for leader in catalog.leaders if leader.upline is not None]
     for group in (heads, team):
         await _all(api, [api.put(f"/api/v1/leaders/{x.leader}", x.body()) for x in group])
-    await _all(api, [api.put(f"/api/v1/rooms/{catalog.room}", room_body(starts_at, hours))])
+    room = room_body(starts_at, hours) | (room_extra or {})
+    await _all(api, [api.put(f"/api/v1/rooms/{catalog.room}", room)])
     await _all(api, [_post_deal(api, catalog.room, deal) for deal in catalog.deals])
     links = await _all(
         api,

@@ -34,6 +34,7 @@ class SimConfig:
     pulse_seconds: float | None = None  # how long a pitch lasts (default: a quarter of pulse_every)
     drain: float = 30.0  # after the last order, seconds to let pending carrier events and follow-ups finish
     wait: float = 30.0  # seconds to wait for the server's /healthz at start
+    min_watch_s: int = 120  # the room's "watched" mark (simulated seconds of heartbeats)
 
     def __post_init__(self) -> None:
         problems = []
@@ -53,6 +54,8 @@ class SimConfig:
             problems.append("--pulse-seconds must not be negative")
         if self.drain < 0 or self.wait < 0:
             problems.append("--drain and --wait must not be negative")
+        if self.min_watch_s < 30:
+            problems.append("min_watch_s must be at least 30 (one heartbeat gap)")
         if not _TAG.match(self.run):
             problems.append("--run must be letters, digits, '.', '_' or '-' (at most 21)")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$", self.room):

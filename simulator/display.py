@@ -103,8 +103,36 @@ def progress(
         errors.append(f"  last: {stats.last_error}", style="red")
     road.add_row("errors", errors)
 
-    body = Group(orders, road)
+    body = Group(orders, growth_grid(stats), road)
     return Panel(body, title=f"liveroom simulate · {room} · {url}", border_style="cyan")
+
+
+def growth_lines(stats: Stats) -> list[tuple[str, str]]:
+    """The growth figures: viewers and their heartbeats, recruits, the leaders' work, coupons."""
+    lines = [
+        (
+            "viewers",
+            f"{stats.viewers:,} watching or watched ({stats.left_early:,} left early) · "
+            f"{stats.heartbeats:,} heartbeats · {stats.watched:,} watched",
+        ),
+        (
+            "leaders",
+            f"{stats.recruits:,} recruits · {stats.prospects_tagged:,} prospects tagged · "
+            f"{stats.questions:,} questions ({stats.answered_questions:,} answered)",
+        ),
+        ("coupons", f"{stats.coupon_uses:,} used · {stats.coupon_refusals:,} refused (paid without)"),
+    ]
+    if stats.unavailable:
+        missing = ", ".join(f"{k} ({v})" for k, v in sorted(stats.unavailable.items()))
+        lines.append(("404", f"not on this server: {missing}"))
+    return lines
+
+
+def growth_grid(stats: Stats) -> Table:
+    grid = _grid()
+    for label, text in growth_lines(stats):
+        grid.add_row(label, Text(text, style="yellow") if label == "404" else text)
+    return grid
 
 
 def summary(
@@ -128,6 +156,8 @@ def summary(
     )
     table.add_row("outages", f"{stats.outages} ({stats.rerouted} orders re-routed)")
     table.add_row("replenishments", f"{stats.replenishments}")
+    for label, text in growth_lines(stats):
+        table.add_row(label, text)
     table.add_row("errors", f"{stats.errors}" + (f" (last: {stats.last_error})" if stats.last_error else ""))
     if board:
         leaders = Table(title="top leaders by GMV", show_edge=False)
@@ -151,5 +181,7 @@ def line(stats: Stats, elapsed: float, now: float) -> str:
     return (
         f"[{elapsed:6.0f}s] {stats.phase} · orders {stats.placed}/{stats.target} ({stats.per_minute(now):.0f}/min)"
         f" · accepted {stats.accepted} · held {stats.held} · sold out {stats.sold_out} · visits {stats.visits}"
-        f" · pushes {pushes} · signed {stats.parcels.get('signed', 0)} · errors {stats.errors}"
+        f" · pushes {pushes} · signed {stats.parcels.get('signed', 0)} · heartbeats {stats.heartbeats}"
+        f" · watched {stats.watched} · recruits {stats.recruits} · questions {stats.questions}"
+        f" · coupons {stats.coupon_uses} · errors {stats.errors}"
     )

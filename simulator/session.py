@@ -8,7 +8,8 @@ drain, or when stopped.
 
 This module composes the parts, each in a module of its own: the clocks and the timeline (timeline.py), what
 the session knows of the world (world.py), the buyers (buyers.py), the carriers' pushes (pushes.py), the
-warehouse outage (outages.py), restocking (restock.py) and the screen (display.py).
+warehouse outage (outages.py), restocking (restock.py), the viewers and recruits (growth.py), the leaders' prospects
+and questions (community.py) and the screen (display.py).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from simulator.catalog import (
     plan_catalog,
 )
 from simulator.client import Api
+from simulator.community import Community
 from simulator.config import SimConfig
+from simulator.growth import Growth
+from simulator.growth_catalog import room_growth
 from simulator.outages import Outages
 from simulator.plan import OrderPlanner, PlannedOrder, Rhythm
 from simulator.pushes import CarrierPushes
@@ -45,6 +49,9 @@ from simulator.timeline import Timeline
 from simulator.world import World
 
 OUTAGE_FROM, OUTAGE_UNTIL = 0.35, 0.60  # of the orders placed
+# The room has been on air (and its leaders' codes shared) this long when the session starts: viewers' heartbeats
+# are dated back on their own clock (viewing.py), so the first viewers can have watched a while already.
+ON_AIR_BEFORE = timedelta(minutes=30)
 
 
 @dataclass
@@ -76,6 +83,10 @@ class Session:
         self.buyers = Buyers(config, self.api, self.stats, self.clock, self.world, self.pushes)
         self.outages = Outages(self.api, self.stats, self.clock, self.world, self.pushes)
         self.restock = Restocking(config, self.api, self.stats, self.clock, self.world, self.pushes)
+        self.growth = Growth(config, self.api, self.stats, self.clock)
+        self.community = Community(config, self.api, self.stats, self.clock, self.growth)
+        self.buyers.growth = self.growth
+        self.growth.visit = self.buyers.visit
         self.planner: OrderPlanner | None = None
         self.ended = "orders"
         self.loops: list[asyncio.Task[Any]] = []
@@ -174,15 +185,23 @@ class Session:
         expected_hours = self.cfg.orders / (3.25 * self.cfg.rate) / 3600
         try:
             loading = load_catalog(
-                self.api, catalog, now - timedelta(minutes=1), max(4.0, 2 * expected_hours)
+                self.api,
+                catalog,
+                now - ON_AIR_BEFORE,
+                max(4.0, 2 * expected_hours + ON_AIR_BEFORE.total_seconds() / 3600),
+                room_growth(self.cfg.min_watch_s),
             )
             if await self.clock.unless_stopped(loading) is None:
+                return False
+            shared = self.clock.now() - ON_AIR_BEFORE.total_seconds()
+            if await self.clock.unless_stopped(self.growth.load(catalog, shared)) is None:
                 return False
         except CatalogError as error:
             self.ended = "catalog refused"
             self.stats.error(str(error))
             return False
         self.world.catalog = catalog
+        self.community.leaders = list(catalog.popularity)
         busiest = catalog.by_id[catalog.popularity[0]]
         self.console.print(
             f"room {catalog.room}: {len(SKUS)} SKUs in {len(WAREHOUSES)} warehouses, {len(catalog.leaders)} leaders;"
@@ -192,7 +211,14 @@ class Session:
         self.planner = OrderPlanner(catalog, self.rhythm, self.cfg.seed, self.cfg.run)
         self.clock.begin()
         self.loops = [
-            asyncio.create_task(c) for c in (self.clock.run(), self.pushes.kdniao_flusher(), self._watchdog())
+            asyncio.create_task(c)
+            for c in (
+                self.clock.run(),
+                self.pushes.kdniao_flusher(),
+                self._watchdog(),
+                self.growth.run(),
+                self.community.run(),
+            )
         ]
         return not self.clock.stopped
 
@@ -202,7 +228,7 @@ class Session:
         down_at, up_at = max(1, int(total * OUTAGE_FROM)), max(2, int(total * OUTAGE_UNTIL))
         check_every = max(20, total // 20)
         for index in range(total):
-            planned = self.planner.next()
+            planned = self.growth.reroute(self.planner.next())
             if not await self.clock.sleep_until(self.clock.t0 + planned.at):
                 return
             self._announce(planned)
@@ -215,7 +241,7 @@ class Session:
             self.world.ordering += 1
             self.clock.spawn(self.buyers.visit_and_order(planned))
             for visitor, code in planned.browsers:
-                self.clock.spawn(self.buyers.visit(visitor, code))
+                self.clock.spawn(self.growth.browse(visitor, code))
             self.stats.placed += 1
             while self.world.ordering >= self.cfg.concurrency * 4 and not self.clock.stopped:
                 await asyncio.sleep(0.01)  # the server is behind: hold the next orders back

@@ -40,11 +40,32 @@ class Stats:
     errors: int = 0
     last_error: str = ""
     pulses: int = 0
+    # growth: viewers, their heartbeats, leaders' work, coupons
+    viewers: int = 0
+    left_early: int = 0  # viewers planned to leave before the watched mark
+    heartbeats: int = 0  # answered 2xx
+    watched: int = 0  # viewers the server counts as watched
+    recruits: int = 0
+    prospects_tagged: int = 0
+    questions: int = 0
+    answered_questions: int = 0
+    coupon_uses: int = 0  # orders accepted with a discount
+    coupon_refusals: int = 0  # refused for the coupon (422/409), then placed without it
+    unavailable: Counter[str] = field(default_factory=Counter)  # feature → 404s (endpoint not deployed)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # wall times of answers
 
     def error(self, text: str) -> None:
         self.errors += 1
         self.last_error = text[:240]
+
+    def answered(self, feature: str, response: Any) -> bool:
+        """True for a 2xx; a 404 is counted against the feature (its endpoint may not be deployed), not as an
+        error, and the session goes on without it."""
+        if 200 <= response.status_code < 300:
+            return True
+        if response.status_code == 404:
+            self.unavailable[feature] += 1
+        return False
 
     def parcel_moved(self, before: str, after: str) -> None:
         if before == after:
@@ -89,6 +110,17 @@ class Stats:
             "outages": self.outages,
             "rerouted": self.rerouted,
             "pulses": self.pulses,
+            "viewers": self.viewers,
+            "left_early": self.left_early,
+            "heartbeats": self.heartbeats,
+            "watched": self.watched,
+            "recruits": self.recruits,
+            "prospects_tagged": self.prospects_tagged,
+            "questions": self.questions,
+            "answered_questions": self.answered_questions,
+            "coupon_uses": self.coupon_uses,
+            "coupon_refusals": self.coupon_refusals,
+            "unavailable": dict(self.unavailable),
             "errors": self.errors,
             "last_error": self.last_error,
         }
