@@ -40,10 +40,12 @@ Hook = Callable[[AppContext], Any]
 
 
 def api_routes() -> list[BaseRoute]:
-    from server.api import admin, carriers, catalog, openapi, orders, reads, visits
+    from server.api import admin, carriers, catalog, coupons, openapi, orders, questions, reads, visits
 
     return [
         *catalog.routes,
+        *coupons.routes,
+        *questions.routes,
         *visits.routes,
         *orders.routes,
         *carriers.routes,

@@ -115,6 +115,7 @@ BOARD_QUERY = [
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20}},
 ]
+QUESTION_LINK = ("POST", "/api/v1/questions/{question}/answer", {"question": _id("question")})
 KDNIAO_FIELDS = {
     "DataSign": {"type": "string", "minLength": 1,
                  "description": "base64(lowercase hex MD5(RequestData + LIVEROOM_KDNIAO_APPKEY))"},
@@ -180,13 +181,18 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/rooms/{room}/forecast"): Doc({"200": a.Forecast}, READ),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
         ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
+        ("PUT", "/api/v1/rooms/{room}/coupons/{coupon}"): Doc(_upsert(a.Coupon), KEY),
+        ("POST", "/api/v1/rooms/{room}/questions"): Doc(
+            _upsert(a.Question), [*KEY_OR_SCREEN, {"leaderCookie": []}], links={"AnswerQuestion": QUESTION_LINK}),
+        ("GET", "/api/v1/rooms/{room}/questions"): Doc({"200": a.Questions}, READ),
+        ("POST", "/api/v1/questions/{question}/answer"): Doc({"200": a.Question}, KEY_OR_SCREEN),
     }
 
 
 def _modules() -> list[Any]:
-    from server.api import admin, carriers, catalog, orders, reads, visits
+    from server.api import admin, carriers, catalog, coupons, orders, questions, reads, visits
 
-    return [catalog, visits, orders, carriers, reads, admin]
+    return [catalog, visits, orders, carriers, reads, admin, coupons, questions]
 
 
 def operation_id(method: str, path: str) -> str:

@@ -31,6 +31,10 @@ API_ROUTES = [
     ("get", "/api/v1/leaders/{leader}/commission"),
     ("get", "/api/v1/rooms/{room}/forecast"),
     ("post", "/api/v1/admin/settle"),
+    ("put", "/api/v1/rooms/{room}/coupons/{coupon}"),
+    ("post", "/api/v1/rooms/{room}/questions"),
+    ("get", "/api/v1/rooms/{room}/questions"),
+    ("post", "/api/v1/questions/{question}/answer"),
 ]
 
 
