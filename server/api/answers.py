@@ -233,7 +233,9 @@ class OrderView(Answer):
     delivery: Literal["express", "pickup", "instant"]
     buyer: Buyer
     destination: Destination
-    total_cents: int
+    total_cents: int = Field(description="what the buyer paid: the lines' subtotal less the coupon's discount")
+    coupon: str | None = Field(default=None, description="the coupon used, if any")
+    discount_cents: int = Field(default=0, description="what the coupon took off")
     refunded_cents: int
     presale: bool
     flags: list[str]
