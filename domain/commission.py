@@ -165,16 +165,20 @@ def _tier_bonus_bp(rates: RoomRates, leader_gmv_before_cents: int) -> int:
     )
 
 
-def leader_rate_bp(rates: RoomRates, at: datetime, leader_gmv_before_cents: int) -> int:
+def leader_rate_bp(rates: RoomRates, at: datetime, leader_gmv_before_cents: int, bonus_bp: int = 0) -> int:
     """The leader's rate on an order placed at `at`: the live rate while the room is live (when the room
     has one), else the base rate; plus the first-hour bonus in the hour after the start; plus the bonus
-    of the highest GMV tier the leader had reached before this order. Capped at 100% (commission issue)."""
+    of the highest GMV tier the leader had reached before this order; plus `bonus_bp`, the bonus of the
+    invitation tasks the leader had completed before it (domain/growth.task_bonus_bp). Capped at 100%
+    (commission issue)."""
     _require_aware(at, "at")
     _require_whole(leader_gmv_before_cents, "leader_gmv_before_cents")
+    _require_whole(bonus_bp, "bonus_bp")
     rate = _headline_rate_bp(rates, at)
     if _in_first_hour(rates, at):
         rate += rates.first_hour_bonus_bp
     rate += _tier_bonus_bp(rates, leader_gmv_before_cents)
+    rate += bonus_bp
     return min(rate, FULL_RATE_BP)
 
 
@@ -310,11 +314,13 @@ def accrue(
     rates: RoomRates,
     at: datetime,
     leader_gmv_before_cents: int,
+    bonus_bp: int = 0,
 ) -> tuple[Entry, ...]:
-    """The pending commission of a paid order: the leader's line at the leader's rate and, when the leader
-    has an upline and the room a team rate, the upline's TEAM line at the team rate. A house order (no
-    leader) earns nothing. Lines of zero cents are not written, and the two lines together never exceed
-    the order total (commission issue)."""
+    """The pending commission of a paid order: the leader's line at the leader's rate (with `bonus_bp` from
+    completed invitation tasks added like the first-hour and tier bonuses) and, when the leader has an upline
+    and the room a team rate, the upline's TEAM line at the team rate. A house order (no leader) earns
+    nothing. Lines of zero cents are not written, and the two lines together never exceed the order total
+    (commission issue)."""
     _require_name(order, "order")
     _require_whole(total_cents, "total_cents")
     _require_aware(at, "at")
@@ -324,7 +330,7 @@ def accrue(
     _require_name(leader, "leader")
     if upline == leader:
         raise DomainError(f"leader {leader} cannot be their own upline", field="upline")
-    leader_cents = amount_cents(total_cents, leader_rate_bp(rates, at, leader_gmv_before_cents))
+    leader_cents = amount_cents(total_cents, leader_rate_bp(rates, at, leader_gmv_before_cents, bonus_bp))
     team_cents = 0
     if upline is not None and rates.team_rate_bp > 0:
         _require_name(upline, "upline")

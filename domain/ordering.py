@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain import attribution, commission, routing, screening, stock
+from domain import attribution, commission, growth, order_growth, routing, screening, stock
 from domain.address import Address
 from domain.attribution import Binding
 from domain.deals import Deal, PricedLine, order_total_cents, price_order
@@ -82,6 +82,7 @@ class OrderRequest:
     items: Lines
     delivery: str
     at: datetime | None = None
+    coupon: str | None = None  # a coupon of the room (domain/growth.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,9 @@ class Snapshot:
     carrier_load: Mapping[str, int]  # parcels each carrier has today
     unavailable: frozenset[str]  # carriers switched off
     policy: routing.CarrierPolicy
+    coupons: Mapping[tuple[str, str], growth.Coupon] = field(default_factory=dict)  # (room, coupon), with `used`
+    completions: Mapping[tuple[str, str], Mapping[str, datetime]] = field(default_factory=dict)  # (room, leader)
+    task_bonuses: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # room → task → bonus_bp
 
 
 # --- what it decides ---------------------------------------------------------------------------------------
@@ -128,7 +132,7 @@ class OrderDecision:
     flags: tuple[str, ...]  # screening flags; any holds the order
     priced: tuple[PricedLine, ...]
     deals_used: Mapping[str, Deal]  # by sku, with their new `used`
-    total_cents: int
+    total_cents: int  # what the buyer pays: the lines' subtotal less the coupon's discount
     destination: routing.Destination
     presale: Lines  # the units waiting for stock, by sku in order of first appearance
     reserved: Mapping[tuple[str, str], stock.StockLevel]  # the new levels
@@ -137,6 +141,12 @@ class OrderDecision:
     binding: Binding | None  # the binding to record; None: unchanged
     buyer_masked: str
     events: tuple[Event, ...]
+    coupon: growth.Coupon | None = None  # the coupon used, with this use counted
+    discount_cents: int = 0
+
+    @property
+    def subtotal_cents(self) -> int:
+        return self.total_cents + self.discount_cents
 
     @property
     def order(self) -> str:
@@ -203,6 +213,8 @@ class OrderDecision:
             self.binding,
             self.buyer_masked,
             events,
+            self.coupon,
+            self.discount_cents,
         )
 
 
@@ -259,7 +271,12 @@ def decide(request: OrderRequest, snapshot: Snapshot) -> OrderDecision:
     }
     prices = {sku: snapshot.skus[sku].price_cents for sku, _ in request.items}
     priced, deals_used = price_order(request.items, prices, own_deals, leader)
-    total = order_total_cents(priced)
+    subtotal = order_total_cents(priced)
+    discount = order_growth.apply_coupon(
+        request.coupon, snapshot.coupons, room=room.room, rates=room.rates, subtotal_cents=subtotal, at=at,
+        leader=leader,
+    )
+    total = subtotal - (discount.cents if discount else 0)
     delivery = routing.Delivery(request.delivery)
     pickup = snapshot.leaders[leader].pickup if leader else None
     destination = routing.destination_for(delivery, routing.buyer_destination(request.buyer), pickup)
@@ -268,10 +285,11 @@ def decide(request: OrderRequest, snapshot: Snapshot) -> OrderDecision:
     reserved = stock.reserve(
         snapshot.levels, [stock.Allocation(sku, p.warehouse, qty) for p in plan for sku, qty in p.lines]
     )
-    parcels = _carriers(snapshot, request.order, plan, destination, total, delivery)
+    parcels = _carriers(snapshot, request.order, plan, destination, subtotal, delivery)
     upline = snapshot.leaders[leader].upline if leader else None
+    bonus = order_growth.bonus_bp(snapshot.completions, snapshot.task_bonuses, room=room.room, leader=leader, at=at)
     accrued = commission.accrue(
-        request.order, total, leader, upline, room.rates, at, snapshot.gmv.get((room.room, leader or ""), 0)
+        request.order, total, leader, upline, room.rates, at, snapshot.gmv.get((room.room, leader or ""), 0), bonus
     )
     binding, bound = _binding(attributed, snapshot.bindings, room.room, at)
     decision = OrderDecision(
@@ -291,6 +309,8 @@ def decide(request: OrderRequest, snapshot: Snapshot) -> OrderDecision:
         binding=binding,
         buyer_masked=mask_name(request.buyer.name),
         events=(),
+        coupon=discount.coupon if discount else None,
+        discount_cents=discount.cents if discount else 0,
     )
     # The events describe the decision itself; set once here, before anyone sees it (cheaper than a copy).
     object.__setattr__(decision, "events", (*bound, *_events(decision)))
@@ -432,6 +452,8 @@ def _events(d: OrderDecision) -> list[Event]:
             total_cents=d.total_cents,
             status=d.status,
             presale=bool(d.presale),
+            coupon=d.coupon.coupon if d.coupon else None,
+            discount_cents=d.discount_cents,
         )
     ]
     if d.held:

@@ -130,9 +130,10 @@ leaders = Table(
     Column("community", String(200)),
     _id("upline", ForeignKey("leaders.leader"), nullable=True),
     Column("pickup_point", JSON),  # {"name", "province", "city", "district", "address"} or null
-    _id("visitor", nullable=True, unique=True),  # the visitor who became this leader in a room, if one did
+    _id("visitor", nullable=True),  # the visitor who became this leader in a room, if one did
     _id("recruited_in", nullable=True),  # that room
     _ts("updated_at"),
+    Index("uq_leaders_visitor", "visitor", unique=True),
 )
 
 rooms = Table(

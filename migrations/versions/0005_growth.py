@@ -134,40 +134,36 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["room"], ["rooms.room"], name=op.f("fk_room_tasks_room_rooms")),
         sa.PrimaryKeyConstraint("room", "task", name=op.f("pk_room_tasks")),
     )
-    with op.batch_alter_table("leaders", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("visitor", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("recruited_in", sa.String(length=64), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f("uq_leaders_visitor"), ["visitor"])
-
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("coupon", sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column("discount_cents", sa.BigInteger(), server_default="0", nullable=False))
-
-    with op.batch_alter_table("rooms", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("min_watch_s", sa.Integer(), server_default="300", nullable=False))
-        batch_op.add_column(
-            sa.Column("invite_reward_points", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("reminders_queued", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ALTER TABLE ADD COLUMN everywhere (no batch copy of the table: SQLite would have to drop a table
+    # other tables point at); the one-visitor-one-leader rule is a unique index for the same reason.
+    op.add_column("leaders", sa.Column("visitor", sa.String(length=64), nullable=True))
+    op.add_column("leaders", sa.Column("recruited_in", sa.String(length=64), nullable=True))
+    op.create_index("uq_leaders_visitor", "leaders", ["visitor"], unique=True)
+    op.add_column("orders", sa.Column("coupon", sa.String(length=40), nullable=True))
+    op.add_column("orders", sa.Column("discount_cents", sa.BigInteger(), server_default="0", nullable=False))
+    op.add_column("rooms", sa.Column("min_watch_s", sa.Integer(), server_default="300", nullable=False))
+    op.add_column(
+        "rooms", sa.Column("invite_reward_points", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column(
+        "rooms", sa.Column("reminders_queued", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
 
 def downgrade() -> None:
 
-    with op.batch_alter_table("rooms", schema=None) as batch_op:
-        batch_op.drop_column("reminders_queued")
-        batch_op.drop_column("invite_reward_points")
-        batch_op.drop_column("min_watch_s")
-
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_column("discount_cents")
-        batch_op.drop_column("coupon")
-
-    with op.batch_alter_table("leaders", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_leaders_visitor"), type_="unique")
-        batch_op.drop_column("recruited_in")
-        batch_op.drop_column("visitor")
+    # SQLite 3.35+ drops a column in place (ALTER TABLE ... DROP COLUMN), as PostgreSQL does.
+    for table, column in (
+        ("rooms", "reminders_queued"),
+        ("rooms", "invite_reward_points"),
+        ("rooms", "min_watch_s"),
+        ("orders", "discount_cents"),
+        ("orders", "coupon"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    op.drop_index("uq_leaders_visitor", table_name="leaders")
+    op.execute("ALTER TABLE leaders DROP COLUMN recruited_in")
+    op.execute("ALTER TABLE leaders DROP COLUMN visitor")
 
     op.drop_table("room_tasks")
     with op.batch_alter_table("questions", schema=None) as batch_op:

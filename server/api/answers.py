@@ -172,7 +172,9 @@ class OrderPlaced(Answer):
     status: Literal["accepted", "held"]
     leader: str | None
     assists: list[str]
-    total_cents: int
+    total_cents: int = Field(description="what the buyer paid: the lines' subtotal less the coupon's discount")
+    coupon: str | None = Field(default=None, description="the coupon used, if any")
+    discount_cents: int = Field(default=0, description="what the coupon took off")
     shipments: list[Shipment]
     presale: list[Item] = Field(description="units waiting for stock (SKUs sold out with presale on)")
     commission: PlacedCommission
@@ -241,7 +243,9 @@ class OrderView(Answer):
     delivery: Literal["express", "pickup", "instant"]
     buyer: Buyer
     destination: Destination
-    total_cents: int
+    total_cents: int = Field(description="what the buyer paid: the lines' subtotal less the coupon's discount")
+    coupon: str | None = Field(default=None, description="the coupon used, if any")
+    discount_cents: int = Field(default=0, description="what the coupon took off")
     refunded_cents: int
     presale: bool
     flags: list[str]
@@ -381,3 +385,43 @@ class Revoked(Answer):
     role: str = Field(description="host, leader, ops or order")
     subject: str
     revoked_at: str = Field(description="tokens of this subject issued at or before this time open nothing")
+
+
+# --- growth ----------------------------------------------------------------------------------------------------
+
+
+class Coupon(Answer):
+    room: str
+    coupon: str
+    threshold_cents: int
+    off_cents: int
+    live_only: bool
+    invited_only: bool
+    quota: int | None = Field(description="null: no limit")
+    used: int = Field(description="orders that used it")
+    remaining: int | None = Field(description="null: no limit")
+
+
+class Question(Answer):
+    question: str
+    room: str
+    leader: str
+    leader_name: str
+    text: str
+    sku: str | None
+    asked_at: datetime
+    answered_at: datetime | None
+
+
+class QueuedQuestion(Answer):
+    question: str
+    leader: str
+    leader_name: str
+    text: str
+    sku: str | None
+    asked_at: datetime
+    answered_at: datetime | None
+
+
+class Questions(Answer):
+    questions: list[QueuedQuestion] = Field(description="oldest first")

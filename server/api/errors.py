@@ -34,7 +34,10 @@ def not_found(what: str, key: str, field: str | None = None) -> ApiError:
 
 
 # Rule refusals that mean "the world is not in a state to do this" are 409; the rest are invalid input.
-_CONFLICT_CODES = {"sold_out", "conflict", "already_shipped", "below_reserved", "idempotency_conflict"}
+_CONFLICT_CODES = {
+    "sold_out", "conflict", "already_shipped", "below_reserved", "idempotency_conflict", "coupon_exhausted",
+    "quota_below_used",
+}
 
 
 def error_body(code: str, detail: str, field: str | None = None, **extra: Any) -> dict[str, Any]:

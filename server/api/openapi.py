@@ -130,6 +130,7 @@ KIT_QUERY = [
      "description": "the language of the words (Chinese by default)"},
 ]
 POSTER_SIG = {"posterSig": []}
+QUESTION_LINK = ("POST", "/api/v1/questions/{question}/answer", {"question": _id("question")})
 KDNIAO_FIELDS = {
     "DataSign": {"type": "string", "minLength": 1,
                  "description": "base64(lowercase hex MD5(RequestData + LIVEROOM_KDNIAO_APPKEY))"},
@@ -199,14 +200,19 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("GET", "/api/v1/rooms/{room}/reminders"): Doc({"200": a.Reminders}, READ),
         ("POST", "/api/v1/admin/settle"): Doc({"200": a.Settled}, KEY, body_optional=True),
         ("POST", "/api/v1/admin/tokens/revoke"): Doc({"200": a.Revoked}, KEY),
+        ("PUT", "/api/v1/rooms/{room}/coupons/{coupon}"): Doc(_upsert(a.Coupon), KEY),
+        ("POST", "/api/v1/rooms/{room}/questions"): Doc(
+            _upsert(a.Question), [*KEY_OR_SCREEN, {"leaderCookie": []}], links={"AnswerQuestion": QUESTION_LINK}),
+        ("GET", "/api/v1/rooms/{room}/questions"): Doc({"200": a.Questions}, READ),
+        ("POST", "/api/v1/questions/{question}/answer"): Doc({"200": a.Question}, KEY_OR_SCREEN),
     }
 
 
 def modules() -> list[Any]:
     """Every API router, in the order its routes match (liveroom/app.py mounts them from here)."""
-    from server.api import admin, carriers, catalog, kit, orders, reads, reminders, visits
+    from server.api import admin, carriers, catalog, coupons, kit, orders, questions, reads, reminders, visits
 
-    return [catalog, visits, orders, carriers, reads, kit, reminders, admin]
+    return [catalog, coupons, questions, visits, orders, carriers, reads, kit, reminders, admin]
 
 
 def operation_id(method: str, path: str) -> str:

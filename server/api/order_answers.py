@@ -16,6 +16,8 @@ def placed(decision: ordering.OrderDecision, tracking_url: str) -> dict[str, Any
         "leader": d.leader,
         "assists": list(d.attribution.assists),
         "total_cents": d.total_cents,
+        "coupon": d.coupon.coupon if d.coupon else None,
+        "discount_cents": d.discount_cents,
         "shipments": [
             {
                 "shipment": p.shipment,

@@ -36,6 +36,7 @@ from server.services import orders as placing
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Street = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+CouponId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,39}$")]
 
 
 class BuyerBody(Body):
@@ -61,6 +62,7 @@ class OrderBody(Body):
     items: Annotated[list[ItemBody], Field(min_length=1, max_length=100)]
     delivery: Literal["express", "pickup", "instant"] = "express"
     at: When | None = None
+    coupon: CouponId | None = Field(default=None, description="a coupon of the room (PUT /rooms/{room}/coupons)")
 
 
 class VerifyBody(Body):
@@ -84,6 +86,9 @@ class ResolveBody(Body):
 
 
 def order_request(body: OrderBody) -> placing.OrderRequest:
+    payload = dump(body)
+    if payload.get("coupon") is None:  # bodies without a coupon hash as they did before coupons existed
+        payload.pop("coupon", None)
     return placing.OrderRequest(
         order=body.order,
         room=body.room,
@@ -93,7 +98,8 @@ def order_request(body: OrderBody) -> placing.OrderRequest:
         items=tuple((item.sku, item.qty) for item in body.items),
         delivery=body.delivery,
         at=body.at,
-        body_hash=placing.body_hash(dump(body)),
+        coupon=body.coupon,
+        body_hash=placing.body_hash(payload),
     )
 
 

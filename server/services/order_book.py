@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 
-from domain import attribution, ordering, routing, stock
+from domain import attribution, growth, ordering, routing, stock
 from domain.china_time import china_day
 from domain.deals import Deal
 from server.services import catalog_rows
@@ -47,6 +47,9 @@ class OrderBook:
     gmv: dict[tuple[str, str], int]
     carrier_load: Counter[str]
     unavailable: frozenset[str]
+    coupons: dict[tuple[str, str], growth.Coupon] = field(default_factory=dict)
+    completions: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)
+    task_bonuses: dict[str, dict[str, int]] = field(default_factory=dict)
     # writes
     order_rows: list[dict[str, Any]] = field(default_factory=list)
     line_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -58,6 +61,8 @@ class OrderBook:
     deal_delta: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     board_delta: dict[tuple[str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     carrier_delta: Counter[tuple[str, str]] = field(default_factory=Counter)
+    coupon_delta: Counter[tuple[str, str]] = field(default_factory=Counter)
+    viewer_rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # the visitors who ordered
 
     def snapshot(self, now: datetime, policy: routing.CarrierPolicy) -> ordering.Snapshot:
         """The domain's view of this book: built once per batch, over the dicts the batch's decisions update."""
@@ -76,6 +81,9 @@ class OrderBook:
             carrier_load=self.carrier_load,
             unavailable=self.unavailable,
             policy=policy,
+            coupons=self.coupons,
+            completions=self.completions,
+            task_bonuses=self.task_bonuses,
         )
 
 
@@ -113,6 +121,20 @@ _DEALS = select(models.deals).where(
 )
 _BOARD = select(models.room_leaders.c.room, models.room_leaders.c.leader, models.room_leaders.c.gmv_cents).where(
     models.room_leaders.c.room.in_(bindparam("rooms", expanding=True)), _any_of(models.room_leaders.c.leader)
+)
+_COUPONS = select(models.coupons).where(
+    models.coupons.c.room.in_(bindparam("rooms", expanding=True)), _any_of(models.coupons.c.coupon)
+)
+_tp, _rt = models.task_progress, models.room_tasks
+_COMPLETIONS = (
+    select(_tp.c.room, _tp.c.task, _tp.c.leader, _tp.c.done_at, _rt.c.bonus_bp)
+    .select_from(_tp.join(_rt, and_(_rt.c.room == _tp.c.room, _rt.c.task == _tp.c.task)))
+    .where(
+        _tp.c.done_at.is_not(None),
+        _rt.c.bonus_bp > 0,
+        _tp.c.room.in_(bindparam("rooms", expanding=True)),
+        _any_of(_tp.c.leader),
+    )
 )
 _CARRIER_DAYS = select(models.carrier_days).where(_any_of(models.carrier_days.c.day))
 _UNAVAILABLE = select(models.carriers.c.carrier).where(models.carriers.c.available.is_(False))
@@ -160,9 +182,28 @@ async def load_book(tx: Tx, requests: Sequence[ordering.OrderRequest]) -> OrderB
     for row in await rows(_CARRIER_DAYS, days):
         load[row.carrier] += row.assigned
     unavailable = frozenset(row.carrier for row in await rows(_UNAVAILABLE))
-    return OrderBook(
+    book = OrderBook(
         existing, rooms, skus, levels, warehouses, links, bindings, leaders, deals, gmv, load, unavailable
     )
+    await _load_growth(book, rows, requests, room_ids)
+    return book
+
+
+async def _load_growth(book: OrderBook, rows: Any, requests: Sequence[ordering.OrderRequest],
+                       room_ids: set[str]) -> None:
+    """The coupons the batch's orders name, and the invitation tasks their possible leaders completed (with the
+    bonus each adds to the leader's rate on later orders)."""
+    named = {r.coupon for r in requests if r.coupon}
+    if named:
+        for row in await rows(_COUPONS, named, rooms=room_ids):
+            book.coupons[(row.room, row.coupon)] = growth.Coupon(
+                row.room, row.coupon, row.threshold_cents, row.off_cents, bool(row.live_only),
+                bool(row.invited_only), row.quota, row.used,
+            )
+    if book.leaders:
+        for row in await rows(_COMPLETIONS, book.leaders, rooms=room_ids):
+            book.completions.setdefault((row.room, row.leader), {})[row.task] = row.done_at
+            book.task_bonuses.setdefault(row.room, {})[row.task] = row.bonus_bp
 
 
 async def load_leaders(tx: Tx, wanted: Iterable[str]) -> dict[str, Any]:

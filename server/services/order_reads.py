@@ -85,6 +85,8 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
         "buyer": row.buyer if full else masked_buyer(row.buyer),
         "destination": row.destination,
         "total_cents": row.total_cents,
+        "coupon": row.coupon,
+        "discount_cents": row.discount_cents,
         "refunded_cents": row.refunded_cents,
         "presale": row.presale,
         "flags": row.flags,

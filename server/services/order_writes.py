@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, update
 
 from domain import ordering
 from domain.china_time import china_day
-from server.services import catalog_rows, ledger, stock_rows
+from server.services import catalog_rows, ledger, order_growth_rows, stock_rows
 from server.services.order_book import OrderBook
 from server.services.stock_rows import StockGuardTripped
 from store import models
@@ -34,6 +34,8 @@ def record(tx: Tx, book: OrderBook, decision: ordering.OrderDecision, body_hash:
         "buyer": request.buyer.as_dict(),
         "destination": {"province": d.destination.province, "city": d.destination.city},
         "total_cents": d.total_cents,
+        "coupon": d.coupon.coupon if d.coupon else None,
+        "discount_cents": d.discount_cents,
         "refunded_cents": 0,
         "presale": bool(d.presale),
         "flags": list(d.flags),
@@ -88,6 +90,7 @@ def record(tx: Tx, book: OrderBook, decision: ordering.OrderDecision, body_hash:
         for sku, qty in parcel.lines:
             book.reserved_delta[(sku, parcel.warehouse.code)] += qty
     book.ledger_rows.extend(ledger_rows)
+    order_growth_rows.note(book, d)
     tx.emit(*d.events)
 
 
@@ -131,6 +134,7 @@ async def flush(tx: Tx, book: OrderBook) -> None:
     )
     await add_board(tx, book.board_delta)
     await add_carrier_days(tx, book.carrier_delta)
+    await order_growth_rows.flush(tx, book)
 
 
 async def take_deal_quota(tx: Tx, delta: Counter[tuple[str, str, str]]) -> None:

@@ -309,6 +309,20 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
         200,
         json={"role": "leader", "subject": "lead-b"},
     )
+    coupon = {"threshold_cents": 0, "off_cents": 500, "live_only": True, "invited_only": False, "quota": 5}
+    coupon_path = "/api/v1/rooms/{room}/coupons/{coupon}"
+    await api.call("PUT", "/api/v1/rooms/room-1/coupons/LIVE5", coupon_path, a.Coupon, 201, json=coupon)
+    await api.call("PUT", "/api/v1/rooms/room-1/coupons/LIVE5", coupon_path, a.Coupon, 200, json=coupon)
+    with_coupon = {**order_body("o-3", "v-3", [("tea", 1)]), "coupon": "LIVE5"}
+    await api.call("POST", "/api/v1/orders", "/api/v1/orders", a.OrderPlaced, 201, json=with_coupon)
+    questions_path = "/api/v1/rooms/{room}/questions"
+    asked = await api.call("POST", "/api/v1/rooms/room-1/questions", questions_path, a.Question, 201,
+                           json={"leader": "lead-a", "text": "蓝色的上身看看", "sku": "tea", "question": "q-1"})
+    await api.call("POST", "/api/v1/rooms/room-1/questions", questions_path, a.Question, 200,
+                   json={"leader": "lead-a", "text": "蓝色的上身看看", "sku": "tea", "question": "q-1"})
+    await api.call("POST", f"/api/v1/questions/{asked['question']}/answer", "/api/v1/questions/{question}/answer",
+                   a.Question, 200)
+    await api.call("GET", "/api/v1/rooms/room-1/questions", questions_path, a.Questions, 200)
 
     every = {(m, p) for p, ops in api.document["paths"].items() for m in ops}
     assert every - api.seen == set()

@@ -34,6 +34,10 @@ API_ROUTES = [
     ("get", "/api/v1/leaders/{leader}/kit/poster.png"),
     ("get", "/api/v1/rooms/{room}/reminders"),
     ("post", "/api/v1/admin/settle"),
+    ("put", "/api/v1/rooms/{room}/coupons/{coupon}"),
+    ("post", "/api/v1/rooms/{room}/questions"),
+    ("get", "/api/v1/rooms/{room}/questions"),
+    ("post", "/api/v1/questions/{question}/answer"),
 ]
 
 
