@@ -432,6 +432,7 @@ def _events(d: OrderDecision) -> list[Event]:
             total_cents=d.total_cents,
             status=d.status,
             presale=bool(d.presale),
+            visitor=request.visitor,
         )
     ]
     if d.held:
