@@ -181,6 +181,7 @@ class LeaderViews:
         row = board.rows.get(leader) if board else None
         rank = board.rank(leader) if board else None
         return {"room": room, "title": info.title if info else None,
+                "skus": [{"sku": sku, "name": self.catalog.sku_name(sku)} for sku in self.catalog.room_skus(room)],
                 "rank": rank, "leaders": len(board.rows) if board else 0,
                 "gmv_cents": row[0] if row else 0, "orders": row[1] if row else 0, "invites": row[2] if row else 0,
                 "gap": self._gap(board, rank, row[0]) if board and rank and row else None}

@@ -7,10 +7,13 @@ ApiError for authorization and shape), with `field` naming the input at fault.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from domain.errors import DomainError
 from server.api.catalog import AdjustBody, StatusBody
 from server.api.errors import ApiError, from_validation
 from server.api.orders import VerifyBody
@@ -54,3 +57,25 @@ class ScreenActions:
         body = _valid(VerifyBody, fields)
         fixes = {k: v for k, v in body.model_dump().items() if v is not None}
         await order_changes.verify(self.app, order, fixes, leader)
+
+    # --- growth (issue #12): the leader's prospect tags, questions for the host ---------------------------------
+    # The services are server.services.growth and server.services.questions; they are looked up when called, so
+    # the screens load (and say "not available yet") wherever those modules are not there yet.
+
+    async def set_prospect_note(self, leader: str, visitor: str, tags: list[str], note: str) -> None:
+        await _service("growth").set_prospect_note(self.app, leader, visitor, tags, note)
+
+    async def ask(self, room: str, leader: str, text: str, sku: str | None) -> None:
+        await _service("questions").ask(self.app, room, leader, text, sku)
+
+    async def answer(self, question: str) -> None:
+        await _service("questions").answer(self.app, question)
+
+
+def _service(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"server.services.{name}")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"server.services.{name}":
+            raise
+        raise DomainError(f"server.services.{name} is not available yet", code="unavailable") from None
