@@ -49,6 +49,7 @@ class OrderAccepted(Event):
     presale: bool = False
     coupon: str | None = None
     discount_cents: int = 0
+    visitor: str | None = None  # who ordered (the funnel's "ordered"; an order removes them from the prospects)
 
 
 @dataclass(frozen=True, slots=True)

@@ -454,6 +454,7 @@ def _events(d: OrderDecision) -> list[Event]:
             presale=bool(d.presale),
             coupon=d.coupon.coupon if d.coupon else None,
             discount_cents=d.discount_cents,
+            visitor=request.visitor,
         )
     ]
     if d.held:

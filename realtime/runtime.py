@@ -23,7 +23,7 @@ from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.realtime")
 
-_ROOM_TOPICS = ("stock", "board", "feed")
+_ROOM_TOPICS = ("stock", "board", "feed", "questions")  # a host token opens all four of its room's
 
 
 @dataclass(frozen=True)

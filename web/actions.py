@@ -121,9 +121,62 @@ async def verify(request: Request) -> Response:
     return await _act(request, "leader", leader, "verified", work, h=item, leader=leader)
 
 
+# --- growth (issue #12) -----------------------------------------------------------------------------------------
+
+
+def _tags(text: str) -> list[str]:
+    """Tags as typed on a phone: separated by commas (either width) or 、."""
+    for mark in ("，", "、"):
+        text = text.replace(mark, ",")
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+async def prospect_note(request: Request) -> Response:
+    leader, visitor = request.path_params["leader"], request.path_params["visitor"]
+    form = await request.form()
+    tags, note = _tags(str(form.get("tags", ""))), str(form.get("note", "")).strip()
+
+    async def work(actions: Any) -> None:
+        await actions.set_prospect_note(leader, visitor, tags, note)
+
+    return await _act(request, "leader", leader, "saved", work)
+
+
+async def ask(request: Request) -> Response:
+    leader, room = request.path_params["leader"], request.path_params["room"]
+    form = await request.form()
+    text, sku = str(form.get("text", "")).strip(), str(form.get("sku", "")).strip() or None
+    snapshot = request.app.state.realtime.projections.snapshot(f"leader:{leader}") or {}
+    skus = next((r.get("skus") or [] for r in snapshot.get("rooms") or [] if r.get("room") == room), [])
+
+    async def work(actions: Any) -> None:
+        if not text:
+            raise DomainError("write the question", field="text", code="invalid_field")
+        if sku is not None and not ID.match(sku):
+            raise DomainError("pick a product", field="sku", code="invalid_field")
+        await actions.ask(room, leader, text, sku)
+
+    return await _act(request, "leader", leader, "asked", work, leader=leader, skus=skus, text=text)
+
+
+async def answer(request: Request) -> Response:
+    room, question = request.path_params["room"], request.path_params["question"]
+    asked = request.app.state.realtime.projections.m.growth.questions.get(question)
+
+    async def work(actions: Any) -> None:
+        if asked is None or asked["room"] != room:  # a host answers only its own room's questions
+            raise DomainError(f"no question {question} in room {room}", field="question", code="not_found")
+        await actions.answer(question)
+
+    return await _act(request, "host", room, "answered", work)
+
+
 routes: list[BaseRoute] = [
     Route("/host/{room}/skus/{sku}/replenish", replenish, methods=["POST"]),
     Route("/host/{room}/skus/{sku}/presale", presale, methods=["POST"]),
     Route("/ops/warehouses/{code}/status", warehouse_status, methods=["POST"]),
     Route("/leader/{leader}/orders/{order}/verify", verify, methods=["POST"]),
+    Route("/leader/{leader}/prospects/{visitor}", prospect_note, methods=["POST"]),
+    Route("/leader/{leader}/rooms/{room}/questions", ask, methods=["POST"]),
+    Route("/host/{room}/questions/{question}/answer", answer, methods=["POST"]),
 ]

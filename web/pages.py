@@ -79,7 +79,7 @@ async def _screen(request: Request, role: str, subject: str, template: str, topi
 
 async def host_screen(request: Request) -> Response:
     room = request.path_params["room"]
-    topics = [f"room:{room}:stock", f"room:{room}:board", f"room:{room}:feed"]
+    topics = [f"room:{room}:stock", f"room:{room}:board", f"room:{room}:feed", f"room:{room}:questions"]
     return await _screen(request, "host", room, "host.html", topics, room=room)
 
 

@@ -7,7 +7,8 @@
     snapshot(topic)       the full current view of a topic; feed_since / feed_seq for the feeds' ring buffers
 
 Topics and the module that draws each: `room:{id}:stock` (stock.py), `room:{id}:board` (board.py),
-`room:{id}:feed` (feed.py), `leader:{id}` (leader.py), `ops` (ops.py), `order:{id}` (order.py, on demand).
+`room:{id}:feed` (feed.py), `room:{id}:questions` (growth.py), `leader:{id}` (leader.py, with growth.py's part),
+`ops` (ops.py, with growth.py's part), `order:{id}` (order.py, on demand).
 
 Every figure is defined so that folding the events from any snapshot onward lands where a fresh `load` lands: a
 restarted process shows what one that never stopped shows (tests/realtime/test_rebuild.py compares every topic).
@@ -38,6 +39,8 @@ from domain.tokens import epoch_us
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog, refreshed_topics
 from realtime.projections.feed import CAPACITY, RoomFeeds
+from realtime.projections.growth import KINDS as GROWTH_KINDS
+from realtime.projections.growth import Growth, growth_records
 from realtime.projections.leader import CommissionBook, LeaderViews
 from realtime.projections.ops import OpsView
 from realtime.projections.order import CAPACITY as ORDER_CAPACITY
@@ -60,6 +63,7 @@ class _Models:
     commission: CommissionBook
     leaders: LeaderViews
     ops: OpsView
+    growth: Growth
 
 
 async def _snapshot_transaction(conn: AsyncConnection) -> None:
@@ -88,14 +92,16 @@ class Projections:
         catalog = Catalog()
         boards = Boards(catalog)
         commission = CommissionBook()
+        growth = Growth(catalog)
         return _Models(
             catalog=catalog,
             boards=boards,
             stock=StockBoard(catalog, boards, self.clock),
             feeds=RoomFeeds(catalog, self.feed_capacity),
             commission=commission,
-            leaders=LeaderViews(catalog, boards, commission),
-            ops=OpsView(catalog, boards, commission, self.clock, self.feed_capacity),
+            leaders=LeaderViews(catalog, boards, commission, growth),
+            ops=OpsView(catalog, boards, commission, growth, self.clock, self.feed_capacity),
+            growth=growth,
         )
 
     def _install(self, m: _Models) -> None:
@@ -118,6 +124,10 @@ class Projections:
             "catalog_changed": (self._catalog_changed,),
             "tokens_revoked": (self._tokens_revoked,),
         }
+        for kind in (*GROWTH_KINDS, "order_accepted"):
+            handlers[kind] = (*handlers.get(kind, ()), m.growth.on_event)
+        handlers["leader_recruited"] = (*handlers["leader_recruited"], m.feeds.on_leader_recruited)
+        handlers["task_progressed"] = (*handlers["task_progressed"], m.feeds.on_task_progressed)
         for kind in TOUCHING:  # cached order pages are read again after any event that changes them
             handlers[kind] = (*handlers.get(kind, ()), self.orders.on_event)
         self._handlers = handlers
@@ -190,7 +200,9 @@ class Projections:
             await fresh.catalog.load(conn)
             await fresh.boards.load(conn)
             await fresh.stock.load(conn, now)
-            await fresh.feeds.load(conn, upto)
+            growth = await growth_records(conn, upto)
+            await fresh.feeds.load(conn, upto, growth)
+            await fresh.growth.load(conn, growth)
             await fresh.commission.load(conn)
             await fresh.leaders.load(conn)
             await fresh.ops.load(conn, upto, now)
@@ -240,6 +252,8 @@ class Projections:
                 return self.m.boards.snapshot(room)
             if part == "feed":
                 return self.m.feeds.snapshot(room)
+            if part == "questions":
+                return self.m.growth.questions_view(room)
             return None
         if topic.startswith("leader:"):
             return self.m.leaders.snapshot(topic[7:])
@@ -266,9 +280,10 @@ class Projections:
     def topics(self) -> list[str]:
         """Every topic that has a view now."""
         m = self.m
-        rooms = sorted(set(m.catalog.rooms) | set(m.boards.rooms))
-        leaders = sorted(set(m.catalog.leaders) | set(m.leaders.orders) | set(m.commission.by_leader))
-        return ([f"room:{r}:{part}" for r in rooms for part in ("stock", "board", "feed")]
+        rooms = sorted(set(m.catalog.rooms) | set(m.boards.rooms) | m.growth.rooms())
+        leaders = sorted(set(m.catalog.leaders) | set(m.leaders.orders) | set(m.commission.by_leader)
+                         | m.growth.leaders())
+        return ([f"room:{r}:{part}" for r in rooms for part in ("stock", "board", "feed", "questions")]
                 + [f"leader:{leader}" for leader in leaders] + ["ops"]
                 + [f"order:{o}" for o in sorted(self.orders.views)])
 

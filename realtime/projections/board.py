@@ -12,6 +12,7 @@ those of the leader now right behind it and of the leader on top, whose gap to t
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from typing import Any
 
@@ -22,6 +23,7 @@ from realtime.projections.catalog import Catalog
 from store import models
 
 TOP = 20  # leaders a board frame shows; any other leader's rank is in that leader's own view
+INVITERS = 5  # leaders the "most invitations" sidebar shows
 
 GMV, ORDERS, INVITES, ASSISTS = range(4)
 
@@ -154,7 +156,24 @@ class Boards:
             entries = [board.entry(rank, leader, names.get(leader))
                        for rank, (_, leader) in enumerate(board.ranking[:TOP], start=1)]
         return {"room": room, "title": info.title if info else None, "by": "gmv",
-                "leaders": len(board.rows) if board else 0, "entries": entries}
+                "leaders": len(board.rows) if board else 0, "entries": entries,
+                "inviters": self._inviters(board) if board else []}
+
+    def _inviters(self, board: RoomBoard) -> list[dict[str, Any]]:
+        """The "most invitations" sidebar: the leaders who invited the most visitors to the room."""
+        best = heapq.nsmallest(INVITERS, ((-row[INVITES], leader) for leader, row in board.rows.items()
+                                          if row[INVITES] > 0))
+        return [{"leader": leader, "name": self.catalog.leaders.get(leader), "invites": -minus}
+                for minus, leader in best]
+
+    def invites(self) -> dict[str, int]:
+        """Invited visitors per leader, all rooms."""
+        total: dict[str, int] = {}
+        for board in self.rooms.values():
+            for leader, row in board.rows.items():
+                if row[INVITES]:
+                    total[leader] = total.get(leader, 0) + row[INVITES]
+        return total
 
     def totals(self) -> tuple[int, int]:
         """(orders, GMV cents) of every live order, all rooms."""

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.stock_alerts import AlertPolicy
 from store import models
 
-# catalog_changed entities a screen shows; `deal` changes nothing on a screen.
-SHOWN = frozenset({"warehouse", "sku", "leader", "room", "link"})
+# catalog_changed entities a screen shows; `deal` changes nothing on a screen. A `task` change names its room: the
+# room's invitation tasks are read again (a `room` change reads them too).
+SHOWN = frozenset({"warehouse", "sku", "leader", "room", "link", "task"})
 
 
 @dataclass(slots=True)
@@ -44,6 +45,15 @@ class Room:
     skus: tuple[str, ...]  # empty: the room sells every SKU (the order service's rule)
 
 
+@dataclass(slots=True)
+class Task:
+    title: str
+    goal: int
+    min_watch_s: int
+    reward_points: int
+    bonus_bp: int
+
+
 class Catalog:
     def __init__(self) -> None:
         self.skus: dict[str, Sku] = {}
@@ -51,6 +61,7 @@ class Catalog:
         self.leaders: dict[str, str] = {}  # leader -> name
         self.rooms: dict[str, Room] = {}
         self.linked: dict[str, set[str]] = {}  # leader -> rooms the leader holds a share link for
+        self.tasks: dict[str, dict[str, Task]] = {}  # room -> task -> its definition
         self.stale: set[tuple[str, str]] = set()
         self._selling: dict[str, tuple[str, ...]] | None = None  # sku -> rooms that sell it (cache)
 
@@ -99,6 +110,7 @@ class Catalog:
         await self._leaders(conn, None)
         await self._rooms(conn, None)
         await self._links(conn, None)
+        await self._tasks(conn, None)
 
     async def refresh(self, conn: AsyncConnection) -> list[tuple[str, ...]]:
         """Read the stale rows again; returns what was refreshed: (entity, key), or ("link", room, leader)."""
@@ -114,6 +126,8 @@ class Catalog:
             await self._leaders(conn, keys["leader"])
         if "room" in keys:
             await self._rooms(conn, keys["room"])
+        if "room" in keys or "task" in keys:
+            await self._tasks(conn, [*keys.get("room", ()), *keys.get("task", ())])
         refreshed: list[tuple[str, ...]] = sorted(key for key in stale if key[0] != "link")
         if "link" in keys:  # a link is known by its code; what a screen cares about is its room and leader
             refreshed += [("link", room, leader) for room, leader in await self._links(conn, keys["link"])]
@@ -146,6 +160,18 @@ class Catalog:
             self.rooms[row.room] = Room(row.title, tuple(row.skus or ()))
         self._selling = None
 
+    async def _tasks(self, conn: AsyncConnection, rooms: Iterable[str] | None) -> None:
+        t = models.room_tasks
+        query = select(t.c.room, t.c.task, t.c.title, t.c.goal, t.c.min_watch_s, t.c.reward_points, t.c.bonus_bp)
+        if rooms is not None:
+            rooms = [room.split("/")[0] for room in rooms]  # a task's key may be "room/task"
+            query = query.where(t.c.room.in_(rooms))
+            for room in rooms:
+                self.tasks.pop(room, None)
+        for row in await conn.execute(query):
+            self.tasks.setdefault(row.room, {})[row.task] = Task(row.title, row.goal, row.min_watch_s,
+                                                                 row.reward_points, row.bonus_bp)
+
     async def _links(self, conn: AsyncConnection, only: Iterable[str] | None) -> list[tuple[str, str]]:
         t = models.links
         query = select(t.c.room, t.c.leader).distinct()
@@ -169,8 +195,12 @@ def refreshed_topics(catalog: Catalog, refreshed: Iterable[tuple[str, ...]],
             dirty.add("ops")
             dirty.update(f"room:{room}:stock" for room in catalog.rooms)
         elif entity == "room":
-            dirty.update(f"room:{key}:{part}" for part in ("stock", "board", "feed"))
+            dirty.update(f"room:{key}:{part}" for part in ("stock", "board", "feed", "questions"))
             dirty.update(f"leader:{leader}" for leader in participants(key))
+        elif entity == "task":
+            room = key.split("/")[0]
+            dirty.update((f"room:{room}:feed", "ops"))
+            dirty.update(f"leader:{leader}" for leader in participants(room))
         elif entity == "leader":
             dirty.add(f"leader:{key}")
             dirty.update(f"leader:{leader}" for leader in neighbours(key))

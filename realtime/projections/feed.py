@@ -1,5 +1,9 @@
 """Feeds: the room's order ticker (`room:{id}:feed`) and the ring buffer it and the ops exceptions feed keep.
 
+Besides orders (`kind: "order"`), the room's feed shows the room's growth as it happens: a new leader recruited in
+the room (`kind: "recruit"`, from `leader_recruited`) and a leader's invitation task completed (`kind: "task_done"`,
+from the first `task_progressed` with `done` for that room, task and leader).
+
 An item's seq is the outbox seq of the event it comes from. It therefore grows with every item, means the same in
 every process and after every restart, and a client reconnecting with `since=SEQ` — to this process or another —
 gets exactly what it missed while the buffer still reaches back that far, and None (send a snapshot) otherwise.
@@ -12,6 +16,7 @@ the items and the total; never a phone or an address.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -69,6 +74,7 @@ def order_item(seq: int, record: dict[str, Any]) -> dict[str, Any]:
     """A ticker line from an order_accepted record: only what the public may see."""
     return {
         "seq": seq,
+        "kind": "order",
         "at": record["at"],
         "order": record["order"],
         "buyer": record["buyer_masked"],
@@ -81,11 +87,22 @@ def order_item(seq: int, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def recruit_item(seq: int, record: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": seq, "kind": "recruit", "at": record["at"], "leader": record["leader"], "name": record["name"],
+            "upline": record.get("upline")}
+
+
+def task_item(seq: int, record: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": seq, "kind": "task_done", "at": record["at"], "room": record["room"], "leader": record["leader"],
+            "task": record["task"], "goal": record["goal"]}
+
+
 class RoomFeeds:
     def __init__(self, catalog: Catalog, capacity: int = CAPACITY) -> None:
         self.catalog = catalog
         self.capacity = capacity
         self.rings: dict[str, Ring] = {}
+        self.done: set[tuple[str, str, str]] = set()  # (room, task, leader) whose completion is in the feed
 
     def ring(self, room: str) -> Ring:
         ring = self.rings.get(room)
@@ -97,10 +114,35 @@ class RoomFeeds:
         self.ring(record["room"]).add(order_item(seq, record))
         dirty.add(f"room:{record['room']}:feed")
 
+    def on_leader_recruited(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.ring(record["room"]).add(recruit_item(seq, record))
+        dirty.add(f"room:{record['room']}:feed")
+
+    def on_task_progressed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        item = self._task_done(seq, record)
+        if item is not None:
+            self.ring(record["room"]).add(item)
+            dirty.add(f"room:{record['room']}:feed")
+
+    def _task_done(self, seq: int, record: dict[str, Any]) -> dict[str, Any] | None:
+        key = (record["room"], record["task"], record["leader"])
+        if not record.get("done") or key in self.done:
+            return None
+        self.done.add(key)
+        return task_item(seq, record)
+
     # --- reading: names are added as the screen is drawn, so a renamed SKU or leader shows its new name ---------
 
     def _shown(self, item: dict[str, Any]) -> dict[str, Any]:
         leader = item["leader"]
+        if item.get("kind") == "recruit":
+            upline = item["upline"]
+            return {**item, "name": self.catalog.leaders.get(leader) or item["name"],
+                    "upline_name": (self.catalog.leaders.get(upline) or upline) if upline else None}
+        if item.get("kind") == "task_done":
+            task = self.catalog.tasks.get(item["room"], {}).get(item["task"])
+            return {**item, "leader_name": self.catalog.leaders.get(leader),
+                    "title": task.title if task else None}
         return {
             **item,
             "items": [{"sku": sku, "name": self.catalog.sku_name(sku), "qty": qty} for sku, qty in item["items"]],
@@ -127,8 +169,10 @@ class RoomFeeds:
 
     # --- load ------------------------------------------------------------------------------------------------
 
-    async def load(self, conn: AsyncConnection, upto: int) -> None:
-        """The newest `capacity` order_accepted events of every room, straight from the outbox."""
+    async def load(self, conn: AsyncConnection, upto: int,
+                   growth: Iterable[tuple[int, dict[str, Any]]] = ()) -> None:
+        """The newest `capacity` items of every room: order_accepted events straight from the outbox, merged with
+        the recruits and completed tasks among `growth` (every growth event up to `upto`, oldest first)."""
         outbox = models.outbox
         room = outbox.c.payload["room"].as_string()
         ranked = (
@@ -146,5 +190,14 @@ class RoomFeeds:
         per_room: dict[str, list[dict[str, Any]]] = {}
         for seq, payload in rows:
             per_room.setdefault(payload["room"], []).append(order_item(seq, payload))
+        orders = {name: len(items) for name, items in per_room.items()}
+        for seq, payload in growth:
+            kind = payload.get("kind")
+            item = (recruit_item(seq, payload) if kind == "leader_recruited"
+                    else self._task_done(seq, payload) if kind == "task_progressed" else None)
+            if item is not None:
+                per_room.setdefault(payload["room"], []).append(item)
         for name, items in per_room.items():
-            self.ring(name).fill(items, complete=len(items) < self.capacity)
+            items.sort(key=lambda item: item["seq"], reverse=True)
+            complete = orders.get(name, 0) < self.capacity and len(items) <= self.capacity
+            self.ring(name).fill(items[: self.capacity], complete=complete)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.commission import State
 from realtime.projections.board import TOP, Boards, RoomBoard
 from realtime.projections.catalog import Catalog
+from realtime.projections.growth import Growth
 from realtime.projections.times import utc
 from store import models
 
@@ -64,10 +65,11 @@ class CommissionBook:
 
 
 class LeaderViews:
-    def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook) -> None:
+    def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook, growth: Growth) -> None:
         self.catalog = catalog
         self.boards = boards
         self.commission = commission
+        self.growth = growth
         self.orders: dict[str, dict[str, dict[str, Any]]] = {}  # leader -> order -> entry (the latest RECENT)
         self.held: dict[str, dict[str, dict[str, Any]]] = {}  # leader -> order -> held entry
         self.stale_held: dict[str, str] = {}  # order -> leader: buyer fields still to read
@@ -158,16 +160,19 @@ class LeaderViews:
 
     def snapshot(self, leader: str) -> dict[str, Any] | None:
         name = self.catalog.leaders.get(leader)
-        if name is None and leader not in self.orders and leader not in self.commission.by_leader:
+        if (name is None and leader not in self.orders and leader not in self.commission.by_leader
+                and leader not in self.growth.leaders()):
             return None
+        rooms = sorted(self.boards.rooms_of(leader))
         return {
             "leader": leader,
             "name": name,
-            "rooms": [self._room(room, leader) for room in sorted(self.boards.rooms_of(leader))],
+            "rooms": [self._room(room, leader) for room in rooms],
             "commission": self.commission.view(self.commission.by_leader.get(leader)),
             "orders": [_order_view(o, self.catalog.sku_name)
                        for o in sorted(self.orders.get(leader, {}).values(), key=_key, reverse=True)],
             "held": [_held_view(h) for h in sorted(self.held.get(leader, {}).values(), key=_key)],
+            "growth": self.growth.leader_view(leader, rooms),
         }
 
     def _room(self, room: str, leader: str) -> dict[str, Any]:
@@ -176,6 +181,7 @@ class LeaderViews:
         row = board.rows.get(leader) if board else None
         rank = board.rank(leader) if board else None
         return {"room": room, "title": info.title if info else None,
+                "skus": [{"sku": sku, "name": self.catalog.sku_name(sku)} for sku in self.catalog.room_skus(room)],
                 "rank": rank, "leaders": len(board.rows) if board else 0,
                 "gmv_cents": row[0] if row else 0, "orders": row[1] if row else 0, "invites": row[2] if row else 0,
                 "gap": self._gap(board, rank, row[0]) if board and rank and row else None}

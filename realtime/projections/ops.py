@@ -13,6 +13,7 @@ Definitions (the same whether folded from events or read from the tables, which 
   are read back from the outbox with the same rule written in SQL. (A "below the low-stock mark" alert cannot be:
   no event carries the mark, which may have changed since; the host board shows the low level per SKU instead.)
 - liability: commission pending + frozen.
+- growth: each room's visitor funnel and the leaders who invite the most (growth.py).
 
 Parcels still in their warehouse are kept by id (warehouse, carrier, state, created_at): a cancel, a re-booking or
 a first move on the road names only the parcel or the order, and these figures need the rest.
@@ -35,6 +36,7 @@ from domain.tracking import ParcelState
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
 from realtime.projections.feed import CAPACITY, SHOWN, Ring
+from realtime.projections.growth import Growth
 from realtime.projections.leader import CommissionBook
 from realtime.projections.times import minute_of, minute_start, utc
 from store import models
@@ -109,9 +111,10 @@ def _minute_sql(dialect: str) -> Any:
 
 
 class OpsView:
-    def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook,
+    def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook, growth: Growth,
                  clock: Callable[[], datetime], capacity: int = CAPACITY) -> None:
         self.catalog = catalog
+        self.growth = growth
         self.boards = boards
         self.commission = commission
         self.clock = clock
@@ -271,6 +274,7 @@ class OpsView:
                 **self.commission.view(totals),
                 "liability_cents": totals["pending"] + totals["frozen"],
             },
+            "growth": self.growth.ops_view(self.boards.invites()),
         }
 
 

@@ -15,7 +15,21 @@ from typing import Any
 
 from seed import GUANGZHOU_BUYER, START, order_body, seed_catalog, share_code
 
-from domain.events import Event, OrderAccepted, OrderHeld, to_record
+from domain.events import (
+    CatalogChanged,
+    Event,
+    LeaderRecruited,
+    OrderAccepted,
+    OrderHeld,
+    PointsEarned,
+    ProspectNoted,
+    QuestionAnswered,
+    QuestionAsked,
+    TaskProgressed,
+    VisitorEntered,
+    VisitorWatching,
+    to_record,
+)
 from realtime.projections import Projections
 from store import models
 from store.engine import create_engine
@@ -90,7 +104,70 @@ async def run_first_half(app: Any) -> dict[str, dict[str, Any]]:
     }
     assert answers["o-5"]["status"] == "held" and answers["o-6"]["presale"] and not answers["o-9"]["presale"]
     assert answers["o-7"]["leader"] is None
+    await growth_first_half(app, codes)
     return answers
+
+
+async def emit(app: Any, *events: Event, task: dict[str, Any] | None = None) -> None:
+    """Growth events committed as a growth service commits them (through the writer, with the outbox): this
+    branch draws the screens; the services that emit these come with the API."""
+
+    async def write(tx: Any) -> None:
+        if task is not None:
+            await tx.conn.execute(models.room_tasks.insert(), [{**task, "updated_at": tx.now}])
+            tx.emit(CatalogChanged(at=tx.now, entity="task", key=task["room"]))
+        tx.emit(*events)
+
+    await app.ctx.writer.call(write)
+
+
+def minutes(n: float) -> Any:
+    return START + timedelta(minutes=n)
+
+
+async def growth_first_half(app: Any, codes: dict[str, str]) -> None:
+    """Prospects who never order, watch time, an invitation task half done, points, a question."""
+    for visitor in ("v-20", "v-21"):
+        await ok(await app.post("/api/v1/visits", {"visitor": visitor, "code": codes["lead-a"]}), 200)
+    await ok(await app.post("/api/v1/visits", {"visitor": "v-30", "code": codes["lead-b"]}), 200)
+    task = {"room": "room-1", "task": "t-invite", "title": "邀请 2 位好友看满 5 分钟", "goal": 2, "min_watch_s": 300,
+            "reward_points": 50, "bonus_bp": 100}
+    await emit(
+        app,
+        VisitorEntered(at=minutes(1), room="room-1", visitor="v-20", leader="lead-a"),
+        VisitorEntered(at=minutes(1), room="room-1", visitor="v-1", leader="lead-a"),
+        VisitorEntered(at=minutes(2), room="room-1", visitor="walk-in", leader=None),
+        VisitorWatching(at=minutes(6), room="room-1", visitor="v-20", leader="lead-a", watched_s=300, watched=True),
+        VisitorWatching(at=minutes(3), room="room-1", visitor="v-30", leader="lead-b", watched_s=120),
+        PointsEarned(at=minutes(6), room="room-1", leader="lead-a", reason="invite", ref="v-20", points=10,
+                     balance=10),
+        TaskProgressed(at=minutes(6), room="room-1", task="t-invite", leader="lead-a", goal=2, invited=4,
+                       watched=1, done=False),
+        ProspectNoted(at=minutes(7), leader="lead-a", visitor="v-20", tags=("宝妈", "想要礼盒"), note="晚上联系"),
+        QuestionAsked(at=minutes(8), room="room-1", question="q-1", leader="lead-a", leader_name="王团长",
+                      text="龙井能试喝吗？", sku="tea"),
+        QuestionAsked(at=minutes(9), room="room-1", question="q-2", leader="lead-b", leader_name="李店长",
+                      text="芒果几天到？", sku="mango"),
+        task=task,
+    )
+
+
+async def growth_second_half(app: Any) -> None:
+    """The task completes, a visitor becomes a leader, the host answers, a prospect watches on."""
+    await emit(
+        app,
+        VisitorWatching(at=minutes(12), room="room-1", visitor="v-21", leader="lead-a", watched_s=310, watched=True),
+        TaskProgressed(at=minutes(12), room="room-1", task="t-invite", leader="lead-a", goal=2, invited=4,
+                       watched=2, done=True),
+        PointsEarned(at=minutes(12), room="room-1", leader="lead-a", reason="task", ref="t-invite", points=50,
+                     balance=60),
+        LeaderRecruited(at=minutes(13), room="room-1", leader="lead-new", name="新团长小周", upline="lead-a",
+                        visitor="v-21"),
+        QuestionAnswered(at=minutes(14), room="room-1", question="q-1", leader="lead-a"),
+        TaskProgressed(at=minutes(15), room="room-1", task="t-invite", leader="lead-a", goal=2, invited=5,
+                       watched=2, done=True),
+        ProspectNoted(at=minutes(16), leader="lead-a", visitor="v-20", tags=("宝妈",), note="已加微信"),
+    )
 
 
 async def run_second_half(app: Any, answers: dict[str, dict[str, Any]]) -> None:
@@ -120,6 +197,7 @@ async def run_second_half(app: Any, answers: dict[str, dict[str, Any]]) -> None:
     assert settled["settled"] > 0
     await ok(await app.post("/api/v1/warehouses/GZ/status", {"active": False}), 200)
     await ok(await app.post("/api/v1/skus/serum/stock/SH/adjust", {"delta": 10, "reason": "补货"}), 200)
+    await growth_second_half(app)
 
 
 def assert_same_views(expected: Projections, *others: Projections) -> None:
@@ -174,6 +252,38 @@ async def test_a_restarted_process_shows_every_topic_exactly_as_one_that_never_s
     assert never_stopped.applied == app.committed[-1][0]
     assert_same_views(never_stopped, halfway, restarted)
     await the_figures_are_the_databases(app, restarted)
+    the_growth_screens_show_the_session(restarted)
+
+
+def the_growth_screens_show_the_session(views: Projections) -> None:
+    """What the growth events of both halves add up to, on a process that only loaded them."""
+    growth = views.snapshot("leader:lead-a")["growth"]
+    assert growth["points"] == 60
+    [task] = growth["tasks"]
+    assert (task["title"], task["goal"], task["invited"], task["watched"], task["done"]) == (
+        "邀请 2 位好友看满 5 分钟", 2, 5, 2, True)
+    assert [(r["leader"], r["name"]) for r in growth["recruits"]] == [("lead-new", "新团长小周")]
+    # v-1 and v-2 ordered; v-20 and v-21 never did. lead-b's v-30 is lead-b's alone.
+    prospects = {p["visitor"]: p for p in growth["prospects"]}
+    assert sorted(prospects) == ["v-20", "v-21"]
+    assert (prospects["v-20"]["tags"], prospects["v-20"]["note"], prospects["v-20"]["watched_s"]) == (
+        ["宝妈"], "已加微信", 300)
+    assert [p["visitor"] for p in views.snapshot("leader:lead-b")["growth"]["prospects"]] == ["v-30"]
+    assert [(q["question"], q["answered"]) for q in growth["questions"]] == [("q-1", True)]
+    [funnel] = growth["funnel"]
+    assert {k: funnel[k] for k in ("entered", "watched", "became_leader")} == {
+        "entered": 2, "watched": 2, "became_leader": 1}
+
+    queue = views.snapshot("room:room-1:questions")
+    assert [(q["question"], q["leader_name"], q["answered"]) for q in queue["questions"]] == [
+        ("q-1", "王团长", True), ("q-2", "李店长", False)]
+    kinds = [i["kind"] for i in views.snapshot("room:room-1:feed")["items"]]
+    assert kinds.count("recruit") == 1 and kinds.count("task_done") == 1  # the second "done" report is no news
+    ops = views.snapshot("ops")["growth"]
+    [room] = ops["rooms"]
+    assert room["entered"] == 3 and room["became_leader"] == 1 and room["ordered"] >= 5
+    assert ops["inviters"][0]["leader"] == "lead-a"
+    assert views.snapshot("room:room-1:board")["inviters"][0]["leader"] == "lead-a"
 
 
 async def the_figures_are_the_databases(app: Any, views: Projections) -> None:

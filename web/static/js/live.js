@@ -73,6 +73,7 @@
       node.querySelectorAll("[data-arrive]").forEach(function (el) { play(el, "arrive"); });
     },
     beforeAttributeUpdated: function (name, el) {
+      if (name === "open" && el.tagName === "DETAILS") return false;  // a section the user opened stays open
       return !((name === "value" || name === "selected") && el.closest && el.closest("[data-keep]"));
     }
   } };
