@@ -40,7 +40,7 @@ Hook = Callable[[AppContext], Any]
 
 
 def api_routes() -> list[BaseRoute]:
-    from server.api import admin, carriers, catalog, openapi, orders, reads, visits
+    from server.api import admin, carriers, catalog, growth, openapi, orders, reads, visits
 
     return [
         *catalog.routes,
@@ -48,6 +48,7 @@ def api_routes() -> list[BaseRoute]:
         *orders.routes,
         *carriers.routes,
         *reads.routes,
+        *growth.routes,
         *admin.routes,
         *openapi.routes,
     ]

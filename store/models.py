@@ -130,6 +130,7 @@ leaders = Table(
     Column("community", String(200)),
     _id("upline", ForeignKey("leaders.leader"), nullable=True),
     Column("pickup_point", JSON),  # {"name", "province", "city", "district", "address"} or null
+    Column("phone", String(32)),  # a recruited leader's phone, when given
     _id("visitor", nullable=True, unique=True),  # the visitor who became this leader in a room, if one did
     _id("recruited_in", nullable=True),  # that room
     _ts("updated_at"),

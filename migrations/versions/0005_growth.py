@@ -137,6 +137,7 @@ def upgrade() -> None:
     with op.batch_alter_table("leaders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("visitor", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("recruited_in", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("phone", sa.String(length=32), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_leaders_visitor"), ["visitor"])
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
@@ -166,6 +167,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("leaders", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_leaders_visitor"), type_="unique")
+        batch_op.drop_column("phone")
         batch_op.drop_column("recruited_in")
         batch_op.drop_column("visitor")
 

@@ -126,9 +126,11 @@ KUAIDI100_FIELDS = {
 
 
 def _docs() -> dict[tuple[str, str], Doc]:
+    from server.api import growth
     from server.api.carriers import KdniaoPush, Kuaidi100Push
 
     return {
+        **growth.docs(),
         ("PUT", "/api/v1/warehouses/{code}"): Doc(_upsert(a.Warehouse), KEY, links={
             "SetWarehouseStatus": ("POST", "/api/v1/warehouses/{code}/status", {"code": _id("warehouse")})}),
         ("POST", "/api/v1/warehouses/{code}/status"): Doc({"200": a.WarehouseStatus}, KEY_OR_SCREEN),
@@ -184,9 +186,9 @@ def _docs() -> dict[tuple[str, str], Doc]:
 
 
 def _modules() -> list[Any]:
-    from server.api import admin, carriers, catalog, orders, reads, visits
+    from server.api import admin, carriers, catalog, growth, orders, reads, visits
 
-    return [catalog, visits, orders, carriers, reads, admin]
+    return [catalog, visits, orders, carriers, reads, growth, admin]
 
 
 def operation_id(method: str, path: str) -> str:
