@@ -134,43 +134,23 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["room"], ["rooms.room"], name=op.f("fk_room_tasks_room_rooms")),
         sa.PrimaryKeyConstraint("room", "task", name=op.f("pk_room_tasks")),
     )
-    with op.batch_alter_table("leaders", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("visitor", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("recruited_in", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("phone", sa.String(length=32), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f("uq_leaders_visitor"), ["visitor"])
+    # Plain ADD COLUMN and CREATE INDEX, never a batch "move and copy": on SQLite that recreates the table, and
+    # DROP TABLE of leaders, orders or rooms with rows is refused by the foreign keys of the tables naming them.
+    op.add_column("leaders", sa.Column("visitor", sa.String(length=64), nullable=True))
+    op.add_column("leaders", sa.Column("recruited_in", sa.String(length=64), nullable=True))
+    op.add_column("leaders", sa.Column("phone", sa.String(length=32), nullable=True))
+    op.create_index("ix_leaders_visitor", "leaders", ["visitor"], unique=True)
 
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("coupon", sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column("discount_cents", sa.BigInteger(), server_default="0", nullable=False))
+    op.add_column("orders", sa.Column("coupon", sa.String(length=40), nullable=True))
+    op.add_column("orders", sa.Column("discount_cents", sa.BigInteger(), server_default="0", nullable=False))
 
-    with op.batch_alter_table("rooms", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("min_watch_s", sa.Integer(), server_default="300", nullable=False))
-        batch_op.add_column(
-            sa.Column("invite_reward_points", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("reminders_queued", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    op.add_column("rooms", sa.Column("min_watch_s", sa.Integer(), server_default="300", nullable=False))
+    op.add_column("rooms", sa.Column("invite_reward_points", sa.Integer(), server_default="0", nullable=False))
+    op.add_column("rooms", sa.Column("reminders_queued", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("rooms", schema=None) as batch_op:
-        batch_op.drop_column("reminders_queued")
-        batch_op.drop_column("invite_reward_points")
-        batch_op.drop_column("min_watch_s")
-
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_column("discount_cents")
-        batch_op.drop_column("coupon")
-
-    with op.batch_alter_table("leaders", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_leaders_visitor"), type_="unique")
-        batch_op.drop_column("phone")
-        batch_op.drop_column("recruited_in")
-        batch_op.drop_column("visitor")
-
+    # The new tables first: they name rooms and leaders.
     op.drop_table("room_tasks")
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.drop_index("ix_questions_room")
@@ -186,3 +166,12 @@ def downgrade() -> None:
     op.drop_table("prospect_notes")
     op.drop_table("points")
     op.drop_table("heartbeats")
+
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the reason the upgrade adds them without a batch.
+    for column in ("reminders_queued", "invite_reward_points", "min_watch_s"):
+        op.drop_column("rooms", column)
+    for column in ("discount_cents", "coupon"):
+        op.drop_column("orders", column)
+    op.drop_index("ix_leaders_visitor", table_name="leaders")
+    for column in ("phone", "recruited_in", "visitor"):
+        op.drop_column("leaders", column)

@@ -38,7 +38,7 @@ from server.services import growth, growth_reads, presence
 
 _ID = re.compile(ID_PATTERN)
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
+Tag = Annotated[str, StringConstraints(max_length=20)]  # trimmed, and blanks and repeats dropped, by the rules
 Note = Annotated[str, StringConstraints(max_length=500)]
 
 

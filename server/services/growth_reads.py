@@ -93,7 +93,7 @@ async def visitor_path(app: AppContext, visitor: str, room: str | None) -> dict[
             await _require(conn, models.rooms, "room", room, "room", "room")
         viewer_rows = list(await conn.execute(
             select(v).where(v.c.visitor == visitor, *([v.c.room == room] if room else []))))
-        first_orders = {}
+        first_orders: dict[str, Any] = {}
         for row in await conn.execute(
                 select(o.c.room, o.c.leader, o.c.placed_at).where(
                     o.c.visitor == visitor, *([o.c.room == room] if room else []))
@@ -103,7 +103,7 @@ async def visitor_path(app: AppContext, visitor: str, room: str | None) -> dict[
     order_index = growth.STEPS.index(growth.Step.ORDERED)
     for row in viewer_rows:
         for i, name in enumerate(growth.STEPS):
-            at = getattr(row, "became_leader_at" if name == growth.Step.BECAME_LEADER else f"{name}_at")
+            at = getattr(row, f"{name}_at")
             if name == growth.Step.ORDERED:
                 first = first_orders.pop(row.room, None)
                 if first is not None and (at is None or first.placed_at < at):
@@ -182,7 +182,7 @@ async def leader_growth(app: AppContext, leader: str, room: str | None) -> dict[
             .where(lead.c.upline == leader, lead.c.visitor.is_not(None),
                    *([lead.c.recruited_in == room] if room else []))))
         funnel = await _funnel(conn, room, leader)
-    recruited = sorted(((r.became_leader_at or r.updated_at, r.leader, r.name) for r in recruits))
+    recruited = sorted((r.became_leader_at or r.updated_at, r.leader, r.name) for r in recruits)
     return {
         "leader": leader,
         "room": room,

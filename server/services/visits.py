@@ -20,8 +20,8 @@ from domain.events import VisitorBound
 from server.context import AppContext
 from server.services import catalog_rows
 from server.services.order_book import load_leaders
-from store import models
 from server.services.viewers import clicked, load_viewers
+from store import models
 from store.sql import accumulate, upsert
 from store.uow import Command, Tx, log_failure
 

@@ -31,6 +31,14 @@ API_ROUTES = [
     ("get", "/api/v1/leaders/{leader}/commission"),
     ("get", "/api/v1/rooms/{room}/forecast"),
     ("post", "/api/v1/admin/settle"),
+    ("post", "/api/v1/rooms/{room}/presence"),
+    ("put", "/api/v1/rooms/{room}/tasks/{task}"),
+    ("post", "/api/v1/rooms/{room}/leaders"),
+    ("get", "/api/v1/rooms/{room}/funnel"),
+    ("get", "/api/v1/leaders/{leader}/growth"),
+    ("get", "/api/v1/leaders/{leader}/prospects"),
+    ("put", "/api/v1/leaders/{leader}/prospects/{visitor}"),
+    ("get", "/api/v1/visitors/{visitor}/path"),
 ]
 
 

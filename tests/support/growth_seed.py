@@ -61,3 +61,27 @@ async def events(svc: Any, kind: str) -> list[dict[str, Any]]:
 
 def when(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+async def check_growth_answers(api: Any, svc: Any) -> None:
+    """Every growth route called once through tests/server/test_answers.py's checker (`api.call`)."""
+    from server.api import growth_answers as g
+
+    code = await share_code(svc, "lead-a")
+    await visit(svc, "v-g1", code)
+    await api.call("PUT", "/api/v1/rooms/room-1/tasks/t-1", "/api/v1/rooms/{room}/tasks/{task}", g.Task, 201,
+                   json={"title": "邀请1人", "goal": 1, "min_watch_s": 30, "reward": {"points": 5, "bonus_bp": 50}})
+    for seconds in (0, 30):
+        await api.call("POST", "/api/v1/rooms/room-1/presence", "/api/v1/rooms/{room}/presence", g.Presence, 200,
+                       json={"visitor": "v-g1", "at": at(seconds)})
+    await api.call("POST", "/api/v1/rooms/room-1/leaders", "/api/v1/rooms/{room}/leaders", g.Recruited, 201,
+                   json={"visitor": "v-g1", "leader": "lead-g1", "name": "新团长"})
+    await api.call("PUT", "/api/v1/leaders/lead-a/prospects/v-g1", "/api/v1/leaders/{leader}/prospects/{visitor}",
+                   g.ProspectNote, 201, json={"tags": ["宝妈"], "note": "下午有空"})
+    await api.call("GET", "/api/v1/leaders/lead-a/prospects?room=room-1", "/api/v1/leaders/{leader}/prospects",
+                   g.Prospects, 200)
+    await api.call("GET", "/api/v1/leaders/lead-a/growth?room=room-1", "/api/v1/leaders/{leader}/growth", g.Growth,
+                   200)
+    await api.call("GET", "/api/v1/leaders/lead-a/growth", "/api/v1/leaders/{leader}/growth", g.Growth, 200)
+    await api.call("GET", "/api/v1/rooms/room-1/funnel?leader=lead-a", "/api/v1/rooms/{room}/funnel", g.Funnel, 200)
+    await api.call("GET", "/api/v1/visitors/v-g1/path?room=room-1", "/api/v1/visitors/{visitor}/path", g.Path, 200)
