@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -167,3 +168,22 @@ async def test_bad_heartbeats_and_tasks_are_refused_and_write_nothing(service: A
     unauthorized = await service.client.post("/api/v1/rooms/room-1/presence", json={"visitor": "v-1"},
                                              headers={"Authorization": "Bearer nope"})
     assert unauthorized.status_code == 403
+
+
+async def test_heartbeats_sent_at_once_share_a_batch_and_count_as_if_sent_one_by_one(service: Any) -> None:
+    """Concurrent heartbeats are decided together (one batch of the writer): repeats and disorder inside a batch
+    count once, and the reward is still paid once."""
+    codes = await growth_room(service, min_watch_s=120)
+    await visit(service, "v-1", codes["lead-a"])
+    times = [0, 30, 60, 90, 120, 150, 250, 280] * 3
+    random.Random(3).shuffle(times)
+    answers = await asyncio.gather(*(
+        service.client.post("/api/v1/rooms/room-1/presence", json={"visitor": v, "at": at(t)})
+        for t in times for v in ("v-1", "v-2")))
+    assert all(a.status_code == 200 for a in answers)
+    assert await beat(service, "v-1", 280) == await beat(service, "v-2", 280) == 150 + 30
+    [entry] = await rows(service, models.points)
+    assert (entry.leader, entry.ref) == ("lead-a", "v-1")
+    assert len(await events(service, "visitor_entered")) == 2
+    assert [e["visitor"] for e in await events(service, "visitor_watching") if e["watched"]] in (
+        ["v-1", "v-2"], ["v-2", "v-1"])
