@@ -264,4 +264,6 @@ class Growth:
         recruit = rng.choice(self.recruits)
         if not recruit.code:
             return planned
-        return replace(planned, leader=recruit.leader, code=recruit.code)
+        # A recruit runs no pickup point (yet): their buyers have it sent.
+        delivery = "express" if planned.delivery == "pickup" else planned.delivery
+        return replace(planned, leader=recruit.leader, code=recruit.code, delivery=delivery)

@@ -130,10 +130,11 @@ leaders = Table(
     Column("community", String(200)),
     _id("upline", ForeignKey("leaders.leader"), nullable=True),
     Column("pickup_point", JSON),  # {"name", "province", "city", "district", "address"} or null
-    _id("visitor", nullable=True),  # the visitor who became this leader in a room, if one did
+    Column("phone", String(32)),  # a recruited leader's phone, when given
+    _id("visitor", nullable=True),  # the visitor who became this leader in a room, if one did (unique)
     _id("recruited_in", nullable=True),  # that room
     _ts("updated_at"),
-    Index("uq_leaders_visitor", "visitor", unique=True),
+    Index("ix_leaders_visitor", "visitor", unique=True),  # an index, not a constraint: added without a rebuild
 )
 
 rooms = Table(

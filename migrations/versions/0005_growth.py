@@ -134,37 +134,23 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["room"], ["rooms.room"], name=op.f("fk_room_tasks_room_rooms")),
         sa.PrimaryKeyConstraint("room", "task", name=op.f("pk_room_tasks")),
     )
-    # Plain ALTER TABLE ADD COLUMN everywhere (no batch copy of the table: SQLite would have to drop a table
-    # other tables point at); the one-visitor-one-leader rule is a unique index for the same reason.
+    # Plain ADD COLUMN and CREATE INDEX, never a batch "move and copy": on SQLite that recreates the table, and
+    # DROP TABLE of leaders, orders or rooms with rows is refused by the foreign keys of the tables naming them.
     op.add_column("leaders", sa.Column("visitor", sa.String(length=64), nullable=True))
     op.add_column("leaders", sa.Column("recruited_in", sa.String(length=64), nullable=True))
-    op.create_index("uq_leaders_visitor", "leaders", ["visitor"], unique=True)
+    op.add_column("leaders", sa.Column("phone", sa.String(length=32), nullable=True))
+    op.create_index("ix_leaders_visitor", "leaders", ["visitor"], unique=True)
+
     op.add_column("orders", sa.Column("coupon", sa.String(length=40), nullable=True))
     op.add_column("orders", sa.Column("discount_cents", sa.BigInteger(), server_default="0", nullable=False))
+
     op.add_column("rooms", sa.Column("min_watch_s", sa.Integer(), server_default="300", nullable=False))
-    op.add_column(
-        "rooms", sa.Column("invite_reward_points", sa.Integer(), server_default="0", nullable=False)
-    )
-    op.add_column(
-        "rooms", sa.Column("reminders_queued", sa.Boolean(), server_default=sa.false(), nullable=False)
-    )
+    op.add_column("rooms", sa.Column("invite_reward_points", sa.Integer(), server_default="0", nullable=False))
+    op.add_column("rooms", sa.Column("reminders_queued", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
-
-    # SQLite 3.35+ drops a column in place (ALTER TABLE ... DROP COLUMN), as PostgreSQL does.
-    for table, column in (
-        ("rooms", "reminders_queued"),
-        ("rooms", "invite_reward_points"),
-        ("rooms", "min_watch_s"),
-        ("orders", "discount_cents"),
-        ("orders", "coupon"),
-    ):
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    op.drop_index("uq_leaders_visitor", table_name="leaders")
-    op.execute("ALTER TABLE leaders DROP COLUMN recruited_in")
-    op.execute("ALTER TABLE leaders DROP COLUMN visitor")
-
+    # The new tables first: they name rooms and leaders.
     op.drop_table("room_tasks")
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.drop_index("ix_questions_room")
@@ -180,3 +166,12 @@ def downgrade() -> None:
     op.drop_table("prospect_notes")
     op.drop_table("points")
     op.drop_table("heartbeats")
+
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the reason the upgrade adds them without a batch.
+    for column in ("reminders_queued", "invite_reward_points", "min_watch_s"):
+        op.drop_column("rooms", column)
+    for column in ("discount_cents", "coupon"):
+        op.drop_column("orders", column)
+    op.drop_index("ix_leaders_visitor", table_name="leaders")
+    for column in ("phone", "recruited_in", "visitor"):
+        op.drop_column("leaders", column)

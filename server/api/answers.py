@@ -95,6 +95,10 @@ class Binding(Answer):
     protection_days: int
 
 
+class InviteReward(Answer):
+    points: int = Field(description="points a leader earns once per invited visitor who watched")
+
+
 class Room(Answer):
     room: str
     title: str
@@ -108,6 +112,8 @@ class Room(Answer):
     gmv_tiers: list[Tier]
     after_sale_days: int
     binding: Binding
+    min_watch_s: int = Field(description="a visitor has watched once their watch time reaches this (seconds)")
+    invite_reward: InviteReward
 
 
 class Deal(Answer):

@@ -96,6 +96,10 @@ class BindingBody(Body):
     protection_days: whole(ge=0, le=3650) = 7
 
 
+class InviteRewardBody(Body):
+    points: whole(ge=0, le=1_000_000)
+
+
 class RoomBody(Body):
     title: Text
     starts_at: When
@@ -108,6 +112,8 @@ class RoomBody(Body):
     gmv_tiers: Annotated[list[TierBody], Field(max_length=50)] = Field(default_factory=list)
     after_sale_days: whole(ge=0, le=365)
     binding: BindingBody
+    min_watch_s: whole(ge=1, le=86_400) = 300  # "watched": at least this long (growth)
+    invite_reward: InviteRewardBody | None = None  # points per invited visitor who watched; null: none
 
 
 class DealBody(Body):

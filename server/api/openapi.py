@@ -142,9 +142,11 @@ KUAIDI100_FIELDS = {
 
 
 def _docs() -> dict[tuple[str, str], Doc]:
+    from server.api import growth
     from server.api.carriers import KdniaoPush, Kuaidi100Push
 
     return {
+        **growth.docs(),
         ("PUT", "/api/v1/warehouses/{code}"): Doc(_upsert(a.Warehouse), KEY, links={
             "SetWarehouseStatus": ("POST", "/api/v1/warehouses/{code}/status", {"code": _id("warehouse")})}),
         ("POST", "/api/v1/warehouses/{code}/status"): Doc({"200": a.WarehouseStatus}, KEY_OR_SCREEN),
@@ -210,9 +212,11 @@ def _docs() -> dict[tuple[str, str], Doc]:
 
 def modules() -> list[Any]:
     """Every API router, in the order its routes match (liveroom/app.py mounts them from here)."""
-    from server.api import admin, carriers, catalog, coupons, kit, orders, questions, reads, reminders, visits
+    from server.api import (
+        admin, carriers, catalog, coupons, growth, kit, orders, questions, reads, reminders, visits,
+    )
 
-    return [catalog, coupons, questions, visits, orders, carriers, reads, kit, reminders, admin]
+    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, admin]
 
 
 def operation_id(method: str, path: str) -> str:

@@ -7,19 +7,16 @@ ApiError for authorization and shape), with `field` naming the input at fault.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from domain.errors import DomainError
 from domain.share_kit import lang_of
 from server.api.catalog import AdjustBody, StatusBody
 from server.api.errors import ApiError, from_validation
 from server.api.orders import VerifyBody
 from server.context import AppContext
-from server.services import catalog, kit, order_changes, questions
+from server.services import catalog, growth, kit, order_changes, questions
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -66,11 +63,9 @@ class ScreenActions:
         return {**answer, "poster_path": kit.poster_path(self.app, leader, room, lang_of(lang))}
 
     # --- growth (issue #12): the leader's prospect tags, questions for the host ---------------------------------
-    # The services are server.services.growth and server.services.questions; they are looked up when called, so
-    # the screens load (and say "not available yet") wherever those modules are not there yet.
 
     async def set_prospect_note(self, leader: str, visitor: str, tags: list[str], note: str) -> None:
-        await _service("growth").set_prospect_note(self.app, leader, visitor, tags, note)
+        await growth.note_prospect(self.app, leader, visitor, tags, note)
 
     async def ask(self, room: str, leader: str, text: str, sku: str | None) -> None:
         await questions.ask(self.app, room, leader, text, sku)
@@ -78,11 +73,3 @@ class ScreenActions:
     async def answer(self, question: str) -> None:
         await questions.answer(self.app, question)
 
-
-def _service(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"server.services.{name}")
-    except ModuleNotFoundError as missing:
-        if missing.name != f"server.services.{name}":
-            raise
-        raise DomainError(f"server.services.{name} is not available yet", code="unavailable") from None

@@ -276,17 +276,19 @@ async def _check_upline(tx: Tx, leader: str, upline: str | None) -> None:
 ROOM: dict[str, Any] = {"title": None, "starts_at": None, "ends_at": None, "skus": None, "base_rate_bp": None,
         "live_rate_bp": None, "first_hour_bonus_bp": 0, "team_rate_bp": 0, "gmv_tiers": [],
         "after_sale_days": None,
-        "binding_mode": None, "protection_days": 7}
+        "binding_mode": None, "protection_days": 7, "min_watch_s": 300, "invite_reward_points": 0}
 
 
 def _room_columns(given: Mapping[str, Any]) -> dict[str, Any]:
-    columns = {k: v for k, v in given.items() if k != "binding"}
+    columns = {k: v for k, v in given.items() if k not in ("binding", "invite_reward")}
     for name in ("starts_at", "ends_at"):
         if name in columns:
             columns[name] = _utc(columns[name])
     if "binding" in given:
         columns["binding_mode"] = given["binding"]["mode"]
         columns["protection_days"] = given["binding"].get("protection_days", ROOM["protection_days"])
+    if "invite_reward" in given:
+        columns["invite_reward_points"] = (given["invite_reward"] or {}).get("points", 0)
     return columns
 
 
@@ -327,9 +329,11 @@ def _checked_rates(values: Mapping[str, Any]) -> list[dict[str, int]]:
 
 
 def _room_view(room: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    view = {k: v for k, v in values.items() if k not in ("binding_mode", "protection_days")}
+    view = {k: v for k, v in values.items()
+            if k not in ("binding_mode", "protection_days", "invite_reward_points")}
     return {"room": room, **view, "starts_at": _iso(values["starts_at"]), "ends_at": _iso(values["ends_at"]),
-            "binding": {"mode": values["binding_mode"], "protection_days": values["protection_days"]}}
+            "binding": {"mode": values["binding_mode"], "protection_days": values["protection_days"]},
+            "invite_reward": {"points": values["invite_reward_points"]}}
 
 
 # --- community deals ----------------------------------------------------------------------------------------
@@ -367,16 +371,21 @@ async def share_link(app: AppContext, room: str, leader: str, kind: str) -> Answ
     async def run(tx: Tx) -> Answer:
         await _require(tx, models.rooms, "room", "room", room=room)
         await _require(tx, models.leaders, "leader", "leader", leader=leader)
-        existing = await _row(tx, models.links, room=room, leader=leader, kind=kind)
-        if existing is not None:
-            return _link_view(app, existing.code, room, leader, kind), False
-        code = attribution.share_code(room, leader, attribution.LinkKind(kind), app.settings.secret).code
-        await tx.conn.execute(models.links.insert().values(code=code, room=room, leader=leader, kind=kind,
-                                                           created_at=tx.now))
-        tx.emit(CatalogChanged(at=tx.now, entity="link", key=code))
-        return _link_view(app, code, room, leader, kind), True
+        return await ensure_link(tx, app, room, leader, kind)
 
     return await app.writer.call(run)
+
+
+async def ensure_link(tx: Tx, app: AppContext, room: str, leader: str, kind: str) -> Answer:
+    """Inside a command: the leader's link of `kind` in the room, made (and announced) when it is missing."""
+    existing = await _row(tx, models.links, room=room, leader=leader, kind=kind)
+    if existing is not None:
+        return _link_view(app, existing.code, room, leader, kind), False
+    code = attribution.share_code(room, leader, attribution.LinkKind(kind), app.settings.secret).code
+    await tx.conn.execute(models.links.insert().values(code=code, room=room, leader=leader, kind=kind,
+                                                       created_at=tx.now))
+    tx.emit(CatalogChanged(at=tx.now, entity="link", key=code))
+    return _link_view(app, code, room, leader, kind), True
 
 
 def _link_view(app: AppContext, code: str, room: str, leader: str, kind: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from domain.events import VisitorBound
 from server.context import AppContext
 from server.services import catalog_rows
 from server.services.order_book import load_leaders
+from server.services.viewers import clicked, load_viewers
 from store import models
 from store.sql import accumulate, upsert
 from store.uow import Command, Tx, log_failure
@@ -67,6 +68,9 @@ class RecordVisit(Command[dict[str, Any]]):
             lead: row.upline
             for lead, row in (await load_leaders(tx, {link.leader for link in links.values()})).items()
         }
+        viewers = await load_viewers(tx, {(link.room, r.visitor) for r in requests
+                                          if (link := links.get(r.code)) is not None})
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
         changed: dict[str, tuple[attribution.Binding, str]] = {}
         invites: Counter[tuple[str, str]] = Counter()
         results: list[Any] = []
@@ -115,6 +119,9 @@ class RecordVisit(Command[dict[str, Any]]):
             elif binding is not None and binding != bindings.get(request.visitor):
                 bindings[request.visitor] = binding  # same leader, protection renewed
                 changed[request.visitor] = (binding, link.room)
+            seen[(link.room, request.visitor)] = clicked(
+                seen.get((link.room, request.visitor)) or viewers.get((link.room, request.visitor)),
+                link.room, request.visitor, binding.leader if binding else None, at)
             results.append(result)
         await upsert(
             tx.conn,
@@ -133,4 +140,6 @@ class RecordVisit(Command[dict[str, Any]]):
             ["room", "leader"],
             ["invites"],
         )
+        await upsert(tx.conn, models.viewers, list(seen.values()), ["room", "visitor"],
+                     ["leader", "first_seen", "last_seen", "clicked_at"])
         return results

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from growth_seed import check_growth_answers
 from seed import KDNIAO_APPKEY, KUAIDI100_SALT, order_body, seed_catalog, share_code
 
 from server.api import answers
@@ -323,6 +324,8 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     await api.call("POST", f"/api/v1/questions/{asked['question']}/answer", "/api/v1/questions/{question}/answer",
                    a.Question, 200)
     await api.call("GET", "/api/v1/rooms/room-1/questions", questions_path, a.Questions, 200)
+
+    await check_growth_answers(api, service)
 
     every = {(m, p) for p, ops in api.document["paths"].items() for m in ops}
     assert every - api.seen == set()

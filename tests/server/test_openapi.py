@@ -38,6 +38,14 @@ API_ROUTES = [
     ("post", "/api/v1/rooms/{room}/questions"),
     ("get", "/api/v1/rooms/{room}/questions"),
     ("post", "/api/v1/questions/{question}/answer"),
+    ("post", "/api/v1/rooms/{room}/presence"),
+    ("put", "/api/v1/rooms/{room}/tasks/{task}"),
+    ("post", "/api/v1/rooms/{room}/leaders"),
+    ("get", "/api/v1/rooms/{room}/funnel"),
+    ("get", "/api/v1/leaders/{leader}/growth"),
+    ("get", "/api/v1/leaders/{leader}/prospects"),
+    ("put", "/api/v1/leaders/{leader}/prospects/{visitor}"),
+    ("get", "/api/v1/visitors/{visitor}/path"),
 ]
 
 
