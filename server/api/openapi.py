@@ -213,7 +213,17 @@ def _docs() -> dict[tuple[str, str], Doc]:
 def modules() -> list[Any]:
     """Every API router, in the order its routes match (liveroom/app.py mounts them from here)."""
     from server.api import (
-        admin, carriers, catalog, coupons, growth, kit, orders, questions, reads, reminders, visits,
+        admin,
+        carriers,
+        catalog,
+        coupons,
+        growth,
+        kit,
+        orders,
+        questions,
+        reads,
+        reminders,
+        visits,
     )
 
     return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, admin]
