@@ -32,6 +32,27 @@ async def open_screen(
     return page
 
 
+async def open_page(
+    browser: Any,
+    live: LiveServer,
+    path: str,
+    role: str,
+    subject: str,
+    viewport: dict[str, int],
+    lang: str | None = None,
+) -> Any:
+    """`open_screen` with a token of `role` for `subject`, the page marked so that a reload would show
+    (`same_document`)."""
+    page = await open_screen(browser, live, path, live.token(role, subject), viewport=viewport, lang=lang)
+    await page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+    return page
+
+
+async def same_document(page: Any) -> bool:
+    """True while the page opened by `open_page` has never reloaded."""
+    return bool(await page.evaluate("window.__sameDocument === true"))
+
+
 async def screenshot(page: Any, name: str) -> Path:
     """Keep a picture of the screen for a person to look at (tests/web/screenshots/, not committed)."""
     SCREENSHOTS.mkdir(exist_ok=True)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from babel.messages.extract import extract_from_file
-from browser import PHONE, WALL, open_screen, screenshot
+from browser import PHONE, WALL, open_page, same_document, screenshot
 from jinja2.ext import babel_extract
 from live import LiveServer
 from live import place_order as place
@@ -67,17 +67,6 @@ class _Svc:
 
     async def post(self, path: str, body: dict[str, Any]) -> Any:
         return await self.live.http.post(path, json=body)
-
-
-async def same_document(page: Any) -> bool:
-    return bool(await page.evaluate("window.__sameDocument === true"))
-
-
-async def open_page(browser: Any, live: LiveServer, path: str, role: str, subject: str, viewport: dict[str, int],
-                    lang: str | None = None) -> Any:
-    page = await open_screen(browser, live, path, live.token(role, subject), viewport=viewport, lang=lang)
-    await page.evaluate("window.__sameDocument = true")
-    return page
 
 
 async def a_live_session(live: LiveServer) -> None:
