@@ -1,5 +1,5 @@
 """The growth engine's writes (API.md, "Growth"): a room's invitation tasks, a visitor becoming a leader, a leader's
-tags and note on a prospect; and the completed tasks' bonus the order path reads (`completed_task_bonuses`).
+tags and note on a prospect.
 
 Heartbeats, watch time and the points they earn are in server/services/presence.py; the reads (a leader's growth,
 prospects, the funnel, a visitor's path) in server/services/growth_reads.py.
@@ -7,9 +7,8 @@ prospects, the funnel, a visitor's path) in server/services/growth_reads.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -75,25 +74,6 @@ async def put_task(app: AppContext, room: str, task: str, given: Mapping[str, An
         return task_view(checked), existing is None
 
     return await app.writer.call(run)
-
-
-async def completed_task_bonuses(
-    conn: AsyncConnection, room: str, leaders: Iterable[str]
-) -> dict[str, dict[str, tuple[datetime, int]]]:
-    """For the order path: per leader, the room's tasks they completed, with when and the bonus rate it earns
-    their orders placed after that (`domain.growth.task_bonus_bp` adds them up for an order's time)."""
-    wanted = set(leaders)
-    if not wanted:
-        return {}
-    tp, t = models.task_progress, models.room_tasks
-    rows = await conn.execute(
-        select(tp.c.leader, tp.c.task, tp.c.done_at, t.c.bonus_bp)
-        .join(t, (t.c.room == tp.c.room) & (t.c.task == tp.c.task))
-        .where(tp.c.room == room, tp.c.leader.in_(wanted), tp.c.done_at.is_not(None)))
-    out: dict[str, dict[str, tuple[datetime, int]]] = {}
-    for row in rows:
-        out.setdefault(row.leader, {})[row.task] = (row.done_at, row.bonus_bp)
-    return out
 
 
 # --- become a leader ----------------------------------------------------------------------------------------
