@@ -16,6 +16,8 @@ Definitions (the same folded live or replayed on load, which is what makes a res
 - a task's progress is its latest `task_progressed` for the leader; before the first one (or when invitations
   arrive before the next one), invited is the count of the leader's viewers in the room and watched the count of
   those who watched the task's mark — whichever is larger wins, and done stays done;
+- pre-live reminders are each (room, visitor)'s latest `reminder_changed` state (queued → sent or failed): per room
+  the counts of each state, and per leader the same for the leader the reminder names (their own visitors only);
 - funnel steps count distinct visitors: clicked = `visitor_bound`, entered = `visitor_entered`, watched =
   `visitor_watching` with `watched`, ordered = an accepted order, became_leader = `leader_recruited`; per leader,
   the step counts for the leader the event names (the recruit's upline for became_leader).
@@ -41,12 +43,13 @@ from store import models
 
 # The events this module folds (order_accepted too, for "ordered").
 KINDS = ("visitor_bound", "visitor_entered", "visitor_watching", "points_earned", "task_progressed",
-         "leader_recruited", "prospect_noted", "question_asked", "question_answered")
+         "leader_recruited", "prospect_noted", "question_asked", "question_answered", "reminder_changed")
 PROSPECTS_SHOWN = 50  # a leader's prospects in a frame, latest seen first
 QUESTIONS_SHOWN = 20  # a leader's own questions, newest first
 ANSWERED_SHOWN = 10  # answered questions the host still sees below the open ones
 RECENT_POINTS = 5
 STEP_NAMES = tuple(str(s) for s in STEPS)
+REMINDER_STATES = ("queued", "sent", "failed")
 
 Record = dict[str, Any]
 
@@ -87,6 +90,21 @@ class Funnel:
         return {s: len(v) for s, v in self.steps.items()}
 
 
+@dataclass(slots=True)
+class Reminders:
+    """How many pre-live reminders are in each state."""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REMINDER_STATES, 0))
+
+    def move(self, before: str | None, after: str | None) -> None:
+        if before is not None:
+            self.counts[before] = self.counts.get(before, 0) - 1
+        if after is not None:
+            self.counts[after] = self.counts.get(after, 0) + 1
+
+    def view(self) -> dict[str, int]:
+        return {s: self.counts.get(s, 0) for s in REMINDER_STATES}
+
+
 class Growth:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -103,11 +121,14 @@ class Growth:
         self.leader_questions: dict[str, list[str]] = {}
         self.room_funnels: dict[str, Funnel] = {}
         self.leader_funnels: dict[tuple[str, str], Funnel] = {}  # (room, leader)
+        self.reminder_states: dict[tuple[str, str], tuple[str | None, str]] = {}  # (room, visitor) -> leader, state
+        self.room_reminders: dict[str, Reminders] = {}
+        self.leader_reminders: dict[tuple[str, str], Reminders] = {}  # (room, leader)
         self._handlers: dict[str, Callable[[Record, set[str]], None]] = {
             "visitor_bound": self._bound, "visitor_entered": self._entered, "visitor_watching": self._watching,
             "points_earned": self._points, "task_progressed": self._task, "leader_recruited": self._recruited,
             "prospect_noted": self._noted, "question_asked": self._asked, "question_answered": self._answered,
-            "order_accepted": self._ordered,
+            "order_accepted": self._ordered, "reminder_changed": self._reminder,
         }
 
     # --- events ----------------------------------------------------------------------------------------------
@@ -220,21 +241,40 @@ class Growth:
         entry["answered"], entry["answered_at"] = True, _at(record)
         dirty.update((f"room:{entry['room']}:questions", f"leader:{entry['leader']}"))
 
+    def _reminder(self, record: Record, dirty: set[str]) -> None:
+        """A reminder's new state: it leaves its old state (for the room and for its leader) and counts in the new."""
+        room, visitor, leader, state = record["room"], record["visitor"], record.get("leader"), record["state"]
+        before = self.reminder_states.get((room, visitor))
+        if before == (leader, state):
+            return
+        old_leader, old_state = before if before is not None else (None, None)
+        self.room_reminders.setdefault(room, Reminders()).move(old_state, state)
+        if old_leader:
+            self.leader_reminders[(room, old_leader)].move(old_state, None)
+            dirty.add(f"leader:{old_leader}")
+        if leader:
+            self.leader_reminders.setdefault((room, leader), Reminders()).move(None, state)
+            dirty.add(f"leader:{leader}")
+        self.reminder_states[(room, visitor)] = (leader, state)
+        dirty.add("ops")
+
     # --- reading ---------------------------------------------------------------------------------------------
 
     def leaders(self) -> set[str]:
         """Leaders with anything to show here."""
         return (set(self.points) | set(self.progress) | set(self.recruits) | set(self.leader_questions)
-                | {leader for (_, leader), visitors in self.bound.items() if visitors})
+                | {leader for (_, leader), visitors in self.bound.items() if visitors}
+                | {leader for _, leader in self.leader_reminders})
 
     def rooms(self) -> set[str]:
-        return set(self.room_funnels) | set(self.room_questions)
+        return set(self.room_funnels) | set(self.room_questions) | set(self.room_reminders)
 
     def leader_view(self, leader: str, rooms: Iterable[str]) -> dict[str, Any]:
         """The leader's growth figures; `rooms`: the rooms the leader takes part in (their tasks are listed even
         before any progress)."""
         rooms = sorted(set(rooms) | {room for room, _ in self.progress.get(leader, {})}
-                       | {room for room, who in self.leader_funnels if who == leader})
+                       | {room for room, who in self.leader_funnels if who == leader}
+                       | {room for room, who in self.leader_reminders if who == leader})
         prospects = self._prospects(leader)
         questions = [self._question(self.questions[q]) for q in reversed(self.leader_questions.get(leader, []))]
         return {
@@ -246,7 +286,9 @@ class Growth:
             "prospects_total": len(prospects),
             "questions": questions[:QUESTIONS_SHOWN],
             "funnel": [{"room": room, "title": self._title(room),
-                        **self.leader_funnels.get((room, leader), Funnel()).counts()} for room in rooms],
+                        **self.leader_funnels.get((room, leader), Funnel()).counts(),
+                        "reminders": self.leader_reminders.get((room, leader), Reminders()).view()}
+                       for room in rooms],
         }
 
     def _title(self, room: str) -> str | None:
@@ -307,8 +349,9 @@ class Growth:
     def ops_view(self, invites: dict[str, int], top: int = 10) -> dict[str, Any]:
         """Each room's funnel, and the `top` leaders by invitations (`invites`: leader -> invited visitors, from the
         boards) with how many of theirs watched and how many became leaders."""
-        rooms = [{"room": room, "title": self._title(room), **self.room_funnels[room].counts()}
-                 for room in sorted(self.room_funnels)]
+        rooms = [{"room": room, "title": self._title(room), **self.room_funnels.get(room, Funnel()).counts(),
+                  "reminders": self.room_reminders.get(room, Reminders()).view()}
+                 for room in sorted(set(self.room_funnels) | set(self.room_reminders))]
         best = heapq.nsmallest(top, ((-n, leader) for leader, n in invites.items() if n > 0))
         inviters = []
         for minus, leader in best:

@@ -15,6 +15,7 @@ from domain.events import (
     ProspectNoted,
     QuestionAnswered,
     QuestionAsked,
+    ReminderChanged,
     TaskProgressed,
     VisitorBound,
     VisitorEntered,
@@ -163,3 +164,40 @@ def test_ops_shows_each_rooms_funnel_and_the_board_the_most_inviting_leaders() -
         ("lead-a", 2, 1, 0), ("lead-b", 1, 0, 1)]
     board = fold.views.snapshot("room:r1:board")
     assert [(i["leader"], i["invites"]) for i in board["inviters"]] == [("lead-a", 2), ("lead-b", 1)]
+
+
+def reminder(visitor: str, leader: str | None, state: str, minutes: float = 60, room: str = "r1") -> Event:
+    return ReminderChanged(at=at(minutes), room=room, visitor=visitor, leader=leader, state=state)
+
+
+def test_pre_live_reminders_count_each_visitors_latest_state_per_room_and_per_leader() -> None:
+    fold = Folder()
+    fold(bound("v-1", "lead-a"), bound("v-2", "lead-a"), bound("v-3", "lead-a"), bound("v-9", "lead-b"))
+    dirty = fold(reminder("v-1", "lead-a", "queued"), reminder("v-2", "lead-a", "queued"),
+                 reminder("v-3", "lead-a", "queued"), reminder("v-9", "lead-b", "queued"),
+                 reminder("v-0", None, "queued"))  # a visitor with no leader: the room's count only
+    assert {"ops", "leader:lead-a", "leader:lead-b"} <= dirty
+    [room] = fold.views.snapshot("ops")["growth"]["rooms"]
+    assert room["reminders"] == {"queued": 5, "sent": 0, "failed": 0}
+
+    fold(reminder("v-1", "lead-a", "sent", 61), reminder("v-2", "lead-a", "failed", 70),
+         reminder("v-9", "lead-b", "sent", 61),
+         reminder("v-1", "lead-a", "sent", 62))  # told twice: counted once
+    [room] = fold.views.snapshot("ops")["growth"]["rooms"]
+    assert room["reminders"] == {"queued": 2, "sent": 2, "failed": 1}
+    [mine] = fold.leader("lead-a")["funnel"]
+    assert mine["reminders"] == {"queued": 1, "sent": 1, "failed": 1}
+
+
+def test_a_leaders_frame_carries_only_the_reminders_of_their_own_visitors_room_by_room() -> None:
+    fold = Folder()
+    fold(bound("v-1", "lead-a"), bound("v-9", "lead-b"), bound("n-1", "lead-b", room="r2"),
+         reminder("v-9", "lead-b", "queued"), reminder("n-1", "lead-b", "queued", room="r2"),
+         reminder("n-2", "lead-b", "queued", room="r2"))
+    a = fold.leader("lead-a")
+    assert [(f["room"], f["reminders"]) for f in a["funnel"]] == [("r1", {"queued": 0, "sent": 0, "failed": 0})]
+    assert "n-1" not in str(a) and "v-9" not in str(a)
+    b = {f["room"]: f["reminders"] for f in fold.leader("lead-b")["funnel"]}
+    assert b == {"r1": {"queued": 1, "sent": 0, "failed": 0}, "r2": {"queued": 2, "sent": 0, "failed": 0}}
+    rooms = {r["room"]: r["reminders"]["queued"] for r in fold.views.snapshot("ops")["growth"]["rooms"]}
+    assert rooms == {"r1": 1, "r2": 2}

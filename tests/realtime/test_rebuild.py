@@ -25,6 +25,7 @@ from domain.events import (
     ProspectNoted,
     QuestionAnswered,
     QuestionAsked,
+    ReminderChanged,
     TaskProgressed,
     VisitorEntered,
     VisitorWatching,
@@ -148,6 +149,8 @@ async def growth_first_half(app: Any, codes: dict[str, str]) -> None:
                       text="龙井能试喝吗？", sku="tea"),
         QuestionAsked(at=minutes(9), room="room-1", question="q-2", leader="lead-b", leader_name="李店长",
                       text="芒果几天到？", sku="mango"),
+        ReminderChanged(at=minutes(10), room="room-1", visitor="v-21", leader="lead-a", state="queued"),
+        ReminderChanged(at=minutes(10), room="room-1", visitor="v-30", leader="lead-b", state="queued"),
         task=task,
     )
 
@@ -167,6 +170,8 @@ async def growth_second_half(app: Any) -> None:
         TaskProgressed(at=minutes(15), room="room-1", task="t-invite", leader="lead-a", goal=2, invited=5,
                        watched=2, done=True),
         ProspectNoted(at=minutes(16), leader="lead-a", visitor="v-20", tags=("宝妈",), note="已加微信"),
+        ReminderChanged(at=minutes(16), room="room-1", visitor="v-21", leader="lead-a", state="sent"),
+        ReminderChanged(at=minutes(17), room="room-1", visitor="v-30", leader="lead-b", state="failed"),
     )
 
 
@@ -273,6 +278,7 @@ def the_growth_screens_show_the_session(views: Projections) -> None:
     [funnel] = growth["funnel"]
     assert {k: funnel[k] for k in ("entered", "watched", "became_leader")} == {
         "entered": 2, "watched": 2, "became_leader": 1}
+    assert funnel["reminders"] == {"queued": 0, "sent": 1, "failed": 0}  # lead-b's failed one is not lead-a's
 
     queue = views.snapshot("room:room-1:questions")
     assert [(q["question"], q["leader_name"], q["answered"]) for q in queue["questions"]] == [
@@ -282,6 +288,7 @@ def the_growth_screens_show_the_session(views: Projections) -> None:
     ops = views.snapshot("ops")["growth"]
     [room] = ops["rooms"]
     assert room["entered"] == 3 and room["became_leader"] == 1 and room["ordered"] >= 5
+    assert room["reminders"] == {"queued": 0, "sent": 1, "failed": 1}
     assert ops["inviters"][0]["leader"] == "lead-a"
     assert views.snapshot("room:room-1:board")["inviters"][0]["leader"] == "lead-a"
 
