@@ -1,11 +1,13 @@
 """The growth engine end to end in a real browser (issue #12): everything goes through the public API and the
 screens' own forms — a leader's question reaches the host's wall and its answer the leader's phone; invited
 visitors watching earn points and show as prospects the leader tags, until they order; a task completes and a
-visitor becomes a leader, on the leader's phone, the host's feed and the ops funnel. Each page changes without a
+visitor becomes a leader, on the leader's phone, the host's feed and the ops funnel; visitors who clicked before a
+room started and never came show as pre-live reminders on the ops funnel and their own leader's phone. Each page changes without a
 reload (tests/web/test_growth_screens.py drives the same panels with events written straight to the outbox)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from browser import PHONE, WALL, open_page, same_document, screenshot
@@ -131,4 +133,50 @@ async def test_a_task_completes_and_a_visitor_who_becomes_a_leader_joins_the_inv
     await expect(wall.locator('.feed-row[data-kind="recruit"]')).to_contain_text("新团长小周", timeout=WAIT)
     await expect(became).to_have_text("1", timeout=WAIT)
     for page in (phone, wall, ops):
+        assert await same_document(page)
+
+
+async def test_visitors_who_clicked_before_the_start_and_had_not_come_show_as_reminders_on_ops_and_their_leaders_phone(
+    browser: Any, live: LiveServer
+) -> None:
+    svc = SeedClient(live.http)
+    now = datetime.now(UTC).replace(microsecond=0)
+    upcoming = {**ROOM_BODY, "title": "明晚预告场", "starts_at": (now - timedelta(minutes=1)).isoformat(),
+                "ends_at": (now + timedelta(hours=2)).isoformat()}
+    answer = await svc.put("/api/v1/rooms/room-pre", upcoming)
+    assert answer.status_code in (200, 201), answer.text
+    codes = {leader: await share_code(svc, leader, room="room-pre") for leader in ("lead-a", "lead-b")}
+    live_code = await share_code(svc, "lead-a")
+    phone = await open_page(browser, live, "/leader/lead-a", "leader", "lead-a", PHONE)
+    ops = await open_page(browser, live, "/ops", "ops", "-", WALL)
+    await open_section(phone, "funnel")
+
+    async def click(visitor: str, code: str, before_start_s: float) -> None:
+        at = (now - timedelta(minutes=1, seconds=before_start_s)).isoformat()
+        answered = await svc.post("/api/v1/visits", {"visitor": visitor, "code": code, "at": at})
+        assert answered.status_code == 200, answered.text
+
+    for n in range(4):  # room-1, on air, has the most visitors: its funnel is the one the wall draws
+        await click(f"v-live-{n}", live_code, 30)
+    for visitor, leader in (("v-pre-1", "lead-a"), ("v-pre-2", "lead-a"), ("v-pre-3", "lead-b"), ("v-pre-0", "lead-a")):
+        await click(visitor, codes[leader], 600)
+    entered = await svc.post("/api/v1/rooms/room-pre/presence",
+                             {"visitor": "v-pre-0", "at": (now - timedelta(minutes=5)).isoformat()})
+    assert entered.status_code == 200, entered.text  # came in before the start: no reminder
+    other = ops.locator('.gfun-panel .gfun-other[data-room="room-pre"] [data-reminders]')
+    mine = phone.locator('.g-sec[data-sec="funnel"] [data-reminders]')
+    await expect(ops.locator('.gfun-panel .gfun-room[data-room="room-1"]')).to_have_count(1, timeout=WAIT)
+    await expect(other).to_have_count(0)
+    await expect(mine).to_have_count(0)
+
+    listed = await live.http.get("/api/v1/rooms/room-pre/reminders")  # the start has passed: reading queues them
+    assert sorted((r["visitor"], r["state"]) for r in listed.json()["reminders"]) == [
+        ("v-pre-1", "queued"), ("v-pre-2", "queued"), ("v-pre-3", "queued")]
+    await expect(other).to_have_text("明晚预告场 · 开播提醒 待发 3 · 已发 0 · 失败 0", timeout=WAIT)
+    await expect(mine).to_have_text("开播提醒 待发 2 · 已发 0 · 失败 0", timeout=WAIT)  # lead-b's visitor is not hers
+    await expect(ops.locator('.gfun-own[data-room="room-1"] [data-reminders]')).to_have_count(0)
+    await screenshot(ops, "growth-reminders-ops")
+    await phone.locator('.g-sec[data-sec="funnel"]').scroll_into_view_if_needed()
+    await screenshot(phone, "growth-reminders-leader")
+    for page in (phone, ops):
         assert await same_document(page)

@@ -10,7 +10,7 @@ from typing import Any
 
 from browser import WALL, open_screen, screenshot
 from live import LiveServer, SeedClient, live_server
-from seed import GUANGZHOU_BUYER, order_body, seed_catalog, share_code
+from seed import GUANGZHOU_BUYER, ROOM, order_body, seed_catalog, share_code
 
 SHANGHAI_BUYER = {
     "name": "王五",
@@ -77,7 +77,7 @@ BAD_PHONE_BUYER = {**GUANGZHOU_BUYER, "name": "李四", "phone": "123"}
 # What must never be cut off on the wall (a line of detail in the feed may end in an ellipsis).
 CLIP_CHECKED = (
     ".kpi-value, .kpi-label, .kpi-sub, .exc-title, .stage-name, .stage-count, .wh-table td, "
-    ".carrier-table td, .panel h2, .funnel-foot"
+    ".carrier-table td, .panel h2, .funnel-foot, .gremind"
 )
 SEE = 5_000  # ms: what a person watching the wall would call "at once"
 
@@ -310,6 +310,22 @@ async def busy_room(live: LiveServer) -> None:
     await place(live, "busy-serum", [("serum", 5)], code=codes[2], buyer=SHANGHAI_BUYER)  # SH empties
     response = await live.http.post("/api/v1/warehouses/BJ/status", json={"active": False})
     assert response.status_code == 200, response.text
+    await upcoming_room_with_reminders(live)
+
+
+async def upcoming_room_with_reminders(live: LiveServer) -> None:
+    """A second room that started a minute ago, with visitors who clicked before and never came: the funnel panel
+    names the room it draws and adds the other room's reminders line (a busy session's tallest funnel panel)."""
+    seed = SeedClient(live.http)
+    now = datetime.now(UTC)
+    body = {**ROOM, "title": "明晚预告场", "starts_at": now_iso(1), "ends_at": (now + timedelta(hours=2)).isoformat()}
+    assert (await seed.put("/api/v1/rooms/room-next", body)).status_code in (200, 201)
+    code = await share_code(seed, "lead-a", room="room-next")
+    for n in range(3):
+        answer = await seed.post("/api/v1/visits", {"visitor": f"pre-{n}", "code": code, "at": now_iso(10)})
+        assert answer.status_code == 200, answer.text
+    listed = await live.http.get("/api/v1/rooms/room-next/reminders")
+    assert len(listed.json()["reminders"]) == 3
 
 
 async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, live: LiveServer) -> None:
@@ -317,6 +333,7 @@ async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, l
     for lang, name in ((None, "ops-zh"), ("en", "ops-en")):
         page = await ops_page(browser, live, lang=lang)
         await page.locator("#ops-exceptions [data-kind='warehouse_down']").first.wait_for(timeout=SEE)
+        await page.locator(".gfun-other [data-reminders]").wait_for(timeout=SEE)
         await page.wait_for_timeout(400)
         await screenshot(page, name)
         # The chart is drawn (sized, axes and all), not just fed: its money axis needs live.js loaded first.
@@ -331,4 +348,10 @@ async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, l
             ".map(el => el.textContent.trim())"
         )
         assert clipped == [], f"cut off: {clipped}"
+        overflowing = await page.evaluate(
+            "() => [...document.querySelectorAll('.ops-grid > .panel')]"
+            ".filter(el => el.scrollHeight > el.clientHeight + 1)"
+            ".map(el => [el.className, el.scrollHeight, el.clientHeight])"
+        )
+        assert overflowing == [], f"a panel's content runs out of it: {overflowing}"
         await page.context.close()

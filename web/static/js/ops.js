@@ -78,6 +78,7 @@
     if (chart === null || !host.contains(chart.root)) {
       host.textContent = "";
       chart = createChart(host, series);
+      follow(host);
     } else {
       chart.setData([series.x, series.orders, series.gmv]);
     }
@@ -85,7 +86,16 @@
 
   function resize() {
     var host = document.getElementById("ops-chart");
-    if (chart && host) chart.setSize({ width: host.clientWidth, height: host.clientHeight });
+    if (chart && host && host.clientHeight > 0) chart.setSize({ width: host.clientWidth, height: host.clientHeight });
+  }
+
+  // The chart's panel shrinks when the rows under it grow (a funnel filling in, a reminders line): the drawing
+  // follows its box, not only the window (it sits absolutely inside it, so it never sizes the box itself).
+  var observed = null;
+  function follow(host) {
+    if (observed === host || typeof ResizeObserver === "undefined") return;
+    observed = host;
+    new ResizeObserver(resize).observe(host);
   }
 
   // --- mark down: click once to arm, again within a few seconds to send -----------------------------------
