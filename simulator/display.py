@@ -121,6 +121,7 @@ def growth_lines(stats: Stats) -> list[tuple[str, str]]:
             f"{stats.questions:,} questions ({stats.answered_questions:,} answered)",
         ),
         ("coupons", f"{stats.coupon_uses:,} used · {stats.coupon_refusals:,} refused (paid without)"),
+        ("预告场", f"点击 {stats.upcoming_clicks:,} · 开播后进场 {stats.upcoming_entered:,}"),
     ]
     if stats.unavailable:
         missing = ", ".join(f"{k} ({v})" for k, v in sorted(stats.unavailable.items()))
@@ -183,5 +184,5 @@ def line(stats: Stats, elapsed: float, now: float) -> str:
         f" · accepted {stats.accepted} · held {stats.held} · sold out {stats.sold_out} · visits {stats.visits}"
         f" · pushes {pushes} · signed {stats.parcels.get('signed', 0)} · heartbeats {stats.heartbeats}"
         f" · watched {stats.watched} · recruits {stats.recruits} · questions {stats.questions}"
-        f" · coupons {stats.coupon_uses} · errors {stats.errors}"
+        f" · coupons {stats.coupon_uses} · 预告场 点击 {stats.upcoming_clicks} · errors {stats.errors}"
     )

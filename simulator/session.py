@@ -9,7 +9,7 @@ drain, or when stopped.
 This module composes the parts, each in a module of its own: the clocks and the timeline (timeline.py), what
 the session knows of the world (world.py), the buyers (buyers.py), the carriers' pushes (pushes.py), the
 warehouse outage (outages.py), restocking (restock.py), the viewers and recruits (growth.py), the leaders' prospects
-and questions (community.py) and the screen (display.py).
+and questions (community.py), the upcoming room and its pre-live reminders (upcoming.py) and the screen (display.py).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from simulator.pushes import CarrierPushes
 from simulator.restock import Restocking
 from simulator.stats import Stats
 from simulator.timeline import Timeline
+from simulator.upcoming import Upcoming
 from simulator.world import World
 
 OUTAGE_FROM, OUTAGE_UNTIL = 0.35, 0.60  # of the orders placed
@@ -85,6 +86,7 @@ class Session:
         self.restock = Restocking(config, self.api, self.stats, self.clock, self.world, self.pushes)
         self.growth = Growth(config, self.api, self.stats, self.clock)
         self.community = Community(config, self.api, self.stats, self.clock, self.growth)
+        self.upcoming = Upcoming(config, self.api, self.stats, self.clock)
         self.buyers.growth = self.growth
         self.growth.visit = self.buyers.visit
         self.planner: OrderPlanner | None = None
@@ -201,6 +203,9 @@ class Session:
             self.stats.error(str(error))
             return False
         self.world.catalog = catalog
+        upcoming = await self.clock.unless_stopped(self.upcoming.load(catalog))
+        if upcoming is None and self.clock.stopped:
+            return False
         self.community.leaders = list(catalog.popularity)
         busiest = catalog.by_id[catalog.popularity[0]]
         self.console.print(
@@ -218,6 +223,7 @@ class Session:
                 self._watchdog(),
                 self.growth.run(),
                 self.community.run(),
+                *([self.upcoming.run()] if upcoming else []),
             )
         ]
         return not self.clock.stopped

@@ -51,6 +51,8 @@ class Stats:
     answered_questions: int = 0
     coupon_uses: int = 0  # orders accepted with a discount
     coupon_refusals: int = 0  # refused for the coupon (422/409), then placed without it
+    upcoming_clicks: int = 0  # visits through the upcoming room's links, before it starts
+    upcoming_entered: int = 0  # of those, visitors who came in after the start
     unavailable: Counter[str] = field(default_factory=Counter)  # feature → 404s (endpoint not deployed)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # wall times of answers
 
@@ -120,6 +122,8 @@ class Stats:
             "answered_questions": self.answered_questions,
             "coupon_uses": self.coupon_uses,
             "coupon_refusals": self.coupon_refusals,
+            "upcoming_clicks": self.upcoming_clicks,
+            "upcoming_entered": self.upcoming_entered,
             "unavailable": dict(self.unavailable),
             "errors": self.errors,
             "last_error": self.last_error,

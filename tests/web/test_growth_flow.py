@@ -2,8 +2,9 @@
 screens' own forms — a leader's question reaches the host's wall and its answer the leader's phone; invited
 visitors watching earn points and show as prospects the leader tags, until they order; a task completes and a
 visitor becomes a leader, on the leader's phone, the host's feed and the ops funnel; visitors who clicked before a
-room started and never came show as pre-live reminders on the ops funnel and their own leader's phone. Each page changes without a
-reload (tests/web/test_growth_screens.py drives the same panels with events written straight to the outbox)."""
+room started and never came show as pre-live reminders on the ops funnel and their own leader's phone. Each page
+changes without a reload (tests/web/test_growth_screens.py drives the same panels with events written straight to
+the outbox)."""
 
 from __future__ import annotations
 
