@@ -244,8 +244,8 @@ async def test_the_scheduler_queues_and_delivers_reminders_when_a_notify_url_is_
     scheduler = Scheduler(dataclasses.replace(room.ctx, settings=settings), reminder_interval=0.01)
     scheduler.start()
     try:
-        for _ in range(500):
-            if receiver.requests:
+        for _ in range(1_000):  # until the acknowledgement is recorded: stopping earlier cancels the recording
+            if receiver.requests and await states(room) == {"v-1": "sent"}:
                 break
             await asyncio.sleep(0.01)
     finally:
