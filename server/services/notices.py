@@ -42,7 +42,7 @@ async def reached(tx: Tx, criteria: Criteria) -> int:
     if criteria.room is not None:
         query = query.where(_o.c.room == criteria.room)
     if criteria.warehouse is not None or criteria.carrier is not None:
-        parcel = [_s.c.order == _o.c.order]
+        parcel = [_s.c.order == _o.c.order, _s.c.state != "cancelled"]
         if criteria.warehouse is not None:
             parcel.append(_s.c.warehouse == criteria.warehouse)
         if criteria.carrier is not None:

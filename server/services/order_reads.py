@@ -77,7 +77,7 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
     a = models.after_sales
     after_sales = list(await conn.execute(select(a).where(a.c.order == row.order).order_by(a.c.created_at)))
     facts = OrderFacts.of(row.room, (row.destination or {}).get("province"),
-                          ((p.warehouse, p.carrier) for p in parcels), row.status)
+                          ((p.warehouse, p.carrier) for p in parcels if p.state != "cancelled"), row.status)
     return {
         "order": row.order,
         "room": row.room,
