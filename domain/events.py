@@ -313,6 +313,32 @@ class ReminderChanged(Event):
     state: str  # queued | sent | failed
 
 
+# --- delay notices (issue 13) -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoticePosted(Event):
+    """Ops posted a delay notice for the orders matching its criteria (domain/notices.py); `orders`: how many
+    existing orders it reached when posted (orders placed later that match show it too)."""
+
+    kind: ClassVar[str] = "notice_posted"
+    notice: str
+    text: str
+    room: str | None
+    warehouse: str | None
+    carrier: str | None
+    province: str | None  # canonical full name
+    orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeWithdrawn(Event):
+    kind: ClassVar[str] = "notice_withdrawn"
+    notice: str
+    text: str
+    orders: int  # the orders it reached when posted
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -342,6 +368,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         QuestionAsked,
         QuestionAnswered,
         ReminderChanged,
+        NoticePosted,
+        NoticeWithdrawn,
     )
 }
 

@@ -479,6 +479,21 @@ reminders = Table(  # visitors who clicked before the room started and had not e
     _ts("created_at"),
 )
 
+# --- delay notices (issue 13, pnote) -------------------------------------------------------------------------------
+notices = Table(  # ops's delay notices; an order shows every active notice it matches (domain/notices.py)
+    "notices",
+    metadata,
+    _id("notice", primary_key=True),
+    Column("text", String(500), nullable=False),
+    _id("room", nullable=True),
+    _id("warehouse", nullable=True),
+    Column("carrier", String(16), nullable=True),
+    Column("province", String(32), nullable=True),  # canonical full name
+    Column("orders", Integer, nullable=False),  # orders it reached when posted
+    _ts("posted_at"),
+    _ts("withdrawn_at", nullable=True),
+)
+
 outbox = Table(  # domain events, written in the same transaction as the change they describe
     "outbox",
     metadata,

@@ -51,6 +51,8 @@ from store.engine import create_engine
 
 __all__ = ["Projections"]
 
+NOTICE_KINDS = ("notice_posted", "notice_withdrawn")
+
 Handler = Callable[[int, dict[str, Any], set[str]], None]
 
 
@@ -130,6 +132,8 @@ class Projections:
         handlers["task_progressed"] = (*handlers["task_progressed"], m.feeds.on_task_progressed)
         for kind in TOUCHING:  # cached order pages are read again after any event that changes them
             handlers[kind] = (*handlers.get(kind, ()), self.orders.on_event)
+        for kind in NOTICE_KINDS:  # delay notices: the pages and leaders' orders they concern, the ops feed
+            handlers[kind] = (self.orders.on_notice, m.leaders.on_notice, m.ops.on_exception_only)
         self._handlers = handlers
 
     def _warehouse_status(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:

@@ -8,12 +8,15 @@ fields; `load` reads them for every held order.
 
 Commission per leader and state is the ledger folded: an accrual adds to its state, a move takes from one state
 and adds to another — the same sums the ledger table gives with GROUP BY.
+
+Delay notices: the active notices are kept here (NoticePosted adds one, NoticeWithdrawn removes it; `load` reads
+the table), and each order row shows those its room, province and parcels match (domain/notices.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.commission import State
+from domain.notices import Criteria, Notice, OrderFacts, notices_for
 from realtime.projections.board import TOP, Boards, RoomBoard
 from realtime.projections.catalog import Catalog
 from realtime.projections.growth import Growth
 from realtime.projections.times import utc
 from store import models
+from store import notices as notice_rows
 
 RECENT = 50  # latest orders a leader sees
 CHUNK = 2_000  # order ids per IN (...) on load: well under SQLite's and asyncpg's bound-parameter limits
@@ -73,6 +78,7 @@ class LeaderViews:
         self.orders: dict[str, dict[str, dict[str, Any]]] = {}  # leader -> order -> entry (the latest RECENT)
         self.held: dict[str, dict[str, dict[str, Any]]] = {}  # leader -> order -> held entry
         self.stale_held: dict[str, str] = {}  # order -> leader: buyer fields still to read
+        self.notices: dict[str, Notice] = {}  # active delay notices: each order row shows those it matches
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -82,7 +88,8 @@ class LeaderViews:
             return
         entry = {"order": record["order"], "room": record["room"], "placed": utc(record["at"]),
                  "status": record["status"], "total_cents": record["total_cents"],
-                 "items": [list(line) for line in record["items"]], "parcels": {}}
+                 "items": [list(line) for line in record["items"]], "parcels": {},
+                 "province": record.get("province")}
         if self._keep(leader, entry):
             dirty.add(f"leader:{leader}")
 
@@ -156,6 +163,20 @@ class LeaderViews:
         self.commission.move(record["leader"], record["source"], record["target"], record["amount_cents"])
         dirty.update((f"leader:{record['leader']}", "ops"))
 
+    def on_notice(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """A delay notice posted or withdrawn: the leaders with an order it concerns see the change."""
+        notice = self.notices.pop(record["notice"], None)
+        if record["kind"] == "notice_posted":
+            notice = Notice(notice=record["notice"], text=record["text"], at=utc(record["at"]).isoformat(),
+                            criteria=Criteria(room=record["room"], warehouse=record["warehouse"],
+                                              carrier=record["carrier"], province=record["province"]))
+            self.notices[notice.notice] = notice
+        if notice is None:
+            return
+        for leader, orders in self.orders.items():
+            if any(notice.matches(_facts(entry)) for entry in orders.values()):
+                dirty.add(f"leader:{leader}")
+
     # --- reading ---------------------------------------------------------------------------------------------
 
     def snapshot(self, leader: str) -> dict[str, Any] | None:
@@ -169,7 +190,7 @@ class LeaderViews:
             "name": name,
             "rooms": [self._room(room, leader) for room in rooms],
             "commission": self.commission.view(self.commission.by_leader.get(leader)),
-            "orders": [_order_view(o, self.catalog.sku_name)
+            "orders": [_order_view(o, self.catalog.sku_name, self.notices.values())
                        for o in sorted(self.orders.get(leader, {}).values(), key=_key, reverse=True)],
             "held": [_held_view(h) for h in sorted(self.held.get(leader, {}).values(), key=_key)],
             "growth": self.growth.leader_view(leader, rooms),
@@ -202,6 +223,7 @@ class LeaderViews:
 
     async def load(self, conn: AsyncConnection) -> None:
         await self._load_recent(conn)
+        self.notices = {n.notice: n for n in await notice_rows.active(conn)}
         o = models.orders
         rows = await conn.execute(select(o.c.order, o.c.room, o.c.leader, o.c.placed_at, o.c.flags,
                                          o.c.total_cents, o.c.buyer)
@@ -212,7 +234,7 @@ class LeaderViews:
     async def _load_recent(self, conn: AsyncConnection) -> None:
         o, lines, s = models.orders, models.order_lines, models.shipments
         ranked = (
-            select(o.c.order, o.c.room, o.c.leader, o.c.status, o.c.total_cents, o.c.placed_at,
+            select(o.c.order, o.c.room, o.c.leader, o.c.status, o.c.total_cents, o.c.placed_at, o.c.destination,
                    func.row_number().over(partition_by=o.c.leader,
                                           order_by=(o.c.placed_at.desc(), o.c.order.desc())).label("rn"))
             .where(o.c.leader.is_not(None))
@@ -221,7 +243,8 @@ class LeaderViews:
         entries: dict[str, dict[str, Any]] = {}
         for row in await conn.execute(select(ranked).where(ranked.c.rn <= RECENT)):
             entry = {"order": row.order, "room": row.room, "placed": utc(row.placed_at), "status": row.status,
-                     "total_cents": row.total_cents, "items": [], "parcels": {}}
+                     "total_cents": row.total_cents, "items": [], "parcels": {},
+                     "province": (row.destination or {}).get("province")}
             entries[row.order] = entry
             self.orders.setdefault(row.leader, {})[row.order] = entry
         # The window runs once; lines and parcels are then looked up by order id (both are indexed by it).
@@ -271,11 +294,20 @@ def _held_entry(row: Any) -> dict[str, Any]:
             "buyer": {k: buyer.get(k) for k in ("name", "phone", "province", "city", "district", "address")}}
 
 
-def _order_view(entry: dict[str, Any], sku_name: Callable[[str], str | None]) -> dict[str, Any]:
+def _facts(entry: dict[str, Any]) -> OrderFacts:
+    parcels = entry["parcels"].values()
+    return OrderFacts.of(entry["room"], entry.get("province"),
+                         ((p["warehouse"], p["carrier"]) for p in parcels if p["state"] != "cancelled"),
+                         entry["status"])
+
+
+def _order_view(entry: dict[str, Any], sku_name: Callable[[str], str | None],
+                notices: Iterable[Notice] = ()) -> dict[str, Any]:
     return {"order": entry["order"], "room": entry["room"], "placed_at": entry["placed"].isoformat(),
             "status": entry["status"], "total_cents": entry["total_cents"],
             "items": [{"sku": sku, "qty": qty, "name": sku_name(sku)} for sku, qty in entry["items"]],
-            "parcels": [entry["parcels"][k] for k in sorted(entry["parcels"])]}
+            "parcels": [entry["parcels"][k] for k in sorted(entry["parcels"])],
+            "notices": notices_for(notices, _facts(entry))}
 
 
 def _held_view(entry: dict[str, Any]) -> dict[str, Any]:

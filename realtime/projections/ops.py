@@ -8,10 +8,11 @@ Definitions (the same whether folded from events or read from the tables, which 
 - carriers: parcels not cancelled per carrier, their share in basis points, and how many are now in `problem`,
   `returned`, or flagged stuck (a stuck flag clears when the parcel moves on, is re-booked or cancelled).
 - funnel: parcels not cancelled per state.
-- exceptions: held orders, stuck parcels, parcels in problem or returned, warehouses going down or coming back, and
-  stock alerts: a sale that empties a SKU in a warehouse. Each is decided from its one event alone, so on load they
-  are read back from the outbox with the same rule written in SQL. (A "below the low-stock mark" alert cannot be:
-  no event carries the mark, which may have changed since; the host board shows the low level per SKU instead.)
+- exceptions: held orders, stuck parcels, parcels in problem or returned, warehouses going down or coming back,
+  stock alerts (a sale that empties a SKU in a warehouse), and delay notices posted or withdrawn. Each is decided
+  from its one event alone, so on load they are read back from the outbox with the same rule written in SQL. (A
+  "below the low-stock mark" alert cannot be: no event carries the mark, which may have changed since; the host
+  board shows the low level per SKU instead.)
 - liability: commission pending + frozen.
 - growth: each room's visitor funnel and the leaders who invite the most (growth.py).
 
@@ -80,6 +81,9 @@ def exception_item(seq: int, record: dict[str, Any]) -> dict[str, Any] | None:
                 "warehouse": record["warehouse"], "rerouted_orders": record.get("rerouted_orders", 0)}
     if kind == "stock_changed":
         return _stock_alert(base, record)
+    if kind in ("notice_posted", "notice_withdrawn"):  # delay notices: what buyers were told, and to how many
+        return {**base, "kind": kind, "notice": record["notice"], "text": record["text"],
+                "orders": record["orders"]}
     return None
 
 
@@ -95,7 +99,8 @@ def _exceptions_query(upto: int, limit: int) -> Any:
     outbox = models.outbox
     payload = outbox.c.payload
     rule = or_(
-        outbox.c.kind.in_(("order_held", "parcel_stuck", "warehouse_status_changed")),
+        outbox.c.kind.in_(("order_held", "parcel_stuck", "warehouse_status_changed", "notice_posted",
+                           "notice_withdrawn")),
         and_(outbox.c.kind == "parcel_state_changed", payload["state"].as_string().in_(("problem", "returned"))),
         and_(outbox.c.kind == "stock_changed", payload["sold"].as_integer() > 0,
              payload["on_hand"].as_integer() == payload["reserved"].as_integer()),

@@ -6,6 +6,9 @@ database whenever an event touches a cached order: the timeline is every trace l
 come with no event at all (only state changes do), so reading the order back is what keeps the page exactly the
 truth. That costs one small read per touched order per refresh, and only for orders someone is watching.
 
+Delay notices: a notice posted marks the cached pages it matches stale, one withdrawn the pages that show it; they
+are read again with the order's active notices (store/notices.py, the same rule GET /orders/{order} uses).
+
 Buyer privacy: no name, phone or street; only where the parcels go (province and city).
 """
 
@@ -17,7 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.notices import Criteria, OrderFacts
 from store import models
+from store import notices as notice_rows
 
 CAPACITY = 4096
 # Events that change what the order page shows (commission is not the buyer's business; stuck is an ops matter).
@@ -58,6 +63,8 @@ async def read_order(conn: AsyncConnection, order: str) -> dict[str, Any] | None
                        select(a.c.after_sale, a.c.kind, a.c.amount_cents, a.c.status, a.c.created_at,
                               a.c.resolved_at).where(a.c.order == order).order_by(a.c.created_at, a.c.after_sale))]
     destination = row.destination or {}
+    facts = OrderFacts.of(row.room, destination.get("province"),
+                          ((p.warehouse, p.carrier) for p in parcels if p.state != "cancelled"), row.status)
     return {
         "order": row.order,
         "room": row.room,
@@ -78,7 +85,14 @@ async def read_order(conn: AsyncConnection, order: str) -> dict[str, Any] | None
                       for p in parcels],
         "timeline": timeline,
         "after_sales": after_sales,
+        "notices": await notice_rows.for_order(conn, facts),
     }
+
+
+def _facts(view: dict[str, Any]) -> OrderFacts:
+    return OrderFacts.of(view["room"], view["destination"].get("province"),
+                         ((p["warehouse"], p["carrier"]) for p in view["shipments"] if p["state"] != "cancelled"),
+                         view["status"])
 
 
 class OrderTimelines:
@@ -93,6 +107,19 @@ class OrderTimelines:
         # An order being read right now may have been read before this event's commit: read it again after.
         if order in self.views or order in self.loading:
             self.stale.add(order)
+
+    def on_notice(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """A delay notice posted or withdrawn: the cached pages it concerns are read again (with their notices)."""
+        if record["kind"] == "notice_posted":
+            criteria = Criteria(room=record["room"], warehouse=record["warehouse"], carrier=record["carrier"],
+                                province=record["province"])
+            touched = [o for o, view in self.views.items() if criteria.matches(_facts(view))]
+        else:
+            touched = [o for o, view in self.views.items()
+                       if any(n["notice"] == record["notice"] for n in view.get("notices", ()))]
+        self.stale.update(touched)
+        # A page being read right now may have read the notices before this event's commit: read it again too.
+        self.stale.update(self.loading)
 
     def snapshot(self, order: str) -> dict[str, Any] | None:
         view = self.views.get(order)

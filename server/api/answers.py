@@ -239,6 +239,12 @@ class AfterSaleLine(Answer):
     status: Literal["open", "approved", "rejected"]
 
 
+class NoticeLine(Answer):
+    notice: str
+    text: str
+    at: datetime = Field(description="when the notice was posted")
+
+
 class OrderView(Answer):
     order: str
     room: str
@@ -262,6 +268,7 @@ class OrderView(Answer):
     commission: list[CommissionLine]
     after_sales: list[AfterSaleLine]
     tracking_url: str | None = Field(description="only for the API key or the order's tracking token")
+    notices: list[NoticeLine] = Field(default_factory=list, description="the delay notices it shows, oldest first")
 
 
 class Cancelled(Answer):
@@ -431,3 +438,18 @@ class QueuedQuestion(Answer):
 
 class Questions(Answer):
     questions: list[QueuedQuestion] = Field(description="oldest first")
+
+
+# --- delay notices (issue 13) -------------------------------------------------------------------------------------
+
+
+class Notice(Answer):
+    notice: str
+    orders: int = Field(description="existing orders (not cancelled) it reached when posted")
+    text: str
+    room: str | None
+    warehouse: str | None
+    carrier: str | None
+    province: str | None = Field(description="the province's full name, e.g. 广东省")
+    posted_at: datetime
+    withdrawn_at: datetime | None

@@ -207,6 +207,9 @@ def _docs() -> dict[tuple[str, str], Doc]:
             _upsert(a.Question), [*KEY_OR_SCREEN, {"leaderCookie": []}], links={"AnswerQuestion": QUESTION_LINK}),
         ("GET", "/api/v1/rooms/{room}/questions"): Doc({"200": a.Questions}, READ),
         ("POST", "/api/v1/questions/{question}/answer"): Doc({"200": a.Question}, KEY_OR_SCREEN),
+        ("POST", "/api/v1/notices"): Doc(_upsert(a.Notice), KEY, links={
+            "WithdrawNotice": ("DELETE", "/api/v1/notices/{notice}", {"notice": _id("notice")})}),
+        ("DELETE", "/api/v1/notices/{notice}"): Doc({"200": a.Notice}, KEY),
     }
 
 
@@ -219,6 +222,7 @@ def modules() -> list[Any]:
         coupons,
         growth,
         kit,
+        notices,
         orders,
         questions,
         reads,
@@ -226,7 +230,7 @@ def modules() -> list[Any]:
         visits,
     )
 
-    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, admin]
+    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, notices, admin]
 
 
 def operation_id(method: str, path: str) -> str:

@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import commission
 from domain.errors import DomainError
+from domain.notices import OrderFacts
 from server.context import AppContext
 from server.services import ledger
 from store import models
+from store import notices as notice_rows
 
 
 def shipment_view(row: Any) -> dict[str, Any]:
@@ -74,6 +76,8 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
         ).scalar_one_or_none()
     a = models.after_sales
     after_sales = list(await conn.execute(select(a).where(a.c.order == row.order).order_by(a.c.created_at)))
+    facts = OrderFacts.of(row.room, (row.destination or {}).get("province"),
+                          ((p.warehouse, p.carrier) for p in parcels if p.state != "cancelled"), row.status)
     return {
         "order": row.order,
         "room": row.room,
@@ -118,6 +122,7 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
             for s in after_sales
         ],
         "tracking_url": app.tracking_url(row.order, row.placed_at) if full else None,
+        "notices": await notice_rows.for_order(conn, facts),
     }
 
 

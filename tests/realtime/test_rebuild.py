@@ -106,6 +106,10 @@ async def run_first_half(app: Any) -> dict[str, dict[str, Any]]:
     assert answers["o-5"]["status"] == "held" and answers["o-6"]["presale"] and not answers["o-9"]["presale"]
     assert answers["o-7"]["leader"] is None
     await growth_first_half(app, codes)
+    # Delay notices: Guangdong (written as a buyer would) and the Shanghai warehouse.
+    rain = {"notice": "n-rain", "text": "广东暴雨，顺延 1 天", "province": "广东"}
+    await ok(await app.post("/api/v1/notices", rain), 201)
+    await ok(await app.post("/api/v1/notices", {"notice": "n-sh", "text": "上海仓盘点", "warehouse": "SH"}), 201)
     return answers
 
 
@@ -203,6 +207,8 @@ async def run_second_half(app: Any, answers: dict[str, dict[str, Any]]) -> None:
     await ok(await app.post("/api/v1/warehouses/GZ/status", {"active": False}), 200)
     await ok(await app.post("/api/v1/skus/serum/stock/SH/adjust", {"delta": 10, "reason": "补货"}), 200)
     await growth_second_half(app)
+    await ok(await app.client.delete("/api/v1/notices/n-sh"), 200)
+    await ok(await app.post("/api/v1/notices", {"notice": "n-room", "text": "全场延迟", "room": "room-1"}), 201)
 
 
 def assert_same_views(expected: Projections, *others: Projections) -> None:
@@ -258,6 +264,7 @@ async def test_a_restarted_process_shows_every_topic_exactly_as_one_that_never_s
     assert_same_views(never_stopped, halfway, restarted)
     await the_figures_are_the_databases(app, restarted)
     the_growth_screens_show_the_session(restarted)
+    await the_notices_are_the_databases(app, restarted)
 
 
 def the_growth_screens_show_the_session(views: Projections) -> None:
@@ -291,6 +298,23 @@ def the_growth_screens_show_the_session(views: Projections) -> None:
     assert room["reminders"] == {"queued": 0, "sent": 1, "failed": 1}
     assert ops["inviters"][0]["leader"] == "lead-a"
     assert views.snapshot("room:room-1:board")["inviters"][0]["leader"] == "lead-a"
+
+
+async def the_notices_are_the_databases(app: Any, views: Projections) -> None:
+    """Each open tracking page and each leader's order row shows the notices GET /orders/{order} answers."""
+    shown: dict[str, list[str]] = {}
+    for order in ORDER_PAGES:
+        truth = await ok(await app.client.get(f"/api/v1/orders/{order}"), 200)
+        page = views.snapshot(f"order:{order}")
+        assert page is not None and page["notices"] == truth["notices"], order
+        shown[order] = [n["notice"] for n in truth["notices"]]
+    assert shown["o-1"] == ["n-rain", "n-room"]  # Guangzhou buyer: rain, and the whole room
+    assert shown["o-8"] == []  # cancelled
+    assert "n-sh" not in {n for notices in shown.values() for n in notices}  # withdrawn
+    rows = {o["order"]: [n["notice"] for n in o["notices"]] for o in views.snapshot("leader:lead-a")["orders"]}
+    assert rows["o-1"] == ["n-rain", "n-room"]
+    kinds = [e["kind"] for e in views.snapshot("ops")["exceptions"]]
+    assert kinds.count("notice_posted") == 3 and kinds.count("notice_withdrawn") == 1
 
 
 async def the_figures_are_the_databases(app: Any, views: Projections) -> None:

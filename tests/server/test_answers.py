@@ -324,6 +324,11 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     await api.call("POST", f"/api/v1/questions/{asked['question']}/answer", "/api/v1/questions/{question}/answer",
                    a.Question, 200)
     await api.call("GET", "/api/v1/rooms/room-1/questions", questions_path, a.Questions, 200)
+    notice = {"text": "广东暴雨，顺延 1 天", "province": "广东", "notice": "n-1"}
+    await api.call("POST", "/api/v1/notices", "/api/v1/notices", a.Notice, 201, json=notice)
+    await api.call("POST", "/api/v1/notices", "/api/v1/notices", a.Notice, 200, json=notice)
+    await api.call("GET", "/api/v1/orders/o-1", "/api/v1/orders/{order}", a.OrderView, 200)
+    await api.call("DELETE", "/api/v1/notices/n-1", "/api/v1/notices/{notice}", a.Notice, 200)
 
     await check_growth_answers(api, service)
 

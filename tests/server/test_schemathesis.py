@@ -73,13 +73,14 @@ codes = { values = ["%(code)s"] }
 # its province, an upline must not be below the leader, a room must end after it starts and not repeat a GMV tier,
 # a refund must not exceed what the order has left to refund, a question's text must be more than whitespace and
 # fit 300 characters once folded, a coupon's name fits 40 characters, an order's coupon must apply, a leader id
-# or a visitor already recruited is taken (409), a task's title must not be blank.
+# or a visitor already recruited is taken (409), a task's title must not be blank, a delay notice names at least
+# one criterion, a known province, room and warehouse, and a text that is more than whitespace.
 # A schema-valid request that breaks one is rightly refused with 422 naming the field.
 [[operations]]
 include-path = ["/api/v1/warehouses/{code}", "/api/v1/leaders/{leader}", "/api/v1/rooms/{room}",
                 "/api/v1/orders", "/api/v1/orders/{order}/verify", "/api/v1/orders/{order}/after-sales",
                 "/api/v1/rooms/{room}/questions", "/api/v1/rooms/{room}/coupons/{coupon}",
-                "/api/v1/rooms/{room}/leaders", "/api/v1/rooms/{room}/tasks/{task}"]
+                "/api/v1/rooms/{room}/leaders", "/api/v1/rooms/{room}/tasks/{task}", "/api/v1/notices"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
 
