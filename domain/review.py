@@ -35,8 +35,12 @@ class ReviewConfig:
     room: str
     as_of: datetime  # the review's own time: a parcel not collected by a ship_by already past is late
     skus: tuple[str, ...] = ()  # the room's SKUs (their stock rows show even when nothing sold)
-    forecast: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (sku, warehouse) → recommended units
-    prices: Mapping[str, int] = field(default_factory=dict)  # sku → list price (splits an order's GMV by line)
+    forecast: Mapping[tuple[str, str], int] = field(
+        default_factory=dict
+    )  # (sku, warehouse) → recommended units
+    prices: Mapping[str, int] = field(
+        default_factory=dict
+    )  # sku → list price (splits an order's GMV by line)
     carriers: Mapping[str, CarrierTerms] = field(default_factory=dict)
 
 
@@ -124,14 +128,18 @@ class Night:
     outages: list[Outage] = field(default_factory=list)
     after_sales: dict[str, AfterSale] = field(default_factory=dict)
     share_visitors: set[str] = field(default_factory=set)  # visitors bound to a leader by a share code here
-    moves: list[tuple[str, datetime, str]] = field(default_factory=list)  # (from warehouse, at, order) re-plans
+    moves: list[tuple[str, datetime, str]] = field(
+        default_factory=list
+    )  # (from warehouse, at, order) re-plans
     started: bool = False  # the room's first order has come in
 
     def live_orders(self) -> list[Order]:
         return [o for o in self.orders.values() if not o.cancelled]
 
     def live_parcels(self) -> list[Parcel]:
-        return [p for p in self.parcels.values() if p.order in self.orders and not self.orders[p.order].cancelled]
+        return [
+            p for p in self.parcels.values() if p.order in self.orders and not self.orders[p.order].cancelled
+        ]
 
 
 def _time(value: Any) -> datetime:
@@ -167,9 +175,15 @@ def _order_accepted(night: Night, r: Mapping[str, Any]) -> None:
     for sku, qty in r.get("items") or ():
         items[str(sku)] = items.get(str(sku), 0) + int(qty)
     night.orders[r["order"]] = Order(
-        order=r["order"], leader=r.get("leader"), visitor=r.get("visitor"), paid_at=_time(r["at"]), items=items,
-        total_cents=int(r.get("total_cents") or 0), ship_by=_maybe_time(r.get("ship_by")),
-        presale=bool(r.get("presale")))
+        order=r["order"],
+        leader=r.get("leader"),
+        visitor=r.get("visitor"),
+        paid_at=_time(r["at"]),
+        items=items,
+        total_cents=int(r.get("total_cents") or 0),
+        ship_by=_maybe_time(r.get("ship_by")),
+        presale=bool(r.get("presale")),
+    )
 
 
 def _order_held(night: Night, r: Mapping[str, Any]) -> None:
@@ -203,8 +217,12 @@ def _stock_changed(night: Night, r: Mapping[str, Any]) -> None:
     if night.started:
         level.oversold = max(level.oversold, reserved - on_hand, -on_hand)
         stocked = (level.base or 0) + level.added
-        if (level.sold_out_at is None and r.get("room") == night.config.room and stocked > 0
-                and on_hand - reserved <= 0):
+        if (
+            level.sold_out_at is None
+            and r.get("room") == night.config.room
+            and stocked > 0
+            and on_hand - reserved <= 0
+        ):
             level.sold_out_at = _time(r["at"])
 
 
@@ -216,13 +234,20 @@ def _shipment_planned(night: Night, r: Mapping[str, Any]) -> None:
     parcel = night.parcels.get(r["shipment"])
     if parcel is None:
         parcel = night.parcels[r["shipment"]] = Parcel(
-            shipment=r["shipment"], order=r["order"], warehouse=r["warehouse"], carrier=r["carrier"], items=items,
-            planned_at=at)
+            shipment=r["shipment"],
+            order=r["order"],
+            warehouse=r["warehouse"],
+            carrier=r["carrier"],
+            items=items,
+            planned_at=at,
+        )
         if at == order.paid_at:
             for sku, qty in items:
                 order.planned_at_paid[sku] = order.planned_at_paid.get(sku, 0) + qty
     else:
-        if parcel.warehouse != r["warehouse"]:  # re-planned: the outage that caused it is announced right after
+        if (
+            parcel.warehouse != r["warehouse"]
+        ):  # re-planned: the outage that caused it is announced right after
             night.moves.append((parcel.warehouse, at, parcel.order))
         parcel.warehouse, parcel.carrier, parcel.items = r["warehouse"], r["carrier"], items
     if r.get("waybill") and parcel.collected_at is None:
@@ -295,7 +320,12 @@ def _warehouse_status(night: Night, r: Mapping[str, Any]) -> None:
 def _after_sale_opened(night: Night, r: Mapping[str, Any]) -> None:
     if _mine(night, r) and r["after_sale"] not in night.after_sales:
         night.after_sales[r["after_sale"]] = AfterSale(
-            r["after_sale"], r["order"], str(r.get("reason") or ""), int(r.get("amount_cents") or 0), _time(r["at"]))
+            r["after_sale"],
+            r["order"],
+            str(r.get("reason") or ""),
+            int(r.get("amount_cents") or 0),
+            _time(r["at"]),
+        )
 
 
 def _after_sale_resolved(night: Night, r: Mapping[str, Any]) -> None:

@@ -38,7 +38,10 @@ def percentiles(samples: Iterable[float]) -> dict[str, int | None]:
     values = sorted(samples)
     if not values:
         return {"p50": None, "p90": None}
-    return {"p50": int(values[math.ceil(0.5 * len(values)) - 1]), "p90": int(values[math.ceil(0.9 * len(values)) - 1])}
+    return {
+        "p50": int(values[math.ceil(0.5 * len(values)) - 1]),
+        "p90": int(values[math.ceil(0.9 * len(values)) - 1]),
+    }
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -70,8 +73,11 @@ def stock(night: Night) -> list[dict[str, Any]]:
             waiting = qty - order.planned_at_paid.get(sku, 0)
             if waiting <= 0:
                 continue
-            later = [p.warehouse for p in parcels_by_order[order.order] if p.planned_at != order.paid_at
-                     and any(s == sku for s, _ in p.items)]
+            later = [
+                p.warehouse
+                for p in parcels_by_order[order.order]
+                if p.planned_at != order.paid_at and any(s == sku for s, _ in p.items)
+            ]
             presale[(sku, later[0] if later else None)] += waiting
     skus = set(config.skus) | {sku for sku, _ in sold} | {sku for sku, _ in config.forecast}
     keys: set[tuple[str, str | None]] = {k for k in night.levels if k[0] in skus}
@@ -82,14 +88,20 @@ def stock(night: Night) -> list[dict[str, Any]]:
         stocked = 0 if level is None else (level.base or 0) + level.added
         sold_units = sold.get((sku, warehouse), 0)
         forecast_units = config.forecast.get((sku, warehouse or ""), 0) if warehouse else 0
-        rows.append({
-            "sku": sku, "warehouse": warehouse, "forecast_units": forecast_units, "stocked_units": stocked,
-            "sold_units": sold_units, "unsold_units": max(0, stocked - sold_units),
-            "oversold_units": 0 if level is None else max(0, level.oversold),
-            "presale_units": presale.get((sku, warehouse), 0),
-            "forecast_error_units": forecast_units - sold_units,
-            "sold_out_at": None if level is None else _iso(level.sold_out_at),
-        })
+        rows.append(
+            {
+                "sku": sku,
+                "warehouse": warehouse,
+                "forecast_units": forecast_units,
+                "stocked_units": stocked,
+                "sold_units": sold_units,
+                "unsold_units": max(0, stocked - sold_units),
+                "oversold_units": 0 if level is None else max(0, level.oversold),
+                "presale_units": presale.get((sku, warehouse), 0),
+                "forecast_error_units": forecast_units - sold_units,
+                "sold_out_at": None if level is None else _iso(level.sold_out_at),
+            }
+        )
     return rows
 
 
@@ -145,7 +157,9 @@ def fulfilment(night: Night) -> dict[str, Any]:
         by["carrier"][parcel.carrier].append(parcel)
     return {
         **_fulfilment_of(night, parcels),
-        "by_warehouse": [{"warehouse": k, **_fulfilment_of(night, v)} for k, v in sorted(by["warehouse"].items())],
+        "by_warehouse": [
+            {"warehouse": k, **_fulfilment_of(night, v)} for k, v in sorted(by["warehouse"].items())
+        ],
         "by_carrier": [{"carrier": k, **_fulfilment_of(night, v)} for k, v in sorted(by["carrier"].items())],
     }
 
@@ -160,29 +174,56 @@ def exceptions(night: Night) -> dict[str, Any]:
     recoveries = [s for _, i in incidents if (s := _seconds(i.at, i.moved_at)) is not None]
     return {
         "held": {
-            "orders": len(held), "fixed": len(fixes), "open": sum(1 for o in held if o.verified_at is None
-                                                                  and not o.cancelled),
+            "orders": len(held),
+            "fixed": len(fixes),
+            "open": sum(1 for o in held if o.verified_at is None and not o.cancelled),
             "fix_s": percentiles(fixes),
-            "list": [{"order": o.order, "leader": o.leader, "flags": list(o.flags), "held_at": _iso(o.held_at),
-                      "verified_at": _iso(o.verified_at), "fix_s": _seconds(o.held_at, o.verified_at)}
-                     for o in sorted(held, key=lambda o: o.order)],
+            "list": [
+                {
+                    "order": o.order,
+                    "leader": o.leader,
+                    "flags": list(o.flags),
+                    "held_at": _iso(o.held_at),
+                    "verified_at": _iso(o.verified_at),
+                    "fix_s": _seconds(o.held_at, o.verified_at),
+                }
+                for o in sorted(held, key=lambda o: o.order)
+            ],
         },
         "parcels": {
             "problem": sum(1 for _, i in incidents if i.kind == "problem"),
             "stuck": sum(1 for _, i in incidents if i.kind == "stuck"),
-            "moved_again": len(recoveries), "open": len(incidents) - len(recoveries),
+            "moved_again": len(recoveries),
+            "open": len(incidents) - len(recoveries),
             "recover_s": percentiles(recoveries),
-            "list": [{"shipment": p.shipment, "order": p.order, "carrier": p.carrier, "warehouse": p.warehouse,
-                      "kind": i.kind, "at": _iso(i.at), "moved_at": _iso(i.moved_at),
-                      "recover_s": _seconds(i.at, i.moved_at)}
-                     for p, i in sorted(incidents, key=lambda pi: (pi[1].raised_at, pi[0].shipment))],
+            "list": [
+                {
+                    "shipment": p.shipment,
+                    "order": p.order,
+                    "carrier": p.carrier,
+                    "warehouse": p.warehouse,
+                    "kind": i.kind,
+                    "at": _iso(i.at),
+                    "moved_at": _iso(i.moved_at),
+                    "recover_s": _seconds(i.at, i.moved_at),
+                }
+                for p, i in sorted(incidents, key=lambda pi: (pi[1].raised_at, pi[0].shipment))
+            ],
         },
         "outages": {
             "count": len(night.outages),
             "rerouted_orders": len({o for outage in night.outages for o in outage.rerouted}),
-            "list": [{"warehouse": o.warehouse, "down_at": _iso(o.down_at), "up_at": _iso(o.up_at),
-                      "down_s": _seconds(o.down_at, o.up_at), "rerouted_orders": len(o.rerouted),
-                      "rerouted_orders_all_rooms": o.rerouted_all} for o in night.outages],
+            "list": [
+                {
+                    "warehouse": o.warehouse,
+                    "down_at": _iso(o.down_at),
+                    "up_at": _iso(o.up_at),
+                    "down_s": _seconds(o.down_at, o.up_at),
+                    "rerouted_orders": len(o.rerouted),
+                    "rerouted_orders_all_rooms": o.rerouted_all,
+                }
+                for o in night.outages
+            ],
         },
     }
 
@@ -193,8 +234,13 @@ def exceptions(night: Night) -> dict[str, Any]:
 def _rates(orders: Sequence[Order], refunded: set[str]) -> dict[str, Any]:
     refunds = sum(1 for o in orders if o.order in refunded)
     returns = sum(1 for o in orders if o.returned)
-    return {"orders": len(orders), "refunded": refunds, "returned": returns,
-            "refund_rate": rate(refunds, len(orders)), "return_rate": rate(returns, len(orders))}
+    return {
+        "orders": len(orders),
+        "refunded": refunds,
+        "returned": returns,
+        "refund_rate": rate(refunds, len(orders)),
+        "return_rate": rate(returns, len(orders)),
+    }
 
 
 def after_sales(night: Night) -> dict[str, Any]:
@@ -217,8 +263,10 @@ def after_sales(night: Night) -> dict[str, Any]:
         **_rates(live, refunded),
         "by_reason": reasons,
         "by_sku": [{"sku": k, **_rates(v, refunded)} for k, v in sorted(by_sku.items())],
-        "by_leader": [{"leader": k, **_rates(v, refunded)}
-                      for k, v in sorted(by_leader.items(), key=lambda kv: kv[0] or "")],
+        "by_leader": [
+            {"leader": k, **_rates(v, refunded)}
+            for k, v in sorted(by_leader.items(), key=lambda kv: kv[0] or "")
+        ],
     }
 
 
@@ -237,7 +285,8 @@ def _split(order: Order, prices: dict[str, int]) -> dict[str, Fraction]:
 def skus(night: Night) -> list[dict[str, Any]]:
     prices = dict(night.config.prices)
     stats: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"orders": 0, "share": 0, "gmv": Fraction(0), "commission": Fraction(0), "buyers": set()})
+        lambda: {"orders": 0, "share": 0, "gmv": Fraction(0), "commission": Fraction(0), "buyers": set()}
+    )
     for order in night.live_orders():
         for sku, part in _split(order, prices).items():
             s = stats[sku]
@@ -248,16 +297,23 @@ def skus(night: Night) -> list[dict[str, Any]]:
             if order.visitor in night.share_visitors:
                 s["buyers"].add(order.visitor)
     for sku in night.config.skus:
-        stats[sku]  # noqa: B018 - a SKU of the room with no order still gets its row
+        stats[sku]  # a SKU of the room with no order still gets its row (the defaultdict makes it)
     visitors = len(night.share_visitors)
-    return [{
-        "sku": sku, "orders": s["orders"], "share_orders": s["share"],
-        "share_order_rate": rate(s["share"], s["orders"]),
-        "share_visitors": visitors, "share_buyers": len(s["buyers"]),
-        "share_conversion": rate(len(s["buyers"]), visitors),
-        "gmv_cents": round(s["gmv"]), "commission_cents": round(s["commission"]),
-        "commission_roi": None if s["commission"] == 0 else round(float(s["gmv"] / s["commission"]), 2),
-    } for sku, s in sorted(stats.items())]
+    return [
+        {
+            "sku": sku,
+            "orders": s["orders"],
+            "share_orders": s["share"],
+            "share_order_rate": rate(s["share"], s["orders"]),
+            "share_visitors": visitors,
+            "share_buyers": len(s["buyers"]),
+            "share_conversion": rate(len(s["buyers"]), visitors),
+            "gmv_cents": round(s["gmv"]),
+            "commission_cents": round(s["commission"]),
+            "commission_roi": None if s["commission"] == 0 else round(float(s["gmv"] / s["commission"]), 2),
+        }
+        for sku, s in sorted(stats.items())
+    ]
 
 
 def report(night: Night) -> dict[str, Any]:

@@ -66,18 +66,36 @@ def score(night: Night) -> list[dict[str, Any]]:
     for carrier, own in by_carrier.items():
         paid = {p.shipment: night.orders[p.order].paid_at for p in own}
         collected = [p for p in own if p.collected_at is not None]
-        response = _median([int((p.collected_at - paid[p.shipment]).total_seconds())
-                            for p in collected if p.collected_at is not None])
+        response = _median(
+            [
+                int((p.collected_at - paid[p.shipment]).total_seconds())
+                for p in collected
+                if p.collected_at is not None
+            ]
+        )
         at_peak = [p for p in own if _hour(p.planned_at) == peak_hour] or own
-        held = sum(1 for p in at_peak if p.collected_at is not None
-                   and p.collected_at - paid[p.shipment] <= PEAK_HOLD)
-        covered = sum(1 for p in collected if p.signed_at is not None and p.collected_at is not None
-                      and p.signed_at < _next_day_end(p.collected_at))
+        held = sum(
+            1
+            for p in at_peak
+            if p.collected_at is not None and p.collected_at - paid[p.shipment] <= PEAK_HOLD
+        )
+        covered = sum(
+            1
+            for p in collected
+            if p.signed_at is not None
+            and p.collected_at is not None
+            and p.signed_at < _next_day_end(p.collected_at)
+        )
         troubled = sum(1 for p in own if p.incidents)
         terms = night.config.carriers.get(carrier)
         raw[carrier] = {
-            "parcels": len(own), "response_p50_s": response, "peak_parcels": len(at_peak), "peak_held": held,
-            "collected": len(collected), "next_day_signed": covered, "exception_parcels": troubled,
+            "parcels": len(own),
+            "response_p50_s": response,
+            "peak_parcels": len(at_peak),
+            "peak_held": held,
+            "collected": len(collected),
+            "next_day_signed": covered,
+            "exception_parcels": troubled,
             "cost_cents": None if terms is None else terms.cost_cents,
             "daily_capacity": None if terms is None else terms.daily_capacity,
         }
@@ -94,8 +112,15 @@ def score(night: Night) -> list[dict[str, Any]]:
             "cost": 100.0 if r["cost_cents"] is None else _relative(cheapest, r["cost_cents"]),
         }
         total = sum(WEIGHTS[name] * value for name, value in components.items())
-        rows.append({"carrier": carrier, "score": round(total, 1),
-                     **{name: round(value, 1) for name, value in components.items()}, **r, "_total": total})
+        rows.append(
+            {
+                "carrier": carrier,
+                "score": round(total, 1),
+                **{name: round(value, 1) for name, value in components.items()},
+                **r,
+                "_total": total,
+            }
+        )
     rows.sort(key=lambda row: (-row["_total"], row["carrier"]))
     for rank, row in enumerate(rows, start=1):
         del row["_total"]

@@ -24,8 +24,14 @@ from typing import Any
 import pytest
 from seed import GUANGZHOU_BUYER, START, order_body, seed_catalog, share_code
 
-CHANGSHA_BUYER = {"name": "李四", "phone": "13900139000", "province": "湖南省", "city": "长沙市",
-                  "district": "岳麓区", "address": "麓山南路1号"}
+CHANGSHA_BUYER = {
+    "name": "李四",
+    "phone": "13900139000",
+    "province": "湖南省",
+    "city": "长沙市",
+    "district": "岳麓区",
+    "address": "麓山南路1号",
+}
 
 
 def at(hours: float = 0, minutes: int = 0) -> str:
@@ -43,6 +49,7 @@ async def _ok(response: Any, *statuses: int) -> dict[str, Any]:
 
 async def night(svc: Any) -> dict[str, dict[str, Any]]:
     """Plays the night above; answers each order's shipment (warehouse, carrier, waybill) as finally booked."""
+
     def clock(hours: float = 0, minutes: int = 0) -> None:
         svc.clock.set(START + timedelta(hours=hours, minutes=minutes))
 
@@ -60,11 +67,22 @@ async def night(svc: Any) -> dict[str, dict[str, Any]]:
     ]
     for minutes, order, visitor, items, with_code, who in script:
         clock(minutes=minutes)
-        placed[order] = await _ok(await svc.post("/api/v1/orders", order_body(order, visitor, items, code=with_code,
-                                                                            buyer=who)), 201)
-    assert [placed[o]["status"] for o in ("o1", "o2", "o3", "o4")] == ["accepted", "accepted", "held", "accepted"]
+        placed[order] = await _ok(
+            await svc.post("/api/v1/orders", order_body(order, visitor, items, code=with_code, buyer=who)),
+            201,
+        )
+    assert [placed[o]["status"] for o in ("o1", "o2", "o3", "o4")] == [
+        "accepted",
+        "accepted",
+        "held",
+        "accepted",
+    ]
     assert [(p["shipments"][0]["warehouse"], p["shipments"][0]["carrier"]) for p in placed.values()] == [
-        ("GZ", "SF"), ("GZ", "ZTO"), ("GZ", "SF"), ("SH", "SF")]
+        ("GZ", "SF"),
+        ("GZ", "ZTO"),
+        ("GZ", "SF"),
+        ("SH", "SF"),
+    ]
 
     async def parcel(order: str) -> dict[str, Any]:
         return (await _ok(await svc.client.get(f"/api/v1/orders/{order}")))["shipments"][0]
@@ -94,12 +112,20 @@ async def night(svc: Any) -> dict[str, dict[str, Any]]:
     await track("o3", "signed", hours=24)
     await track("o2", "signed", hours=40)
     clock(hours=41)
-    refund = await _ok(await svc.post("/api/v1/orders/o2/after-sales",
-                                      {"kind": "refund", "amount_cents": 5_990, "reason": "坏果"}))
+    refund = await _ok(
+        await svc.post(
+            "/api/v1/orders/o2/after-sales", {"kind": "refund", "amount_cents": 5_990, "reason": "坏果"}
+        )
+    )
     await _ok(await svc.post(f"/api/v1/after-sales/{refund['after_sale']}/resolve", {"approved": True}), 200)
-    refused = await _ok(await svc.post("/api/v1/orders/o1/after-sales",
-                                       {"kind": "refund", "amount_cents": 1_000, "reason": "不想要了"}))
-    await _ok(await svc.post(f"/api/v1/after-sales/{refused['after_sale']}/resolve", {"approved": False}), 200)
+    refused = await _ok(
+        await svc.post(
+            "/api/v1/orders/o1/after-sales", {"kind": "refund", "amount_cents": 1_000, "reason": "不想要了"}
+        )
+    )
+    await _ok(
+        await svc.post(f"/api/v1/after-sales/{refused['after_sale']}/resolve", {"approved": False}), 200
+    )
     clock(hours=50)
     settled = await _ok(await svc.post("/api/v1/admin/settle", {"as_of": at(50)}), 200)
     assert settled.get("stuck", 1) >= 1 or "stuck" not in settled
@@ -133,7 +159,11 @@ async def test_review_numbers_match_a_hand_computed_night(service: Any) -> None:
     for key, (stocked, sold, unsold, sold_out) in expected.items():
         row = rows[key]
         assert (row["stocked_units"], row["sold_units"], row["unsold_units"], row["sold_out_at"]) == (
-            stocked, sold, unsold, sold_out), key
+            stocked,
+            sold,
+            unsold,
+            sold_out,
+        ), key
     assert all(r["oversold_units"] == 0 and r["presale_units"] == 0 for r in review["stock"])
     forecast = (await _ok(await service.client.get("/api/v1/rooms/room-1/forecast"), 200))["recommendations"]
     for rec in forecast:  # the forecast column is the existing pre-stock recommendation
@@ -152,15 +182,26 @@ async def test_review_numbers_match_a_hand_computed_night(service: Any) -> None:
     assert f["collected_to_signed_s"] == p(75600, 141300)
     assert f["on_time_rate"] is None  # no order carries a ship_by in this room
     by_wh = {w["warehouse"]: w for w in f["by_warehouse"]}
-    assert (by_wh["GZ"]["paid_to_waybill_s"], by_wh["GZ"]["waybill_to_collected_s"],
-            by_wh["GZ"]["collected_to_signed_s"]) == (p(0, 0), p(2100, 2400), p(69600, 141300))
-    assert (by_wh["SH"]["paid_to_waybill_s"], by_wh["SH"]["waybill_to_collected_s"],
-            by_wh["SH"]["collected_to_signed_s"]) == (p(0, 2400), p(3600, 7200), p(75600, 75600))
+    assert (
+        by_wh["GZ"]["paid_to_waybill_s"],
+        by_wh["GZ"]["waybill_to_collected_s"],
+        by_wh["GZ"]["collected_to_signed_s"],
+    ) == (p(0, 0), p(2100, 2400), p(69600, 141300))
+    assert (
+        by_wh["SH"]["paid_to_waybill_s"],
+        by_wh["SH"]["waybill_to_collected_s"],
+        by_wh["SH"]["collected_to_signed_s"],
+    ) == (p(0, 2400), p(3600, 7200), p(75600, 75600))
     by_carrier = {c["carrier"]: c for c in f["by_carrier"]}
-    assert (by_carrier["SF"]["paid_to_waybill_s"], by_carrier["SF"]["waybill_to_collected_s"],
-            by_carrier["SF"]["collected_to_signed_s"]) == (p(0, 2400), p(3600, 7200), p(69600, 75600))
+    assert (
+        by_carrier["SF"]["paid_to_waybill_s"],
+        by_carrier["SF"]["waybill_to_collected_s"],
+        by_carrier["SF"]["collected_to_signed_s"],
+    ) == (p(0, 2400), p(3600, 7200), p(69600, 75600))
     assert (by_carrier["ZTO"]["waybill_to_collected_s"], by_carrier["ZTO"]["collected_to_signed_s"]) == (
-        p(2100, 2100), p(141300, 141300))
+        p(2100, 2100),
+        p(141300, 141300),
+    )
 
     # --- exceptions ---------------------------------------------------------------------------------------------
     e = review["exceptions"]
@@ -172,21 +213,41 @@ async def test_review_numbers_match_a_hand_computed_night(service: Any) -> None:
     # o2's problem T+10 → in transit T+14: 14400; o4 silent since T+1:30, moved T+52: 50.5 h = 181800
     assert parcels["recover_s"] == p(14400, 181800)
     assert {(i["order"], i["kind"], i["recover_s"]) for i in parcels["list"]} == {
-        ("o2", "problem", 14400), ("o4", "stuck", 181800)}
+        ("o2", "problem", 14400),
+        ("o4", "stuck", 181800),
+    }
     assert e["outages"]["count"] == 1 and e["outages"]["rerouted_orders"] == 1
     [down] = e["outages"]["list"]
     assert (down["warehouse"], down["down_at"], down["up_at"], down["down_s"], down["rerouted_orders"]) == (
-        "GZ", at(1), at(2), 3600, 1)
+        "GZ",
+        at(1),
+        at(2),
+        3600,
+        1,
+    )
 
     # --- after-sales: o2 refunded of four live orders; o1's request refused ------------------------------------
     a = review["after_sales"]
-    assert (a["orders"], a["refunded"], a["refund_rate"], a["returned"], a["return_rate"]) == (4, 1, 0.25, 0, 0.0)
-    assert a["by_reason"] == {"坏果": {"requests": 1, "approved": 1, "refunded_cents": 5_990},
-                              "不想要了": {"requests": 1, "approved": 0, "refunded_cents": 0}}
+    assert (a["orders"], a["refunded"], a["refund_rate"], a["returned"], a["return_rate"]) == (
+        4,
+        1,
+        0.25,
+        0,
+        0.0,
+    )
+    assert a["by_reason"] == {
+        "坏果": {"requests": 1, "approved": 1, "refunded_cents": 5_990},
+        "不想要了": {"requests": 1, "approved": 0, "refunded_cents": 0},
+    }
     assert {r["sku"]: (r["orders"], r["refund_rate"]) for r in a["by_sku"]} == {
-        "mango": (1, 1.0), "serum": (1, 0.0), "tea": (2, 0.0)}
+        "mango": (1, 1.0),
+        "serum": (1, 0.0),
+        "tea": (2, 0.0),
+    }
     assert {r["leader"]: (r["orders"], r["refund_rate"]) for r in a["by_leader"]} == {
-        None: (2, 0.0), "lead-b": (2, 0.5)}
+        None: (2, 0.0),
+        "lead-b": (2, 0.5),
+    }
 
     # --- carrier scorecard ----------------------------------------------------------------------------------------
     # response = median payment→collection: SF o1 2400, o3 9600, o4 3600 → 3600; ZTO o2 2100 (fastest)
@@ -198,21 +259,48 @@ async def test_review_numbers_match_a_hand_computed_night(service: Any) -> None:
     # cost: no cost configured → 100 each
     # SF = .3×58.33 + .25×100 + .2×66.67 + .15×66.67 + .1×100 = 17.5 + 25 + 13.33 + 10 + 10 = 75.83
     # ZTO = 30 + 25 + 0 + 0 + 10 = 65
-    carriers = [(c["rank"], c["carrier"], c["score"], c["response"], c["peak"], c["coverage"], c["exceptions"],
-                 c["cost"]) for c in review["carriers"]]
-    assert carriers == [(1, "SF", 75.8, 58.3, 100.0, 66.7, 66.7, 100.0),
-                        (2, "ZTO", 65.0, 100.0, 100.0, 0.0, 0.0, 100.0)]
+    carriers = [
+        (
+            c["rank"],
+            c["carrier"],
+            c["score"],
+            c["response"],
+            c["peak"],
+            c["coverage"],
+            c["exceptions"],
+            c["cost"],
+        )
+        for c in review["carriers"]
+    ]
+    assert carriers == [
+        (1, "SF", 75.8, 58.3, 100.0, 66.7, 66.7, 100.0),
+        (2, "ZTO", 65.0, 100.0, 100.0, 0.0, 0.0, 100.0),
+    ]
 
     # --- distribution fit ------------------------------------------------------------------------------------------
     # share-code visitors: v1, v2, v5. Commission: o1 17% of 25600 = 4352 + lead-a's team 3% = 768 → 5120;
     # o2 17% of 5990 = 1018.3 → 1018, 3% = 179.7 → 180 → 1198; o3, o4 direct: none.
     skus = {s["sku"]: s for s in review["skus"]}
-    assert (skus["tea"]["share_order_rate"], skus["tea"]["share_conversion"], skus["tea"]["gmv_cents"],
-            skus["tea"]["commission_cents"], skus["tea"]["commission_roi"]) == (0.5, 0.3333, 38_400, 5_120, 7.5)
-    assert (skus["mango"]["share_order_rate"], skus["mango"]["share_conversion"], skus["mango"]["gmv_cents"],
-            skus["mango"]["commission_cents"], skus["mango"]["commission_roi"]) == (1.0, 0.3333, 5_990, 1_198, 5.0)
-    assert (skus["serum"]["share_order_rate"], skus["serum"]["share_conversion"], skus["serum"]["gmv_cents"],
-            skus["serum"]["commission_roi"]) == (0.0, 0.0, 129_500, None)
+    assert (
+        skus["tea"]["share_order_rate"],
+        skus["tea"]["share_conversion"],
+        skus["tea"]["gmv_cents"],
+        skus["tea"]["commission_cents"],
+        skus["tea"]["commission_roi"],
+    ) == (0.5, 0.3333, 38_400, 5_120, 7.5)
+    assert (
+        skus["mango"]["share_order_rate"],
+        skus["mango"]["share_conversion"],
+        skus["mango"]["gmv_cents"],
+        skus["mango"]["commission_cents"],
+        skus["mango"]["commission_roi"],
+    ) == (1.0, 0.3333, 5_990, 1_198, 5.0)
+    assert (
+        skus["serum"]["share_order_rate"],
+        skus["serum"]["share_conversion"],
+        skus["serum"]["gmv_cents"],
+        skus["serum"]["commission_roi"],
+    ) == (0.0, 0.0, 129_500, None)
 
 
 async def test_review_is_rebuilt_the_same_from_the_log(service: Any) -> None:
@@ -230,7 +318,9 @@ async def test_review_csv_gives_each_table_with_a_header_row(service: Any) -> No
     assert header[:8] == ["rank", "carrier", "score", "response", "peak", "coverage", "exceptions", "cost"]
     assert [r[:3] for r in rows[1:]] == [["1", "SF", "75.8"], ["2", "ZTO", "65.0"]]
     stock = await service.client.get("/api/v1/rooms/room-1/review?format=csv&table=stock")
-    table = {(r["sku"], r["warehouse"]): r for r in csv.DictReader(io.StringIO(stock.content.decode("utf-8-sig")))}
+    table = {
+        (r["sku"], r["warehouse"]): r for r in csv.DictReader(io.StringIO(stock.content.decode("utf-8-sig")))
+    }
     assert table[("serum", "SH")]["sold_units"] == "5" and table[("tea", "GZ")]["stocked_units"] == "110"
     for name in ("fulfilment", "after_sales", "skus", "exceptions"):
         one = await service.client.get(f"/api/v1/rooms/room-1/review?format=csv&table={name}")

@@ -14,7 +14,14 @@ from seed import GUANGZHOU_BUYER, order_body, share_code
 SECTIONS = ("rv-stock", "rv-fulfilment", "rv-exceptions", "rv-after-sales", "rv-carriers", "rv-skus")
 HEADINGS = {
     "zh-CN": ["备货准确度", "履约", "异常", "售后", "快递评分卡", "分销适配度"],
-    "en": ["Stocking accuracy", "Fulfilment", "Exceptions", "After-sales", "Carrier scorecard", "Distribution fit"],
+    "en": [
+        "Stocking accuracy",
+        "Fulfilment",
+        "Exceptions",
+        "After-sales",
+        "Carrier scorecard",
+        "Distribution fit",
+    ],
 }
 
 
@@ -22,21 +29,28 @@ async def small_night(live: LiveServer) -> None:
     """Two orders through a share code, one collected and signed, one refunded, a held order fixed."""
     http = live.http
     code = await share_code(http_client(live), "lead-b")
-    for order, phone, items in (("r1", "13800138001", [("tea", 2)]), ("r2", "13800138002", [("mango", 1)]),
-                                ("r3", "12345", [("tea", 1)])):
+    for order, phone, items in (
+        ("r1", "13800138001", [("tea", 2)]),
+        ("r2", "13800138002", [("mango", 1)]),
+        ("r3", "12345", [("tea", 1)]),
+    ):
         body = order_body(order, f"v-{order}", items, code=code, buyer={**GUANGZHOU_BUYER, "phone": phone})
         assert (await http.post("/api/v1/orders", json=body)).status_code == 201
     assert (await http.post("/api/v1/orders/r3/verify", json={"phone": "13800138003"})).status_code == 200
     parcel = (await http.get("/api/v1/orders/r1")).json()["shipments"][0]
     now = datetime.now(UTC).isoformat()
     for state in ("collected", "signed"):
-        pushed = await http.post("/api/v1/tracking", json={"carrier": parcel["carrier"], "waybill": parcel["waybill"],
-                                                           "state": state, "at": now})
+        pushed = await http.post(
+            "/api/v1/tracking",
+            json={"carrier": parcel["carrier"], "waybill": parcel["waybill"], "state": state, "at": now},
+        )
         assert pushed.status_code == 200, pushed.text
-    opened = await http.post("/api/v1/orders/r2/after-sales", json={"kind": "refund", "amount_cents": 5_990,
-                                                                     "reason": "坏果"})
-    assert (await http.post(f"/api/v1/after-sales/{opened.json()['after_sale']}/resolve",
-                            json={"approved": True})).status_code == 200
+    opened = await http.post(
+        "/api/v1/orders/r2/after-sales", json={"kind": "refund", "amount_cents": 5_990, "reason": "坏果"}
+    )
+    assert (
+        await http.post(f"/api/v1/after-sales/{opened.json()['after_sale']}/resolve", json={"approved": True})
+    ).status_code == 200
 
 
 def http_client(live: LiveServer) -> Any:
@@ -52,8 +66,9 @@ async def test_review_page_shows_every_section_with_charts_and_exports(
     browser: Any, live: LiveServer, lang: str, tmp_path: Any
 ) -> None:
     await small_night(live)
-    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale=lang,
-                                        accept_downloads=True)
+    context = await browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale=lang, accept_downloads=True
+    )
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
