@@ -180,6 +180,7 @@ class AfterSaleOpened(Event):
     order: str
     leader: str | None
     amount_cents: int
+    reason: str = ""  # the buyer's reason (the post-live review groups refunds by it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The four screens: /host/{room}, /leader/{leader}, /ops, /track/{order}.
+"""The four screens: /host/{room}, /leader/{leader}, /ops, /track/{order}; and the post-live review /review/{room}.
 
 Each takes `?token=` once — the token goes into a cookie scoped to the page and the browser is sent to the clean
 URL — and `?lang=en` (Chinese by default). The page is rendered complete from the read models, so it shows the
@@ -107,6 +107,32 @@ async def ops_screen(request: Request) -> Response:
     return await _screen(request, "ops", "-", "ops.html", ["ops"])
 
 
+async def review_screen(request: Request) -> Response:
+    """The post-live review of a room (ops token): rendered whole from GET /api/v1/rooms/{room}/review's data, no
+    live updates (the night is over); the export links carry the token to the API."""
+    room = request.path_params["room"]
+    locale = locale_of(request.query_params.get("lang"))
+    if not ID.match(room):
+        return _denied(locale)
+    token = _token(request)
+    checked = await request.app.state.realtime.check(token)
+    if checked.genuine is None or not checked.genuine.opens("ops", "-"):
+        return _denied(locale)
+    if checked.claim is None:
+        return _denied(locale, reason=checked.problem or "invalid")
+    assert token is not None
+    if "token" in request.query_params:
+        now_s = int(request.app.state.ctx.clock().timestamp())
+        return _clean_redirect(request, token, checked.claim.expires_s - now_s)
+    try:
+        review = await request.app.state.screen_actions.review(room)
+    except DomainError:
+        return _denied(locale, 404)
+    html = render("review.html", locale, review=review, room=room, token=token, ws_url="",
+                  export=f"/api/v1/rooms/{room}/review?{urlencode({'token': token})}")
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
 async def track_screen(request: Request) -> Response:
     order = request.path_params["order"]
     return await _screen(request, "order", order, "track.html", [f"order:{order}"], order=order)
@@ -117,5 +143,6 @@ routes: list[BaseRoute] = [
     Route("/leader/{leader}", leader_screen),
     Route("/ops", ops_screen),
     Route("/track/{order}", track_screen),
+    Route("/review/{room}", review_screen),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]

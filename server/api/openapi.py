@@ -100,6 +100,7 @@ class Doc:
     errors_as: type[BaseModel] | None = None  # a carrier's own answer shape for its refusals
     form: tuple[type[BaseModel], str, dict[str, Any]] | None = None  # (JSON field model, its field, other fields)
     media: str | None = None  # the success answer is this binary type (an image), not JSON of `ok`'s model
+    also: dict[str, dict[str, Any]] = field(default_factory=dict)  # other media types the success answer may take
 
 
 def _upsert(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
@@ -142,11 +143,12 @@ KUAIDI100_FIELDS = {
 
 
 def _docs() -> dict[tuple[str, str], Doc]:
-    from server.api import growth
+    from server.api import growth, review
     from server.api.carriers import KdniaoPush, Kuaidi100Push
 
     return {
         **growth.docs(),
+        **review.docs(),
         ("PUT", "/api/v1/warehouses/{code}"): Doc(_upsert(a.Warehouse), KEY, links={
             "SetWarehouseStatus": ("POST", "/api/v1/warehouses/{code}/status", {"code": _id("warehouse")})}),
         ("POST", "/api/v1/warehouses/{code}/status"): Doc({"200": a.WarehouseStatus}, KEY_OR_SCREEN),
@@ -227,10 +229,12 @@ def modules() -> list[Any]:
         questions,
         reads,
         reminders,
+        review,
         visits,
     )
 
-    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, notices, admin]
+    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, notices, review,
+            admin]
 
 
 def operation_id(method: str, path: str) -> str:
@@ -295,7 +299,8 @@ def _operation(route: Route, method: str, doc: Doc, body: type[BaseModel] | None
             continue
         answer: dict[str, Any] = {
             "description": "created" if status == "201" else "OK",
-            "content": {"application/json": {"schema": schemas.ref(model, "serialization")}},
+            "content": {"application/json": {"schema": schemas.ref(model, "serialization")},
+                        **{media: {"schema": schema} for media, schema in doc.also.items()}},
         }
         if doc.links:
             answer["links"] = {

@@ -16,7 +16,7 @@ from server.api.catalog import AdjustBody, StatusBody
 from server.api.errors import ApiError, from_validation
 from server.api.orders import VerifyBody
 from server.context import AppContext
-from server.services import catalog, growth, kit, order_changes, questions
+from server.services import catalog, growth, kit, order_changes, questions, review
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,6 +61,10 @@ class ScreenActions:
         path on this server, for the leader page to draw."""
         answer = await kit.kit(self.app, leader, room, lang_of(lang))
         return {**answer, "poster_path": kit.poster_path(self.app, leader, room, lang_of(lang))}
+
+    async def review(self, room: str) -> dict[str, Any]:
+        """A room's post-live review (GET /api/v1/rooms/{room}/review), for the /review/{room} page."""
+        return await review.room_review(self.app, room)
 
     # --- growth (issue #12): the leader's prospect tags, questions for the host ---------------------------------
 

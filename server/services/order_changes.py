@@ -255,7 +255,8 @@ async def open_after_sale(
         )
         tx.emit(
             AfterSaleOpened(
-                at=tx.now, after_sale=key, order=order, leader=row.leader, amount_cents=amount_cents
+                at=tx.now, after_sale=key, order=order, leader=row.leader, amount_cents=amount_cents,
+                reason=reason,
             )
         )
         return _after_sale_view(await _after_sale(tx, key)), True

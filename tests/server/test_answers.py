@@ -14,7 +14,7 @@ import httpx
 from growth_seed import check_growth_answers
 from seed import KDNIAO_APPKEY, KUAIDI100_SALT, order_body, seed_catalog, share_code
 
-from server.api import answers
+from server.api import answers, review_answers
 from server.api.openapi import document
 
 BEIJING = "%Y-%m-%d %H:%M:%S"
@@ -293,6 +293,9 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     assert poster.status_code == 200 and poster.headers["content-type"] in documented["content"]
     api.seen.add(("get", "/api/v1/leaders/{leader}/kit/poster.png"))
     await api.call("GET", "/api/v1/rooms/room-1/reminders", "/api/v1/rooms/{room}/reminders", a.Reminders, 200)
+    await api.call(
+        "GET", "/api/v1/rooms/room-1/review", "/api/v1/rooms/{room}/review", review_answers.Review, 200
+    )
     await api.call("POST", "/api/v1/admin/settle", "/api/v1/admin/settle", a.Settled, 200)
     await api.call(
         "POST",

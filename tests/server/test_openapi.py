@@ -33,6 +33,7 @@ API_ROUTES = [
     ("get", "/api/v1/leaders/{leader}/kit"),
     ("get", "/api/v1/leaders/{leader}/kit/poster.png"),
     ("get", "/api/v1/rooms/{room}/reminders"),
+    ("get", "/api/v1/rooms/{room}/review"),
     ("post", "/api/v1/admin/settle"),
     ("put", "/api/v1/rooms/{room}/coupons/{coupon}"),
     ("post", "/api/v1/rooms/{room}/questions"),
