@@ -50,6 +50,7 @@ class OrderAccepted(Event):
     coupon: str | None = None
     discount_cents: int = 0
     visitor: str | None = None  # who ordered (the funnel's "ordered"; an order removes them from the prospects)
+    ship_by: datetime | None = None  # the room's shipping promise for this order (domain/promise.py); None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,19 @@ class ReminderChanged(Event):
     state: str  # queued | sent | failed
 
 
+# --- shipping promises (pprom) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShipByChanged(Event):
+    """A presale order's stock arrived: its ship_by is read again from the fill time (domain/promise.py)."""
+
+    kind: ClassVar[str] = "order_ship_by_changed"
+    order: str
+    room: str
+    ship_by: datetime | None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -342,6 +356,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         QuestionAsked,
         QuestionAnswered,
         ReminderChanged,
+        OrderShipByChanged,
     )
 }
 
