@@ -12,7 +12,13 @@ from typing import Any
 from seed import ROOM, order_body, seed_catalog
 
 from domain.china_time import CHINA
-from domain.events import OrderAccepted, OrderCancelled, OrderShipByChanged, ParcelStateChanged, ShipmentPlanned
+from domain.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderShipByChanged,
+    ParcelStateChanged,
+    ShipmentPlanned,
+)
 from realtime.projections import Projections
 from tests.realtime.test_projections import accepted, fold
 
