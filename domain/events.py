@@ -50,6 +50,7 @@ class OrderAccepted(Event):
     coupon: str | None = None
     discount_cents: int = 0
     visitor: str | None = None  # who ordered (the funnel's "ordered"; an order removes them from the prospects)
+    ship_by: datetime | None = None  # the room's shipping promise for this order (domain/promise.py); None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +339,17 @@ class NoticeWithdrawn(Event):
     notice: str
     text: str
     orders: int  # the orders it reached when posted
+# --- shipping promises (pprom) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShipByChanged(Event):
+    """A presale order's stock arrived: its ship_by is read again from the fill time (domain/promise.py)."""
+
+    kind: ClassVar[str] = "order_ship_by_changed"
+    order: str
+    room: str
+    ship_by: datetime | None
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -371,6 +383,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ReminderChanged,
         NoticePosted,
         NoticeWithdrawn,
+        OrderShipByChanged,
     )
 }
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain import attribution, commission, growth, order_growth, routing, screening, stock
+from domain import attribution, commission, growth, order_growth, promise, routing, screening, stock
 from domain.address import Address
 from domain.attribution import Binding
 from domain.deals import Deal, PricedLine, order_total_cents, price_order
@@ -39,12 +39,14 @@ Lines = tuple[tuple[str, int], ...]
 
 @dataclass(frozen=True, slots=True)
 class Room:
-    """A live room: the SKUs it sells (empty: every SKU), its commission rates and its binding policy."""
+    """A live room: the SKUs it sells (empty: every SKU), its commission rates, its binding policy and its
+    shipping promise (domain/promise.py; empty: none)."""
 
     room: str
     skus: frozenset[str]
     rates: commission.RoomRates
     binding: attribution.BindingPolicy
+    promise: promise.Promise = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,7 @@ class OrderDecision:
     events: tuple[Event, ...]
     coupon: growth.Coupon | None = None  # the coupon used, with this use counted
     discount_cents: int = 0
+    ship_by: datetime | None = None  # the room's promise for this payment time (domain/promise.py)
 
     @property
     def subtotal_cents(self) -> int:
@@ -215,6 +218,7 @@ class OrderDecision:
             events,
             self.coupon,
             self.discount_cents,
+            self.ship_by,
         )
 
 
@@ -311,6 +315,7 @@ def decide(request: OrderRequest, snapshot: Snapshot) -> OrderDecision:
         events=(),
         coupon=discount.coupon if discount else None,
         discount_cents=discount.cents if discount else 0,
+        ship_by=promise.ship_by(room.promise, at),
     )
     # The events describe the decision itself; set once here, before anyone sees it (cheaper than a copy).
     object.__setattr__(decision, "events", (*bound, *_events(decision)))
@@ -455,6 +460,7 @@ def _events(d: OrderDecision) -> list[Event]:
             coupon=d.coupon.coupon if d.coupon else None,
             discount_cents=d.discount_cents,
             visitor=request.visitor,
+            ship_by=d.ship_by,
         )
     ]
     if d.held:

@@ -129,7 +129,8 @@ def create_app(
                                 allowed_origins=resolved.allowed_origins,
                                 screen_limits=ScreenLimits(resolved.ws_per_token, resolved.ws_per_address,
                                                            resolved.ws_stall_s, resolved.ws_message_budget,
-                                                           resolved.ws_message_window_s))
+                                                           resolved.ws_message_window_s),
+                                at_risk_hours=resolved.at_risk_hours)
             writer.on_commit = await realtime.start()
             app.state.realtime = realtime
             stops.append(realtime.stop)

@@ -68,13 +68,13 @@ class Realtime:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], *, redis_url: str | None = None,
                  tick_ms: int = 100, html: HtmlRenderer | None = None,
                  check: Callable[[str | None], Awaitable[Checked]], allowed_origins: tuple[str, ...] = (),
-                 screen_limits: ScreenLimits | None = None) -> None:
+                 screen_limits: ScreenLimits | None = None, at_risk_hours: float = 6.0) -> None:
         self.engine = engine
         self.screen_limits = screen_limits or ScreenLimits()
         self.sockets = SocketCounts(self.screen_limits)
         self.check = check  # a token's verdict: genuine, unexpired, not revoked (server/revocations.py)
         self.allowed_origins = frozenset(filter(None, map(normal_origin, allowed_origins)))
-        self.projections = Projections(clock)
+        self.projections = Projections(clock, at_risk_hours=at_risk_hours)
         self.bus: Bus = RedisStreamBus(redis_url) if redis_url else InProcessBus()
         self.hub = Hub(self.projections, tick_ms=tick_ms, html=html, stall_s=self.screen_limits.stall_s)
         self.follower = Follower(engine, self.projections, self.hub.mark_dirty)

@@ -33,6 +33,7 @@ class Settings:
     ws_stall_s: float = 10.0  # a screen that has not taken its frames for this long is cut
     ws_message_budget: int = 20  # messages a screen may send per window (screens send none; pings do not count)
     ws_message_window_s: float = 10.0
+    at_risk_hours: float = 6.0  # ops: a parcel not collected this close to its ship_by is at risk
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -62,4 +63,5 @@ class Settings:
             ws_stall_s=float(env.get("LIVEROOM_WS_STALL_S", cls.ws_stall_s)),
             ws_message_budget=int(env.get("LIVEROOM_WS_MESSAGE_BUDGET", cls.ws_message_budget)),
             ws_message_window_s=float(env.get("LIVEROOM_WS_MESSAGE_WINDOW_S", cls.ws_message_window_s)),
+            at_risk_hours=float(env.get("LIVEROOM_AT_RISK_HOURS", cls.at_risk_hours)),
         )

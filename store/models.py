@@ -502,3 +502,8 @@ outbox = Table(  # domain events, written in the same transaction as the change 
     Column("payload", JSON, nullable=False),
     _ts("created_at"),
 )
+
+# --- shipping promises (pprom) --------------------------------------------------------------------------------
+# A room's promise by payment time (domain/promise.py, as its JSON list; null: none) and each order's ship_by.
+rooms.append_column(Column("ship_promise", JSON, nullable=True))
+orders.append_column(_ts("ship_by", nullable=True))

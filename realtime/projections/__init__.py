@@ -80,8 +80,9 @@ async def _snapshot_transaction(conn: AsyncConnection) -> None:
 
 class Projections:
     def __init__(self, clock: Callable[[], datetime], *, feed_capacity: int = CAPACITY,
-                 order_capacity: int = ORDER_CAPACITY) -> None:
+                 order_capacity: int = ORDER_CAPACITY, at_risk_hours: float = 6.0) -> None:
         self.clock = clock
+        self.at_risk_hours = at_risk_hours
         self.feed_capacity = feed_capacity
         self.applied = 0
         self.orders = OrderTimelines(order_capacity)
@@ -102,7 +103,8 @@ class Projections:
             feeds=RoomFeeds(catalog, self.feed_capacity),
             commission=commission,
             leaders=LeaderViews(catalog, boards, commission, growth),
-            ops=OpsView(catalog, boards, commission, growth, self.clock, self.feed_capacity),
+            ops=OpsView(catalog, boards, commission, growth, self.clock, self.feed_capacity,
+                        at_risk_hours=self.at_risk_hours),
             growth=growth,
         )
 
@@ -120,6 +122,7 @@ class Projections:
             "parcel_state_changed": (m.leaders.on_parcel_state_changed, m.ops.on_parcel_state_changed),
             "parcel_shipped": (m.ops.on_parcel_shipped,),  # when the tracking service announces it
             "parcel_stuck": (m.ops.on_parcel_stuck,),
+            "order_ship_by_changed": (m.ops.on_ship_by_changed,),
             "commission_moved": (m.leaders.on_commission_moved,),
             "warehouse_status_changed": (self._warehouse_status, m.stock.on_warehouse_status_changed,
                                          m.ops.on_warehouse_status_changed),

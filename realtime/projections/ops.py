@@ -15,6 +15,8 @@ Definitions (the same whether folded from events or read from the tables, which 
   board shows the low level per SKU instead.)
 - liability: commission pending + frozen.
 - growth: each room's visitor funnel and the leaders who invite the most (growth.py).
+- promises: per warehouse, parcels not yet collected that are at risk of missing their order's ship_by (less than
+  LIVEROOM_AT_RISK_HOURS before it) and those already late (promises.py).
 
 Parcels still in their warehouse are kept by id (warehouse, carrier, state, created_at): a cancel, a re-booking or
 a first move on the road names only the parcel or the order, and these figures need the rest.
@@ -39,6 +41,7 @@ from realtime.projections.catalog import Catalog
 from realtime.projections.feed import CAPACITY, SHOWN, Ring
 from realtime.projections.growth import Growth
 from realtime.projections.leader import CommissionBook
+from realtime.projections.promises import DueParcels
 from realtime.projections.times import minute_of, minute_start, utc
 from store import models
 
@@ -117,7 +120,7 @@ def _minute_sql(dialect: str) -> Any:
 
 class OpsView:
     def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook, growth: Growth,
-                 clock: Callable[[], datetime], capacity: int = CAPACITY) -> None:
+                 clock: Callable[[], datetime], capacity: int = CAPACITY, *, at_risk_hours: float = 6.0) -> None:
         self.catalog = catalog
         self.growth = growth
         self.boards = boards
@@ -132,6 +135,7 @@ class OpsView:
         self.stuck: dict[str, str] = {}  # shipment -> carrier, while flagged stuck
         self.funnel: Counter[str] = Counter()
         self.exceptions = Ring(capacity)
+        self.due = DueParcels(at_risk_hours)
 
     def _carrier(self, carrier: str) -> list[int]:
         counts = self.carriers.get(carrier)
@@ -151,12 +155,15 @@ class OpsView:
         bucket = self.minutes.setdefault(minute_of(utc(record["at"])), [0, 0])
         bucket[0] += 1
         bucket[1] += record["total_cents"]
+        self.due.promise(record["order"], record.get("ship_by"))
         if len(self.minutes) > 2 * SERIES_MINUTES:  # nobody may be drawing ops: forget old minutes here too
             self._forget_minutes(minute_of(self.clock()) - SERIES_MINUTES + 1)
         dirty.add("ops")
 
     def on_order_cancelled(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.due.order_done(record["order"])
         for shipment in self.open_by_order.pop(record["order"], ()):
+            self.due.gone(shipment)
             parcel = self.open.pop(shipment)
             self.backlog[parcel.warehouse] -= 1
             self._count(parcel.carrier, parcel.state, -1)
@@ -178,7 +185,12 @@ class OpsView:
             self._count(carrier, parcel.state, 1)
             parcel.warehouse, parcel.carrier = warehouse, carrier
             self._unstick(shipment)
+        self.due.planned(shipment, record["order"], warehouse)
         self.backlog[warehouse] += 1
+        dirty.add("ops")
+
+    def on_ship_by_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.due.promise(record["order"], record["ship_by"], self.open_by_order.get(record["order"], ()))
         dirty.add("ops")
 
     def on_parcel_state_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
@@ -237,11 +249,13 @@ class OpsView:
 
     def _ship(self, shipment: str, parcel: OpenParcel, shipped_at: datetime) -> None:
         del self.open[shipment]
+        self.due.gone(shipment)
         siblings = self.open_by_order.get(parcel.order)
         if siblings is not None:
             siblings.discard(shipment)
             if not siblings:
                 del self.open_by_order[parcel.order]
+                self.due.order_done(parcel.order)
         self.backlog[parcel.warehouse] -= 1
         self._sample(parcel.warehouse, shipped_at, shipment, (shipped_at - utc(parcel.created_at)).total_seconds())
 
@@ -271,7 +285,7 @@ class OpsView:
         return {
             "series": series,
             "totals": {"orders": orders, "gmv_cents": gmv},
-            "warehouses": [self._warehouse(code) for code in sorted(self._warehouse_codes())],
+            "warehouses": [self._warehouse(code, now) for code in sorted(self._warehouse_codes())],
             "carriers": self._carriers(),
             "funnel": {state: self.funnel[state] for state in FUNNEL},
             "exceptions": [self._named(item) for item in self.exceptions.latest(SHOWN)],
@@ -280,6 +294,7 @@ class OpsView:
                 "liability_cents": totals["pending"] + totals["frozen"],
             },
             "growth": self.growth.ops_view(self.boards.invites()),
+            "at_risk_hours": self.due.window.total_seconds() / 3600,
         }
 
 
@@ -295,15 +310,18 @@ class OpsView:
             named["warehouse_name"] = site.name if site else None
         return named
     def _warehouse_codes(self) -> set[str]:
-        return set(self.catalog.warehouses) | {code for code, n in self.backlog.items() if n} | set(self.shipped)
+        return (set(self.catalog.warehouses) | {code for code, n in self.backlog.items() if n} | set(self.shipped)
+                | self.due.warehouses())
 
-    def _warehouse(self, code: str) -> dict[str, Any]:
+    def _warehouse(self, code: str, now: datetime) -> dict[str, Any]:
+        at_risk, late = self.due.figures(code, now)
         site = self.catalog.warehouses.get(code)
         sample = self.shipped.get(code, [])
         latency = math.fsum(s for _, _, s in sample) / len(sample) if sample else None
         return {"warehouse": code, "name": site.name if site else None, "active": site.active if site else False,
                 "backlog": self.backlog[code], "shipped_sample": len(sample),
-                "outbound_latency_s": None if latency is None else round(latency, 1)}
+                "outbound_latency_s": None if latency is None else round(latency, 1), "at_risk": at_risk,
+                "late": late}
 
     def _carriers(self) -> list[dict[str, Any]]:
         live = {c: counts for c, counts in self.carriers.items() if counts[PARCELS] > 0}
@@ -335,14 +353,19 @@ class OpsView:
         s = models.shipments
         live = s.c.state != "cancelled"
         # created_at as the driver gives it (no datetime parsing of every waiting parcel; see OpenParcel).
+        o = models.orders
         for row in await conn.execute(
             select(s.c.shipment, s.c.order, s.c.warehouse, s.c.carrier, s.c.state,
-                   type_coerce(s.c.created_at, String).label("created_at"))
+                   type_coerce(s.c.created_at, String).label("created_at"), o.c.ship_by)
+            .join(o, o.c.order == s.c.order)
             .where(s.c.shipped_at.is_(None), live)
         ):
             self.open[row.shipment] = OpenParcel(row.order, row.warehouse, row.carrier, row.state, row.created_at)
             self.open_by_order.setdefault(row.order, set()).add(row.shipment)
             self.backlog[row.warehouse] += 1
+            if row.ship_by is not None:
+                self.due.promise(row.order, row.ship_by)
+                self.due.planned(row.shipment, row.order, row.warehouse)
         ranked = (
             select(s.c.warehouse, s.c.shipment, s.c.created_at, s.c.shipped_at,
                    func.row_number().over(partition_by=s.c.warehouse,

@@ -27,7 +27,7 @@ from store import notices as notice_rows
 CAPACITY = 4096
 # Events that change what the order page shows (commission is not the buyer's business; stuck is an ops matter).
 TOUCHING = frozenset({"order_held", "order_verified", "order_cancelled", "shipment_planned", "parcel_state_changed",
-                      "parcel_traced", "after_sale_opened", "after_sale_resolved"})
+                      "parcel_traced", "after_sale_opened", "after_sale_resolved", "order_ship_by_changed"})
 
 
 def _iso(value: Any) -> str | None:
@@ -39,7 +39,8 @@ async def read_order(conn: AsyncConnection, order: str) -> dict[str, Any] | None
                                       models.tracking_events, models.after_sales, models.leaders)
     row = (await conn.execute(
         select(o.c.order, o.c.room, o.c.status, o.c.placed_at, o.c.signed_at, o.c.delivery, o.c.presale, o.c.flags,
-               o.c.total_cents, o.c.refunded_cents, o.c.destination, o.c.leader, lead.c.name, lead.c.pickup_point)
+               o.c.total_cents, o.c.refunded_cents, o.c.destination, o.c.leader, lead.c.name, lead.c.pickup_point,
+               o.c.ship_by)
         .outerjoin(lead, lead.c.leader == o.c.leader).where(o.c.order == order)
     )).first()
     if row is None:
@@ -71,6 +72,7 @@ async def read_order(conn: AsyncConnection, order: str) -> dict[str, Any] | None
         "status": row.status,
         "placed_at": _iso(row.placed_at),
         "signed_at": _iso(row.signed_at),
+        "ship_by": _iso(row.ship_by),  # the shipping promise (null: none)
         "delivery": row.delivery,
         "presale": bool(row.presale),
         "flags": list(row.flags or ()),

@@ -99,6 +99,12 @@ class InviteReward(Answer):
     points: int = Field(description="points a leader earns once per invited visitor who watched")
 
 
+class PromiseRule(Answer):
+    paid_before: str = Field(description="China time HH:MM: orders paid before it (and after the rule before)")
+    ship_by_days: int = Field(description="days after the payment's China day")
+    ship_by_time: str = Field(description="China time HH:MM on that day")
+
+
 class Room(Answer):
     room: str
     title: str
@@ -114,6 +120,11 @@ class Room(Answer):
     binding: Binding
     min_watch_s: int = Field(description="a visitor has watched once their watch time reaches this (seconds)")
     invite_reward: InviteReward
+    ship_promise: list[PromiseRule] | None = Field(
+        default=None,
+        description="shipping promise by payment time, sorted by paid_before; paid after the last cut-off counts "
+        "as paid at the next China day's start (one rule: its days + 1). null: no promise",
+    )
 
 
 class Deal(Answer):
@@ -186,6 +197,9 @@ class OrderPlaced(Answer):
     commission: PlacedCommission
     flags: list[str]
     tracking_url: str
+    ship_by: datetime | None = Field(
+        default=None, description="when the parcels ship by under the room's shipping promise (null: no promise)"
+    )
 
 
 class Buyer(Answer):
@@ -263,6 +277,9 @@ class OrderView(Answer):
     flags: list[str]
     placed_at: datetime
     signed_at: datetime | None
+    ship_by: datetime | None = Field(
+        default=None, description="when the parcels ship by under the room's shipping promise (null: no promise)"
+    )
     items: list[OrderLine]
     shipments: list[TrackedShipment]
     commission: list[CommissionLine]

@@ -100,6 +100,17 @@ class InviteRewardBody(Body):
     points: whole(ge=0, le=1_000_000)
 
 
+HhMm = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class PromiseRuleBody(Body):
+    """Orders paid before `paid_before` (China time) ship by `ship_by_days` days later at `ship_by_time`."""
+
+    paid_before: HhMm
+    ship_by_days: whole(ge=0, le=30)
+    ship_by_time: HhMm
+
+
 class RoomBody(Body):
     title: Text
     starts_at: When
@@ -114,6 +125,8 @@ class RoomBody(Body):
     binding: BindingBody
     min_watch_s: whole(ge=1, le=86_400) = 300  # "watched": at least this long (growth)
     invite_reward: InviteRewardBody | None = None  # points per invited visitor who watched; null: none
+    # Shipping promise by payment time (domain/promise.py); null or []: none, orders get no ship_by.
+    ship_promise: Annotated[list[PromiseRuleBody], Field(max_length=10)] | None = None
 
 
 class DealBody(Body):

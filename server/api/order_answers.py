@@ -37,4 +37,5 @@ def placed(decision: ordering.OrderDecision, tracking_url: str) -> dict[str, Any
         },
         "flags": list(d.flags),
         "tracking_url": tracking_url,
+        "ship_by": d.ship_by.isoformat() if d.ship_by else None,
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
-from domain import attribution, commission, geo, routing, stock
+from domain import attribution, commission, geo, promise, routing, stock
 from domain.deals import Deal
 from domain.errors import Conflict, DomainError
 from domain.events import CatalogChanged, WarehouseStatusChanged
@@ -276,7 +276,8 @@ async def _check_upline(tx: Tx, leader: str, upline: str | None) -> None:
 ROOM: dict[str, Any] = {"title": None, "starts_at": None, "ends_at": None, "skus": None, "base_rate_bp": None,
         "live_rate_bp": None, "first_hour_bonus_bp": 0, "team_rate_bp": 0, "gmv_tiers": [],
         "after_sale_days": None,
-        "binding_mode": None, "protection_days": 7, "min_watch_s": 300, "invite_reward_points": 0}
+        "binding_mode": None, "protection_days": 7, "min_watch_s": 300, "invite_reward_points": 0,
+        "ship_promise": None}
 
 
 def _room_columns(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,6 +290,8 @@ def _room_columns(given: Mapping[str, Any]) -> dict[str, Any]:
         columns["protection_days"] = given["binding"].get("protection_days", ROOM["protection_days"])
     if "invite_reward" in given:
         columns["invite_reward_points"] = (given["invite_reward"] or {}).get("points", 0)
+    if "ship_promise" in given:  # kept sorted by paid_before; none or [] is no promise
+        columns["ship_promise"] = promise.as_json(promise.parse(given["ship_promise"])) or None
     return columns
 
 

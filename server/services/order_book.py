@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 
-from domain import attribution, growth, ordering, routing, stock
+from domain import attribution, growth, ordering, promise, routing, stock
 from domain.china_time import china_day
 from domain.deals import Deal
 from server.services import catalog_rows
@@ -89,7 +89,8 @@ class OrderBook:
 
 def room_of(row: Any) -> ordering.Room:
     return ordering.Room(
-        row.room, frozenset(row.skus or ()), catalog_rows.room_rates(row), catalog_rows.binding_policy(row)
+        row.room, frozenset(row.skus or ()), catalog_rows.room_rates(row), catalog_rows.binding_policy(row),
+        promise.parse(row.ship_promise),
     )
 
 

@@ -96,6 +96,7 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
         "flags": row.flags,
         "placed_at": row.placed_at.isoformat(),
         "signed_at": row.signed_at.isoformat() if row.signed_at else None,
+        "ship_by": row.ship_by.isoformat() if row.ship_by else None,
         "items": [
             {
                 "sku": ln.sku,

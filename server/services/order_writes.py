@@ -44,6 +44,7 @@ def record(tx: Tx, book: OrderBook, decision: ordering.OrderDecision, body_hash:
         "response": answer,
         "placed_at": d.at,
         "signed_at": None,
+        "ship_by": d.ship_by,
         "updated_at": d.at,
     }
     line_rows = [

@@ -21,7 +21,7 @@ from domain.china_time import china_day
 from domain.errors import DomainError
 from domain.events import ShipmentPlanned
 from server.context import AppContext
-from server.services import catalog_rows, stock_rows
+from server.services import catalog_rows, promises, stock_rows
 from server.services.order_writes import add_carrier_days
 from server.services.stock_rows import load_levels
 from store import models
@@ -210,6 +210,7 @@ async def serve_backorders(tx: Tx, app: AppContext, skus: Collection[str]) -> in
     if not filled:
         return 0
     ids = await ShipmentIds.load_for(tx, {b.order for b, _ in filled})
+    await promises.presale_filled(tx, {b.order for b, _ in filled})
     rows: list[dict[str, Any]] = []
     for backorder, allocation in filled:
         consignee = waiting[backorder][1]

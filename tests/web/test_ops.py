@@ -355,3 +355,44 @@ async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, l
         )
         assert overflowing == [], f"a panel's content runs out of it: {overflowing}"
         await page.context.close()
+
+
+# --- shipping promises -------------------------------------------------------------------------------------------
+
+
+async def test_parcels_at_risk_and_late_show_per_warehouse_as_time_passes(browser: Any, tmp_path: Path) -> None:
+    """Parcels not collected are "at risk" less than LIVEROOM_AT_RISK_HOURS (6) before their ship_by and "late"
+    after it; the wall moves them with the server's clock alone, and a collected parcel leaves both."""
+    from seed import ROOM
+
+    ahead = [timedelta(0)]
+    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'promise.db'}",
+                           clock=lambda: datetime.now(UTC) + ahead[0]) as live:
+        await seed_catalog(SeedClient(live.http))
+        rule = [{"paid_before": "20:00", "ship_by_days": 1, "ship_by_time": "18:00"}]
+        room = await live.http.put("/api/v1/rooms/room-1", json={**ROOM, "ship_promise": rule})
+        assert room.status_code == 200, room.text
+        guangzhou = await place(live, "promise-gz", [("tea", 1)])
+        shanghai = await place(live, "promise-sh", [("tea", 1)], buyer=SHANGHAI_BUYER)
+        assert {s["warehouse"] for s in guangzhou["shipments"] + shanghai["shipments"]} == {"GZ", "SH"}
+        ship_by = datetime.fromisoformat(guangzhou["ship_by"])
+        page = await ops_page(browser, live)
+        risk, late = "tr[data-warehouse='{}'] [data-at-risk]", "tr[data-warehouse='{}'] [data-late]"
+        await wait_text(page, risk.format("GZ"), "0")
+
+        ahead[0] = ship_by - datetime.now(UTC) - timedelta(hours=3)  # three hours before the promise
+        await wait_text(page, risk.format("GZ"), "1")
+        await wait_text(page, risk.format("SH"), "1")
+        await page.wait_for_timeout(300)
+        await screenshot(page, "ops-promise-at-risk")
+
+        await track(live, shanghai["shipments"][0], "collected", "揽收网点",
+                    at=(datetime.now(UTC) + ahead[0]).isoformat())
+        await wait_text(page, risk.format("SH"), "0")
+        ahead[0] = ship_by - datetime.now(UTC) + timedelta(hours=1)  # an hour past it
+        await wait_text(page, late.format("GZ"), "1")
+        assert await text(page, risk.format("GZ")) == "0"
+        assert await text(page, late.format("SH")) == "0"
+        en = await ops_page(browser, live, lang="en")
+        headers = await en.locator(".wh-table th").all_inner_texts()
+        assert "At risk" in headers and "Late" in headers

@@ -244,3 +244,34 @@ async def test_page_without_its_own_token_shows_only_the_plain_refusal(
     assert await page.locator("#conn, .tk, [ws-connect]").count() == 0
     assert sockets == []
     await context.close()
+
+
+# --- the shipping promise ----------------------------------------------------------------------------------------
+
+
+async def test_the_tracking_page_shows_when_the_order_ships_by(browser: Any, live: LiveServer) -> None:
+    from seed import ROOM
+
+    from domain import promise
+    from domain.china_time import china_time
+
+    rule = [{"paid_before": "20:00", "ship_by_days": 1, "ship_by_time": "18:00"}]
+    room = await live.http.put("/api/v1/rooms/room-1", json={**ROOM, "ship_promise": rule})
+    assert room.status_code == 200, room.text
+    placed = await place(live, "o-promise", [("tea", 1)])
+    ship_by = datetime.fromisoformat(placed["ship_by"])
+    paid = datetime.fromisoformat((await live.http.get("/api/v1/orders/o-promise")).json()["placed_at"])
+    assert ship_by == promise.ship_by(promise.parse(rule), paid)
+    local = china_time(ship_by)
+    page = await open_track(browser, live, "o-promise")
+    assert await page.locator(".tk-promise").inner_text() == f"预计 {local.month}月{local.day}日 18:00 前发货"
+    en = await open_track(browser, live, "o-promise", lang="en")
+    assert await en.locator(".tk-promise").inner_text() == f"Ships by {local.month}/{local.day} 18:00"
+    await still(page, "track-promise")
+
+    # Collected: the promise is kept, the line goes (the hero says where the parcel is now).
+    await track(live, placed["shipments"][0], "collected", "【广州市】顺丰速运 已收取快件",
+                datetime.now(UTC).replace(microsecond=0))
+    await wait_for_events(page, 1)
+    assert await page.locator(".tk-promise").count() == 0
+    assert await page.evaluate("window.__sameDocument") is True

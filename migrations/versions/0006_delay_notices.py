@@ -4,7 +4,7 @@ One table, `notices`: a notice's text and criteria (room, warehouse, carrier, pr
 orders it reached when posted, and when it was withdrawn. Which orders show a notice is computed when read
 (domain/notices.py), so orders placed later match too. Only an addition: downgrading drops it.
 
-Revision ID: 0006_pnote
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_pnote"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
