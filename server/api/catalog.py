@@ -100,6 +100,16 @@ class InviteRewardBody(Body):
     points: whole(ge=0, le=1_000_000)
 
 
+class ForecastBody(Body):
+    """The room's pre-stock forecast settings (domain/forecast_tiers.py); each left out: its default."""
+
+    core_units: whole(ge=1, le=100_000_000) | None = None  # a SKU selling this many in one past session: core hit
+    expected_audience: whole(ge=0, le=1_000_000_000) | None = None  # visitors, when the leaders have no history
+    conversion_bp: Bp | None = None  # share of the audience a new product's first batch plans for
+    base_units: whole(ge=0, le=100_000_000) | None = None  # the long tail's base level
+    selling_minutes: whole(ge=1, le=10_080) | None = None  # the first batch's planned minutes; default: the room's
+
+
 class RoomBody(Body):
     title: Text
     starts_at: When
@@ -114,6 +124,7 @@ class RoomBody(Body):
     binding: BindingBody
     min_watch_s: whole(ge=1, le=86_400) = 300  # "watched": at least this long (growth)
     invite_reward: InviteRewardBody | None = None  # points per invited visitor who watched; null: none
+    forecast: ForecastBody | None = None  # pre-stock tiers (pfore); null: the defaults
 
 
 class DealBody(Body):

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
-from domain import attribution, commission, geo, routing, stock
+from domain import attribution, commission, forecast_tiers, geo, routing, stock
 from domain.deals import Deal
 from domain.errors import Conflict, DomainError
 from domain.events import CatalogChanged, WarehouseStatusChanged
@@ -276,7 +276,8 @@ async def _check_upline(tx: Tx, leader: str, upline: str | None) -> None:
 ROOM: dict[str, Any] = {"title": None, "starts_at": None, "ends_at": None, "skus": None, "base_rate_bp": None,
         "live_rate_bp": None, "first_hour_bonus_bp": 0, "team_rate_bp": 0, "gmv_tiers": [],
         "after_sale_days": None,
-        "binding_mode": None, "protection_days": 7, "min_watch_s": 300, "invite_reward_points": 0}
+        "binding_mode": None, "protection_days": 7, "min_watch_s": 300, "invite_reward_points": 0,
+        "forecast": None}
 
 
 def _room_columns(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,6 +300,7 @@ async def put_room(app: AppContext, room: str, given: Mapping[str, Any]) -> Answ
         values["skus"] = await _room_skus(tx, values["skus"])
         values["gmv_tiers"] = _checked_rates(values)
         attribution.BindingPolicy(attribution.BindingMode(values["binding_mode"]), values["protection_days"])
+        forecast_tiers.TierSettings.of(values["forecast"])  # the domain accepts the forecast settings
         await _save(tx, models.rooms, {"room": room}, existing, values, "room")
         return _room_view(room, values), existing is None
 
@@ -333,7 +335,8 @@ def _room_view(room: str, values: Mapping[str, Any]) -> dict[str, Any]:
             if k not in ("binding_mode", "protection_days", "invite_reward_points")}
     return {"room": room, **view, "starts_at": _iso(values["starts_at"]), "ends_at": _iso(values["ends_at"]),
             "binding": {"mode": values["binding_mode"], "protection_days": values["protection_days"]},
-            "invite_reward": {"points": values["invite_reward_points"]}}
+            "invite_reward": {"points": values["invite_reward_points"]},
+            "forecast": forecast_tiers.TierSettings.of(values["forecast"]).as_dict()}
 
 
 # --- community deals ----------------------------------------------------------------------------------------
