@@ -16,7 +16,8 @@ the room's `expected_audience` when they have none, so a room of new leaders sti
 recommendation names its tier and its reason as a stable code with numbers (the screens translate).
 
 Totals are split over warehouses like the forecast itself (by where the leaders' buyers live; evenly when
-nothing is known) and rounded up once per (SKU, warehouse), so a floor is never missed by rounding.
+nothing is known). The leaders' forecast is rounded up once per (SKU, warehouse) as before; a floor or a first batch
+is rounded up once and shared out by the largest remainder, so the warehouses add up to it exactly.
 """
 
 from __future__ import annotations
@@ -156,8 +157,15 @@ def _audience_shares(leaders: Sequence[LeaderHistory], sites: Sequence[tuple[str
 
 
 def _split(total: Fraction, shares: Mapping[str, Fraction]) -> dict[str, int]:
-    split = {code: math.ceil(total * share) for code, share in sorted(shares.items())}
-    return {code: units for code, units in split.items() if units > 0}
+    """`total` rounded up once, then shared out by the largest remainder (ties to the lower code): the warehouses
+    add up to exactly that whole number, never a phantom unit per warehouse."""
+    whole = math.ceil(total)
+    exact = {code: whole * share for code, share in shares.items()}
+    split = {code: math.floor(units) for code, units in exact.items()}
+    left = whole - sum(split.values())
+    for code in sorted(exact, key=lambda c: (-(exact[c] - split[c]), c))[:left]:
+        split[code] += 1
+    return {code: units for code, units in sorted(split.items()) if units > 0}
 
 
 def plan(
