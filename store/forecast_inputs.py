@@ -1,11 +1,14 @@
 """What a room's pre-stock forecast is computed from, read from the database (domain/forecast.py and
 domain/forecast_tiers.py compute). One reader for the forecast's API answer and the host screen's follow-up trigger.
 
-- Participating leaders: those holding a share link for the room. A leader's audience and conversion are over all
-  rooms so far (visitors invited per room, orders per visitor); buyer provinces from where their parcels went.
-- A SKU's share of orders and units per order: over every order not cancelled.
-- A SKU's peak: the most units of it sold (orders not cancelled) in one past session, a room that ended at or
-  before this room starts.
+Everything historical comes from past sessions only: rooms that ended at or before this room starts. So the
+forecast is what could be known before the pulse, and it does not move while the room sells (the host screen's
+plan, read on load, stays equal to one folded from events: tests/realtime/test_projections.py).
+
+- Participating leaders: those holding a share link for the room. A leader's audience and conversion are over their
+  past sessions (visitors invited per room, orders per visitor); buyer provinces from where their parcels went.
+- A SKU's share of orders and units per order: over the past sessions' orders not cancelled.
+- A SKU's peak: the most units of it sold (orders not cancelled) in one past session.
 - Warehouses: the active ones.
 """
 
@@ -61,7 +64,7 @@ async def room_inputs(conn: AsyncConnection, room: str) -> RoomInputs | None:
     return RoomInputs(
         room=room, starts_at=row.starts_at, ends_at=row.ends_at,
         settings=forecast_tiers.TierSettings.of(row.forecast),
-        leaders=await leader_history(conn, leaders), skus=await sku_history(conn, skus),
+        leaders=await leader_history(conn, leaders, row.starts_at), skus=await sku_history(conn, skus, row.starts_at),
         peaks=await past_peaks(conn, skus, row.starts_at), sites=sites)
 
 
@@ -70,11 +73,19 @@ async def participants(conn: AsyncConnection, room: str) -> list[str]:
     return sorted({r.leader for r in links})
 
 
-async def leader_history(conn: AsyncConnection, leaders: list[str]) -> list[forecast.LeaderHistory]:
-    """A leader's audience and conversion over all rooms so far; buyer provinces from where their parcels went."""
+def _past(before: datetime) -> Any:
+    """Rooms that ended at or before `before`."""
+    r = models.rooms
+    return select(r.c.room).where(r.c.ends_at.is_not(None), r.c.ends_at <= before).scalar_subquery()
+
+
+async def leader_history(conn: AsyncConnection, leaders: list[str],
+                         before: datetime) -> list[forecast.LeaderHistory]:
+    """A leader's audience and conversion over their past sessions; buyer provinces from where their parcels went."""
     if not leaders:
         return []
     rl, o = models.room_leaders, models.orders
+    past = _past(before)
     stats = {
         r.leader: r
         for r in await conn.execute(
@@ -84,13 +95,14 @@ async def leader_history(conn: AsyncConnection, leaders: list[str]) -> list[fore
                 func.sum(rl.c.invites).label("invites"),
                 func.sum(rl.c.orders).label("orders"),
             )
-            .where(rl.c.leader.in_(leaders))
+            .where(rl.c.leader.in_(leaders), rl.c.room.in_(past))
             .group_by(rl.c.leader)
         )
     }
     provinces: dict[str, Counter[str]] = defaultdict(Counter)
     for r in await conn.execute(
-        select(o.c.leader, o.c.destination).where(o.c.leader.in_(leaders), o.c.status != "cancelled")
+        select(o.c.leader, o.c.destination).where(o.c.leader.in_(leaders), o.c.status != "cancelled",
+                                                  o.c.room.in_(past))
     ):
         provinces[r.leader][r.destination["province"]] += 1
     history = []
@@ -110,10 +122,12 @@ async def leader_history(conn: AsyncConnection, leaders: list[str]) -> list[fore
     return history
 
 
-async def sku_history(conn: AsyncConnection, skus: list[str]) -> list[forecast.SkuHistory]:
+async def sku_history(conn: AsyncConnection, skus: list[str], before: datetime) -> list[forecast.SkuHistory]:
+    """A SKU's share of the past sessions' orders and its units per order that has it."""
     o, ln = models.orders, models.order_lines
+    past = _past(before)
     total_orders = (
-        await conn.execute(select(func.count()).select_from(o).where(o.c.status != "cancelled"))
+        await conn.execute(select(func.count()).select_from(o).where(o.c.status != "cancelled", o.c.room.in_(past)))
     ).scalar_one()
     rows: dict[str, Any] = {
         r.sku: r
@@ -124,7 +138,7 @@ async def sku_history(conn: AsyncConnection, skus: list[str]) -> list[forecast.S
                 func.sum(ln.c.qty).label("units"),
             )
             .join(o, o.c.order == ln.c.order)
-            .where(ln.c.sku.in_(skus), o.c.status != "cancelled")
+            .where(ln.c.sku.in_(skus), o.c.status != "cancelled", o.c.room.in_(past))
             .group_by(ln.c.sku)
         )
     }
@@ -142,13 +156,12 @@ async def past_peaks(conn: AsyncConnection, skus: list[str], before: datetime) -
     """sku -> the most units of it sold in one room that ended at or before `before` (SKUs never sold: absent)."""
     if not skus:
         return {}
-    o, ln, r = models.orders, models.order_lines, models.rooms
+    o, ln = models.orders, models.order_lines
     peaks: dict[str, int] = {}
     for row in await conn.execute(
         select(ln.c.sku, func.sum(ln.c.qty).label("units"))
         .join(o, o.c.order == ln.c.order)
-        .join(r, r.c.room == o.c.room)
-        .where(ln.c.sku.in_(skus), o.c.status != "cancelled", r.c.ends_at.is_not(None), r.c.ends_at <= before)
+        .where(ln.c.sku.in_(skus), o.c.status != "cancelled", o.c.room.in_(_past(before)))
         .group_by(o.c.room, ln.c.sku)
     ):
         peaks[row.sku] = max(peaks.get(row.sku, 0), int(row.units))
