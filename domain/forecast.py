@@ -162,20 +162,21 @@ def _add_province_share(
         shares[site.code] += share / len(sites)
 
 
-def _demand(
+def demand(
     leaders: Sequence[LeaderHistory],
     skus: Sequence[SkuHistory],
     sites: Sequence[tuple[str, str]],
     safety_milli: int,
 ) -> Mapping[tuple[str, str], Fraction]:
-    demand: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
+    """Expected units per (SKU, warehouse), exactly: each leader's `expected_units` split by `warehouse_shares`."""
+    needed: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
     for leader in leaders:
         shares = warehouse_shares(leader, sites)
         for sku in skus:
             units = expected_units(leader, sku, safety_milli)
             for warehouse, share in shares.items():
-                demand[(sku.sku, warehouse)] += units * share
-    return demand
+                needed[(sku.sku, warehouse)] += units * share
+    return needed
 
 
 def recommend(
@@ -198,10 +199,10 @@ def recommend(
     ordered = _sites(warehouse_sites)
     _require_unique([leader.leader for leader in leaders], "leaders", ".leader")
     _require_unique([sku.sku for sku in skus], "skus", ".sku")
-    demand = _demand(leaders, skus, warehouse_sites, safety_milli)
+    needed = demand(leaders, skus, warehouse_sites, safety_milli)
     return tuple(
-        Recommendation(sku.sku, site.code, math.ceil(demand[(sku.sku, site.code)]))
+        Recommendation(sku.sku, site.code, math.ceil(needed[(sku.sku, site.code)]))
         for sku in skus
         for site in ordered
-        if demand.get((sku.sku, site.code), 0) > 0
+        if needed.get((sku.sku, site.code), 0) > 0
     )

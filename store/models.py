@@ -157,6 +157,9 @@ rooms = Table(
     Column("invite_reward_points", Integer, nullable=False, default=0, server_default="0"),
     Column("reminders_queued", Boolean, nullable=False, default=False, server_default=false()),
     _ts("updated_at"),
+    # --- tiered stocking (pfore): the room's forecast settings as given, {core_units?, expected_audience?,
+    # conversion_bp?, base_units?, selling_minutes?}; null: the defaults (domain/forecast_tiers.py)
+    Column("forecast", JSON, nullable=True),
 )
 
 deals = Table(

@@ -8,13 +8,13 @@ A warehouse's active switch is the exception: `warehouse_status_changed` carries
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.stock_alerts import AlertPolicy
-from store import models
+from store import forecast_inputs, models
 
 # catalog_changed entities a screen shows; `deal` changes nothing on a screen. A `task` change names its room: the
 # room's invitation tasks are read again (a `room` change reads them too).
@@ -43,6 +43,10 @@ class Warehouse:
 class Room:
     title: str
     skus: tuple[str, ...]  # empty: the room sells every SKU (the order service's rule)
+    # The pre-stock plan's tier of each SKU and, for new products, the follow-up trigger (units/min): read with the
+    # room and again when a share link joins a leader to it (domain/forecast_tiers.py, store/forecast_inputs.py).
+    tiers: dict[str, str] = field(default_factory=dict)
+    follow_up: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -158,7 +162,17 @@ class Catalog:
         query = select(t.c.room, t.c.title, t.c.skus)
         for row in await conn.execute(query if only is None else query.where(t.c.room.in_(list(only)))):
             self.rooms[row.room] = Room(row.title, tuple(row.skus or ()))
+            await self._plan(conn, row.room)
         self._selling = None
+
+    async def _plan(self, conn: AsyncConnection, room: str) -> None:
+        info = self.rooms.get(room)
+        inputs = await forecast_inputs.room_inputs(conn, room)
+        planned = inputs.plan() if inputs is not None else None
+        if info is None or planned is None:
+            return
+        info.tiers = {p.sku: str(p.tier) for p in planned.skus}
+        info.follow_up = {p.sku: p.follow_up_per_min for p in planned.skus if p.follow_up_per_min is not None}
 
     async def _tasks(self, conn: AsyncConnection, rooms: Iterable[str] | None) -> None:
         t = models.room_tasks
@@ -179,6 +193,9 @@ class Catalog:
             query if only is None else query.where(t.c.code.in_(list(only))))]
         for room, leader in rows:
             self.linked.setdefault(leader, set()).add(room)
+        if only is not None:  # a leader joined: the room's expected audience may change
+            for room in sorted({room for room, _ in rows}):
+                await self._plan(conn, room)
         return rows
 
 
@@ -208,5 +225,5 @@ def refreshed_topics(catalog: Catalog, refreshed: Iterable[tuple[str, ...]],
         elif entity == "link":
             # A new share link lets its leader open the room's board: the leader's view lists the room.
             room, leader = key, more[0]
-            dirty.update((f"leader:{leader}", f"room:{room}:board"))
+            dirty.update((f"leader:{leader}", f"room:{room}:board", f"room:{room}:stock"))
     return dirty

@@ -11,6 +11,9 @@ orders a second stays one entry.
 The sparkline counts the same units per room and per minute (by the order's time, cancelled orders included: it is
 a flow, like the ops series). It is units rather than orders because stock events are what this board follows; an
 order of many lines is many units drained.
+
+Each SKU also carries the room's pre-stock tier and, for a new product, its follow-up trigger: `follow_up` is true
+while the SKU's sell rate is above its first batch's planned rate (the catalog holds the plan).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.forecast_tiers import follow_up_fires
 from domain.stock_alerts import (
     DEFAULT_RATE_WINDOW,
     AlertLevel,
@@ -31,7 +35,7 @@ from domain.stock_alerts import (
     sell_rate,
 )
 from realtime.projections.board import Boards
-from realtime.projections.catalog import Catalog
+from realtime.projections.catalog import Catalog, Room
 from realtime.projections.times import minute_of, minute_start, utc
 from store import models
 
@@ -147,8 +151,16 @@ class StockBoard:
             "gmv_cents": board.gmv_cents if board else 0,
             "orders": board.orders if board else 0,
             "series": self.series(room, now),
-            "skus": [self.sku_row(sku, now) for sku in self.catalog.room_skus(room)],
+            "skus": [self._planned(info, self.sku_row(sku, now)) for sku in self.catalog.room_skus(room)],
         }
+
+    @staticmethod
+    def _planned(info: Room, row: dict[str, Any]) -> dict[str, Any]:
+        """The room's plan beside the figures: the SKU's tier and, for a new product, whether its fast follow-up
+        trigger fires (its sell rate is above its first batch's plan: domain/forecast_tiers.py)."""
+        plan = info.follow_up.get(row["sku"])
+        return {**row, "tier": info.tiers.get(row["sku"]), "follow_up_per_min": plan,
+                "follow_up": follow_up_fires(row["rate_per_min"], plan)}
 
     def selling_rooms(self) -> list[str]:
         """Rooms with a sale inside the window: their rates change as time passes, with no event at all."""

@@ -111,6 +111,20 @@ class PromiseRuleBody(Body):
     ship_by_time: HhMm
 
 
+class ForecastBody(Body):
+    """The room's pre-stock forecast settings (GET /rooms/{room}/forecast); each left out: its default.
+    core_units (200): units one past session must sell of a SKU to make it a core hit; expected_audience (1000):
+    visitors when the leaders have no history; conversion_bp (200): a new product's conservative conversion;
+    base_units (20): the long tail's base level; selling_minutes (the room's length, else 120): the minutes a new
+    product's first batch is planned over."""
+
+    core_units: whole(ge=1, le=100_000_000) | None = None  # a SKU selling this many in one past session: core hit
+    expected_audience: whole(ge=0, le=1_000_000_000) | None = None  # visitors, when the leaders have no history
+    conversion_bp: Bp | None = None  # share of the audience a new product's first batch plans for
+    base_units: whole(ge=0, le=100_000_000) | None = None  # the long tail's base level
+    selling_minutes: whole(ge=1, le=10_080) | None = None  # the first batch's planned minutes; default: the room's
+
+
 class RoomBody(Body):
     title: Text
     starts_at: When
@@ -127,6 +141,7 @@ class RoomBody(Body):
     invite_reward: InviteRewardBody | None = None  # points per invited visitor who watched; null: none
     # Shipping promise by payment time (domain/promise.py); null or []: none, orders get no ship_by.
     ship_promise: Annotated[list[PromiseRuleBody], Field(max_length=10)] | None = None
+    forecast: ForecastBody | None = None  # pre-stock tiers (pfore); null: the defaults
 
 
 class DealBody(Body):
@@ -220,6 +235,7 @@ async def put_leader(request: Request) -> Response:
 
 
 async def put_room(request: Request) -> Response:
+    """Create or change a room; `forecast` sets its pre-stock tiers (left out: kept; null: the defaults)."""
     require_api_key(request)
     room = path_id(request, "room")
     body = await parse(request, RoomBody)

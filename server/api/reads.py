@@ -56,6 +56,10 @@ async def commission(request: Request) -> Response:
 
 
 async def forecast(request: Request) -> Response:
+    """Pre-stock recommendation per SKU and warehouse, tiered: core hits (a past session sold at least the room's
+    `forecast.core_units`) at least 1.5× their peak, new products a conservative first batch (expected audience ×
+    `conversion_bp` / SKU count) with `follow_up_per_min`, the long tail at least `base_units`. Each row names its
+    `tier` and `reason` (a code with its numbers). Leaders with no history: the room's `expected_audience`."""
     room = path_id(request, "room")
     await _require_room_reader(request, room)
     return json_response(await reads.room_forecast(ctx(request), room))

@@ -127,14 +127,14 @@ class LeaderRates(Rates):
     leader: str | None
 
 
-class Reason(Answer):
+class ReasonRates(Answer):
     requests: int
     approved: int
     refunded_cents: int
 
 
 class AfterSales(Rates):
-    by_reason: dict[str, Reason]
+    by_reason: dict[str, ReasonRates]
     by_sku: list[SkuRates]
     by_leader: list[LeaderRates]
 

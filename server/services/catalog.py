@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
-from domain import attribution, commission, geo, promise, routing, stock
+from domain import attribution, commission, forecast_tiers, geo, promise, routing, stock
 from domain.deals import Deal
 from domain.errors import Conflict, DomainError
 from domain.events import CatalogChanged, WarehouseStatusChanged
@@ -277,7 +277,7 @@ ROOM: dict[str, Any] = {"title": None, "starts_at": None, "ends_at": None, "skus
         "live_rate_bp": None, "first_hour_bonus_bp": 0, "team_rate_bp": 0, "gmv_tiers": [],
         "after_sale_days": None,
         "binding_mode": None, "protection_days": 7, "min_watch_s": 300, "invite_reward_points": 0,
-        "ship_promise": None}
+        "ship_promise": None, "forecast": None}
 
 
 def _room_columns(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -302,6 +302,7 @@ async def put_room(app: AppContext, room: str, given: Mapping[str, Any]) -> Answ
         values["skus"] = await _room_skus(tx, values["skus"])
         values["gmv_tiers"] = _checked_rates(values)
         attribution.BindingPolicy(attribution.BindingMode(values["binding_mode"]), values["protection_days"])
+        forecast_tiers.TierSettings.of(values["forecast"])  # the domain accepts the forecast settings
         await _save(tx, models.rooms, {"room": room}, existing, values, "room")
         return _room_view(room, values), existing is None
 
@@ -336,7 +337,8 @@ def _room_view(room: str, values: Mapping[str, Any]) -> dict[str, Any]:
             if k not in ("binding_mode", "protection_days", "invite_reward_points")}
     return {"room": room, **view, "starts_at": _iso(values["starts_at"]), "ends_at": _iso(values["ends_at"]),
             "binding": {"mode": values["binding_mode"], "protection_days": values["protection_days"]},
-            "invite_reward": {"points": values["invite_reward_points"]}}
+            "invite_reward": {"points": values["invite_reward_points"]},
+            "forecast": forecast_tiers.TierSettings.of(values["forecast"]).as_dict()}
 
 
 # --- community deals ----------------------------------------------------------------------------------------

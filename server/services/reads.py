@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from domain import commission, forecast
+from domain import commission
 from domain.errors import DomainError
 from server.context import AppContext
 from server.services import ledger
-from store import models
+from store import forecast_inputs, models
 
 BOARD_ORDER = {"gmv": "gmv_cents", "orders": "orders", "invites": "invites"}
 
@@ -83,101 +82,31 @@ async def leader_commission(app: AppContext, leader: str) -> dict[str, Any]:
 
 
 async def room_forecast(app: AppContext, room: str) -> dict[str, Any]:
-    """Pre-stock recommendation per SKU and warehouse from the history of the leaders taking part in the room."""
+    """Pre-stock recommendation per SKU and warehouse, tiered (domain/forecast_tiers.py): from the history of the
+    leaders taking part in the room, else the room's expected audience; each row names its tier and reason."""
     async with app.engine.connect() as conn:
-        room_row = (await conn.execute(select(models.rooms).where(models.rooms.c.room == room))).first()
-        if room_row is None:
-            raise DomainError(f"unknown room: {room}", field="room", code="not_found")
-        leaders = await _participants(conn, room)
-        history = await _leader_history(conn, leaders)
-        skus = await _sku_history(conn, list(room_row.skus))
-        sites = [
-            (w.code, w.province)
-            for w in await conn.execute(
-                select(models.warehouses)
-                .where(models.warehouses.c.active.is_(True))
-                .order_by(models.warehouses.c.code)
-            )
-        ]
-    recommendations = forecast.recommend(history, skus, sites) if sites else ()
+        inputs = await forecast_inputs.room_inputs(conn, room)
+    if inputs is None:
+        raise DomainError(f"unknown room: {room}", field="room", code="not_found")
+    planned = inputs.plan()
+    plans = planned.skus if planned else ()
     return {
         "room": room,
-        "leaders": len(history),
+        "leaders": len(inputs.leaders),
         "safety_factor": 1.2,
+        "audience": planned.audience if planned else 0,
+        "audience_source": planned.audience_source if planned else "room",
+        "selling_minutes": inputs.selling_minutes,
+        "settings": inputs.settings.as_dict(),
         "recommendations": [
-            {"sku": r.sku, "warehouse": r.warehouse, "units": r.units} for r in recommendations
+            {"sku": p.sku, "warehouse": warehouse, "units": units, "tier": str(p.tier), "reason": p.reason,
+             "follow_up_per_min": p.follow_up_per_min}
+            for p in plans
+            for warehouse, units in p.warehouses.items()
+        ],
+        "skus": [
+            {"sku": p.sku, "tier": str(p.tier), "units": p.units, "peak_units": p.peak_units, "reason": p.reason,
+             "follow_up_per_min": p.follow_up_per_min}
+            for p in plans
         ],
     }
-
-
-async def _participants(conn: Any, room: str) -> list[str]:
-    links = await conn.execute(select(models.links.c.leader).where(models.links.c.room == room).distinct())
-    return sorted({r.leader for r in links})
-
-
-async def _leader_history(conn: Any, leaders: list[str]) -> list[forecast.LeaderHistory]:
-    """A leader's audience and conversion over all rooms so far; buyer provinces from where their parcels went."""
-    if not leaders:
-        return []
-    rl, o = models.room_leaders, models.orders
-    stats = {
-        r.leader: r
-        for r in await conn.execute(
-            select(
-                rl.c.leader,
-                func.count().label("rooms"),
-                func.sum(rl.c.invites).label("invites"),
-                func.sum(rl.c.orders).label("orders"),
-            )
-            .where(rl.c.leader.in_(leaders))
-            .group_by(rl.c.leader)
-        )
-    }
-    provinces: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in await conn.execute(
-        select(o.c.leader, o.c.destination).where(o.c.leader.in_(leaders), o.c.status != "cancelled")
-    ):
-        provinces[r.leader][r.destination["province"]] += 1
-    history = []
-    for leader in leaders:
-        s = stats.get(leader)
-        invites, orders, rooms = (int(s.invites or 0), int(s.orders or 0), int(s.rooms)) if s else (0, 0, 1)
-        audience = invites // max(rooms, 1)
-        conversion_bp = min(10_000, orders * 10_000 // invites) if invites else 0
-        history.append(
-            forecast.LeaderHistory(
-                leader=leader,
-                audience=audience,
-                conversion_bp=conversion_bp,
-                buyer_provinces=tuple(sorted(provinces[leader].items())),
-            )
-        )
-    return history
-
-
-async def _sku_history(conn: Any, skus: list[str]) -> list[forecast.SkuHistory]:
-    o, ln = models.orders, models.order_lines
-    total_orders = (
-        await conn.execute(select(func.count()).select_from(o).where(o.c.status != "cancelled"))
-    ).scalar_one()
-    rows = {
-        r.sku: r
-        for r in await conn.execute(
-            select(
-                ln.c.sku,
-                func.count(func.distinct(ln.c.order)).label("orders"),
-                func.sum(ln.c.qty).label("units"),
-            )
-            .join(o, o.c.order == ln.c.order)
-            .where(ln.c.sku.in_(skus), o.c.status != "cancelled")
-            .group_by(ln.c.sku)
-        )
-    }
-    history = []
-    for sku in skus:
-        r = rows.get(sku)
-        with_sku, units = (int(r.orders), int(r.units)) if r else (0, 0)
-        share_bp = with_sku * 10_000 // total_orders if total_orders else 0
-        units_milli = units * 1000 // with_sku if with_sku else 1000
-        history.append(forecast.SkuHistory(sku=sku, units_per_order_milli=units_milli, share_bp=share_bp))
-    return history
