@@ -313,6 +313,21 @@ class ReminderChanged(Event):
     state: str  # queued | sent | failed
 
 
+# --- carrier capacity (issue 13) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierChanged(Event):
+    """Operations set a carrier's daily capacity (None = unlimited), cost, provinces or marked it up/down."""
+
+    kind: ClassVar[str] = "carrier_changed"
+    carrier: str
+    daily_capacity: int | None
+    active: bool
+    cost_cents: int | None = None
+    provinces: tuple[str, ...] = ()
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -342,6 +357,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         QuestionAsked,
         QuestionAnswered,
         ReminderChanged,
+        CarrierChanged,
     )
 }
 

@@ -142,11 +142,12 @@ KUAIDI100_FIELDS = {
 
 
 def _docs() -> dict[tuple[str, str], Doc]:
-    from server.api import growth
+    from server.api import carrier_capacity, growth
     from server.api.carriers import KdniaoPush, Kuaidi100Push
 
     return {
         **growth.docs(),
+        **carrier_capacity.docs(),
         ("PUT", "/api/v1/warehouses/{code}"): Doc(_upsert(a.Warehouse), KEY, links={
             "SetWarehouseStatus": ("POST", "/api/v1/warehouses/{code}/status", {"code": _id("warehouse")})}),
         ("POST", "/api/v1/warehouses/{code}/status"): Doc({"200": a.WarehouseStatus}, KEY_OR_SCREEN),
@@ -214,6 +215,7 @@ def modules() -> list[Any]:
     """Every API router, in the order its routes match (liveroom/app.py mounts them from here)."""
     from server.api import (
         admin,
+        carrier_capacity,
         carriers,
         catalog,
         coupons,
@@ -226,7 +228,8 @@ def modules() -> list[Any]:
         visits,
     )
 
-    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, admin]
+    return [catalog, coupons, questions, visits, orders, carriers, carrier_capacity, reads, growth, kit, reminders,
+            admin]
 
 
 def operation_id(method: str, path: str) -> str:

@@ -46,6 +46,8 @@ API_ROUTES = [
     ("get", "/api/v1/leaders/{leader}/prospects"),
     ("put", "/api/v1/leaders/{leader}/prospects/{visitor}"),
     ("get", "/api/v1/visitors/{visitor}/path"),
+    ("put", "/api/v1/carriers/{carrier}"),
+    ("get", "/api/v1/carriers"),
 ]
 
 
