@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from domain.carriers import MAX_CAPACITY
 from domain.tokens import Claim
+from server.api.answers import Answer
 from server.api.common import (
     Body,
     Cents,
@@ -29,7 +30,6 @@ from server.api.common import (
     require_reader,
     whole,
 )
-from server.api.answers import Answer
 from server.api.errors import json_response
 from server.services import carrier_capacity
 

@@ -113,9 +113,11 @@ async def test_reading_carriers_needs_the_api_key_or_an_ops_token(service: Any) 
     bare = await service.client.get("/api/v1/carriers", headers={"Authorization": ""})
     assert bare.status_code == 401
     host = service.ctx.token("host", "room-1")
-    assert (await service.client.get("/api/v1/carriers", headers={"Authorization": f"Bearer {host}"})).status_code == 401
+    as_host = await service.client.get("/api/v1/carriers", headers={"Authorization": f"Bearer {host}"})
+    assert as_host.status_code == 401
     ops = service.ctx.token("ops", "-")
-    assert (await service.client.get(f"/api/v1/carriers?token={ops}", headers={"Authorization": ""})).status_code == 200
+    as_ops = await service.client.get(f"/api/v1/carriers?token={ops}", headers={"Authorization": ""})
+    assert as_ops.status_code == 200
 
 
 # --- capacity is a shared counter ------------------------------------------------------------------------------
