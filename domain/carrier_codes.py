@@ -143,6 +143,9 @@ KDNIAO_TO_KUAIDI100: Mapping[str, str] = MappingProxyType(
         "EMS": "ems",
     }
 )
+# The carriers operations can configure (`PUT /api/v1/carriers/{carrier}`): the Kdniao shipper codes we ship
+# with, JD and Deppon, and `LOCAL` for a same-city courier (routing's CarrierPolicy names its own too).
+KNOWN_CARRIERS: frozenset[str] = frozenset({*KDNIAO_TO_KUAIDI100, "JD", "DBL", "LOCAL"})
 _KUAIDI100_TO_KDNIAO: Mapping[str, str] = MappingProxyType({v: k for k, v in KDNIAO_TO_KUAIDI100.items()})
 
 # The states `POST /api/v1/tracking` accepts (API.md): `created` is where a parcel starts, never a report.

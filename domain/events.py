@@ -350,6 +350,19 @@ class OrderShipByChanged(Event):
     order: str
     room: str
     ship_by: datetime | None
+# --- carrier capacity (issue 13) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierChanged(Event):
+    """Operations set a carrier's daily capacity (None = unlimited), cost, provinces or marked it up/down."""
+
+    kind: ClassVar[str] = "carrier_changed"
+    carrier: str
+    daily_capacity: int | None
+    active: bool
+    cost_cents: int | None = None
+    provinces: tuple[str, ...] = ()
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -384,6 +397,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NoticePosted,
         NoticeWithdrawn,
         OrderShipByChanged,
+        CarrierChanged,
     )
 }
 

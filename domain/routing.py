@@ -114,6 +114,24 @@ class CarrierPolicy:
             )
 
 
+    def with_capacity(self, capacity: Mapping[str, int | None]) -> CarrierPolicy:
+        """This policy with the daily capacities operations set (`PUT /api/v1/carriers/{carrier}`) over the
+        configured ones: a number caps the carrier, None takes its cap away (unlimited)."""
+        caps = dict(self.capacity)
+        for code, cap in capacity.items():
+            if cap is None:
+                caps.pop(code, None)
+            else:
+                caps[code] = cap
+        table = tuple(sorted(caps.items()))
+        return self if table == tuple(sorted(self.capacity)) else replace(self, capacity=table)
+
+    def carriers(self) -> tuple[str, ...]:
+        """Every carrier this policy may choose."""
+        codes = [self.next_day, self.postal, self.same_city, *(code for code, _ in self.express_weights)]
+        return tuple(dict.fromkeys(codes))
+
+
 def _carrier_table(pairs: Sequence[tuple[str, int]], field: str, minimum: int) -> tuple[tuple[str, int], ...]:
     table = tuple((code, number) for code, number in pairs)
     for code, number in table:
@@ -397,19 +415,51 @@ def _preferred(
     return preferred
 
 
-def _weighted_express(
-    policy: CarrierPolicy, usable: Callable[[str], bool], assigned: Mapping[str, int]
-) -> str:
-    """Smooth weighted round-robin: the usable express carrier furthest below its share, i.e. the argmax of
-    weight*(n+1)/W - assigned (n, W over the usable ones), compared in integers as weight*(n+1) - assigned*W;
-    the first in `express_weights` wins a tie."""
-    remaining = [(code, weight) for code, weight in policy.express_weights if usable(code)]
-    if not remaining:
+def _share_pick(carriers: Sequence[tuple[str, int]], assigned: Mapping[str, int]) -> str:
+    """Smooth weighted round-robin: the carrier furthest below its share, i.e. the argmax of
+    weight*(n+1)/W - assigned (n, W over `carriers`), compared in integers as weight*(n+1) - assigned*W;
+    the first listed wins a tie."""
+    total_weight = sum(weight for _, weight in carriers)
+    shipped = sum(assigned.get(code, 0) for code, _ in carriers)
+    deficit = [weight * (shipped + 1) - assigned.get(code, 0) * total_weight for code, weight in carriers]
+    return carriers[deficit.index(max(deficit))][0]
+
+
+def room_left(policy: CarrierPolicy, carrier: str, assigned: Mapping[str, int]) -> int | None:
+    """Parcels `carrier` can still take today: its capacity less what it has; None when it has no capacity."""
+    cap = dict(policy.capacity).get(carrier)
+    return None if cap is None else max(cap - assigned.get(carrier, 0), 0)
+
+
+def _most_room(policy: CarrierPolicy, open_: Sequence[tuple[str, int]], assigned: Mapping[str, int]) -> str:
+    """Overflow: the carrier with the most room left (no capacity = unlimited room); carriers with equal room
+    share by their weights, so two unlimited ones split the overflow as they split everything."""
+    def key(code: str) -> tuple[bool, int]:
+        room = room_left(policy, code, assigned)
+        return (room is None, room or 0)
+
+    best = max(key(code) for code, _ in open_)
+    return _share_pick([(code, weight) for code, weight in open_ if key(code) == best], assigned)
+
+
+def _express(policy: CarrierPolicy, unavailable: frozenset[str], assigned: Mapping[str, int]) -> str:
+    """The express carrier of a parcel (carrier capacity issue, "dynamic allocation"):
+
+    1. A carrier marked down takes nothing: the carriers up share by their weights (default 60/20/20).
+    2. While the share's pick has room left today, it takes the parcel: with room everywhere, the configured
+       shares are kept exactly.
+    3. When the pick is full, the parcel overflows to the carrier with the most room left (`_most_room`), so a
+       carrier is never given more than its remaining capacity.
+    Nobody up with room → `no_carrier`.
+    """
+    up = [(code, weight) for code, weight in policy.express_weights if code not in unavailable]
+    open_ = [(code, weight) for code, weight in up if room_left(policy, code, assigned) != 0]
+    if not open_:
         raise DomainError("no carrier is available for this parcel", field="carrier", code="no_carrier")
-    total_weight = sum(weight for _, weight in remaining)
-    shipped = sum(assigned.get(code, 0) for code, _ in remaining)
-    deficit = [weight * (shipped + 1) - assigned.get(code, 0) * total_weight for code, weight in remaining]
-    return remaining[deficit.index(max(deficit))][0]
+    pick = _share_pick(up, assigned)
+    if room_left(policy, pick, assigned) != 0:
+        return pick
+    return _most_room(policy, open_, assigned)
 
 
 def _validated_assigned(assigned: Mapping[str, int]) -> Mapping[str, int]:
@@ -436,13 +486,14 @@ def choose_carrier(
        outside that city falls back to the rules below.
     2. A remote destination (Xinjiang, Tibet, ...) → the postal carrier, even for a large order.
     3. A tier-1 destination, or `total_cents` strictly above `next_day_above_cents` → the next-day carrier.
-    4. Otherwise the express carriers share by weight, deterministically (see `_weighted_express`), so that
-       over many parcels the split converges to the configured weights (default 60/20/20).
+    4. Otherwise the express carriers share by weight, deterministically (see `_express`), so that over many
+       parcels the split converges to the configured weights (default 60/20/20) while every carrier has room;
+       a full carrier's share overflows to the carriers with the most room left.
 
     A carrier in `unavailable`, or whose `assigned` count today has reached its `capacity`, is skipped:
-    same-city → the normal rules; postal → next-day → express; next-day → express; among express the
-    remaining ones share by weight. `assigned` counts today's shipments per carrier. Nothing left →
-    `no_carrier`.
+    same-city → the normal rules; postal → next-day → express; next-day → express; among express the ones
+    down take nothing and the full ones overflow (`_express`). `assigned` counts today's shipments per
+    carrier. Nothing left → `no_carrier`.
     """
     _locate(dest)
     if not _is_count(total_cents, 0):
@@ -451,4 +502,4 @@ def choose_carrier(
     for carrier in _preferred(dest, warehouse, total_cents, _delivery(delivery), policy):
         if usable(carrier):
             return carrier
-    return _weighted_express(policy, usable, assigned)
+    return _express(policy, unavailable, assigned)

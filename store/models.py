@@ -355,6 +355,10 @@ carriers = Table(  # carriers marked unavailable by operations
     metadata,
     Column("carrier", String(16), primary_key=True),
     Column("available", Boolean, nullable=False, default=True),
+    # --- carrier capacity (issue 13, pcap): parcels per China day (null = unlimited), cost, best provinces ---
+    Column("daily_capacity", Integer, nullable=True),
+    Column("cost_cents", Integer, nullable=True),
+    Column("provinces", JSON, nullable=True),
 )
 
 token_revocations = Table(  # every token of (role, subject) issued at or before revoked_at is refused

@@ -107,6 +107,28 @@ async def warehouse_status(request: Request) -> Response:
     return await _act(request, "ops", "-", "sent", work)
 
 
+async def carrier_capacity(request: Request) -> Response:
+    carrier = request.path_params["carrier"]
+    by = _int(await request.form(), "by")
+
+    async def work(actions: Any) -> None:
+        if by is None:
+            raise DomainError("by must be a whole number", field="by", code="invalid_field")
+        await actions.raise_carrier(carrier, by)
+
+    return await _act(request, "ops", "-", "sent", work)
+
+
+async def carrier_status(request: Request) -> Response:
+    carrier = request.path_params["carrier"]
+    active = (await request.form()).get("active") == "true"
+
+    async def work(actions: Any) -> None:
+        await actions.set_carrier(carrier, active)
+
+    return await _act(request, "ops", "-", "sent", work)
+
+
 async def verify(request: Request) -> Response:
     leader, order = request.path_params["leader"], request.path_params["order"]
     form = await request.form()
@@ -175,6 +197,8 @@ routes: list[BaseRoute] = [
     Route("/host/{room}/skus/{sku}/replenish", replenish, methods=["POST"]),
     Route("/host/{room}/skus/{sku}/presale", presale, methods=["POST"]),
     Route("/ops/warehouses/{code}/status", warehouse_status, methods=["POST"]),
+    Route("/ops/carriers/{carrier}/capacity", carrier_capacity, methods=["POST"]),
+    Route("/ops/carriers/{carrier}/status", carrier_status, methods=["POST"]),
     Route("/leader/{leader}/orders/{order}/verify", verify, methods=["POST"]),
     Route("/leader/{leader}/prospects/{visitor}", prospect_note, methods=["POST"]),
     Route("/leader/{leader}/rooms/{room}/questions", ask, methods=["POST"]),

@@ -127,6 +127,7 @@ class Projections:
             "warehouse_status_changed": (self._warehouse_status, m.stock.on_warehouse_status_changed,
                                          m.ops.on_warehouse_status_changed),
             "catalog_changed": (self._catalog_changed,),
+            "carrier_changed": (m.ops.on_carrier_changed,),
             "tokens_revoked": (self._tokens_revoked,),
         }
         for kind in (*GROWTH_KINDS, "order_accepted"):

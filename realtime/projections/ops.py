@@ -6,7 +6,11 @@ Definitions (the same whether folded from events or read from the tables, which 
 - backlog: parcels not cancelled that have not left their warehouse (`shipments.shipped_at` null).
 - outbound latency: mean of shipped_at − created_at over a warehouse's latest 200 shipped parcels.
 - carriers: parcels not cancelled per carrier, their share in basis points, and how many are now in `problem`,
-  `returned`, or flagged stuck (a stuck flag clears when the parcel moves on, is re-booked or cancelled).
+  `returned`, or flagged stuck (a stuck flag clears when the parcel moves on, is re-booked or cancelled); with
+  the capacity operations set (`carrier_changed`), the parcels given to it today (China day: +1 per new parcel
+  on the day it is planned, a re-booked parcel moving from its old carrier on the day it was created to its new
+  one today — `carrier_days.assigned`, which allocation books against), the bar's level (80% amber, 95% red)
+  and its exception rate (domain/carriers.py).
 - funnel: parcels not cancelled per state.
 - exceptions: held orders, stuck parcels, parcels in problem or returned, warehouses going down or coming back,
   stock alerts (a sale that empties a SKU in a warehouse), and delay notices posted or withdrawn. Each is decided
@@ -35,6 +39,8 @@ from typing import Any
 from sqlalchemy import String, and_, func, literal_column, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain import carriers as carrier_rules
+from domain.china_time import china_day
 from domain.tracking import ParcelState
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
@@ -133,6 +139,8 @@ class OpsView:
         self.shipped: dict[str, list[tuple[datetime, str, float]]] = {}  # warehouse -> (shipped_at, id, seconds)
         self.carriers: dict[str, list[int]] = {}  # carrier -> [parcels, problem, returned, stuck]
         self.stuck: dict[str, str] = {}  # shipment -> carrier, while flagged stuck
+        self.carrier_config: dict[str, tuple[int | None, bool]] = {}  # carrier -> (daily capacity, active)
+        self.day_use: dict[str, Counter[str]] = {}  # China day -> carrier -> parcels given to it that day
         self.funnel: Counter[str] = Counter()
         self.exceptions = Ring(capacity)
         self.due = DueParcels(at_risk_hours)
@@ -174,12 +182,14 @@ class OpsView:
     def on_shipment_planned(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         shipment, warehouse, carrier = record["shipment"], record["warehouse"], record["carrier"]
         parcel = self.open.get(shipment)
+        self._use(china_day(utc(record["at"])), carrier, 1)
         if parcel is None:  # a new parcel
             self.open[shipment] = OpenParcel(record["order"], warehouse, carrier, "created", record["at"])
             self.open_by_order.setdefault(record["order"], set()).add(shipment)
             self.funnel["created"] += 1
             self._count(carrier, "created", 1)
         else:  # re-booked: verified, or moved off a warehouse that went down; its state and age stay
+            self._use(china_day(utc(parcel.created_at)), parcel.carrier, -1)
             self.backlog[parcel.warehouse] -= 1
             self._count(parcel.carrier, parcel.state, -1)
             self._count(carrier, parcel.state, 1)
@@ -234,7 +244,14 @@ class OpsView:
         self._exception(seq, record, dirty)
         dirty.add("ops")
 
+    def on_carrier_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.carrier_config[record["carrier"]] = (record.get("daily_capacity"), bool(record.get("active", True)))
+        dirty.add("ops")
+
     # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _use(self, day: str, carrier: str, n: int) -> None:
+        self.day_use.setdefault(day, Counter())[carrier] += n
 
     def _count(self, carrier: str, state: str, n: int) -> None:
         counts = self._carrier(carrier)
@@ -324,17 +341,33 @@ class OpsView:
                 "late": late}
 
     def _carriers(self) -> list[dict[str, Any]]:
+        today = china_day(self.clock())
+        for day in [d for d in self.day_use if d < today]:  # yesterday's use counts for nothing today
+            del self.day_use[day]
+        used = self.day_use.get(today, Counter())
         live = {c: counts for c, counts in self.carriers.items() if counts[PARCELS] > 0}
         total = sum(counts[PARCELS] for counts in live.values())
-        return [{"carrier": c, "parcels": n[PARCELS], "share_bp": n[PARCELS] * 10_000 // total,
-                 "problem": n[PROBLEM], "returned": n[RETURNED], "stuck": n[STUCK]}
-                for c, n in sorted(live.items())]
+        shown = set(live) | set(self.carrier_config) | {c for c, n in used.items() if n}
+        views = []
+        for c in sorted(shown):
+            n = self.carriers.get(c) or [0, 0, 0, 0]
+            capacity, active = self.carrier_config.get(c, (None, True))
+            views.append({
+                "carrier": c, "parcels": n[PARCELS], "share_bp": n[PARCELS] * 10_000 // total if total else 0,
+                "problem": n[PROBLEM], "returned": n[RETURNED], "stuck": n[STUCK],
+                "daily_capacity": capacity, "used_today": used[c], "active": active,
+                "used_bp": carrier_rules.used_bp(used[c], capacity),
+                "load": str(carrier_rules.load_level(used[c], capacity)),
+                "exception_rate": carrier_rules.exception_rate(n[PARCELS], n[PROBLEM], n[RETURNED], n[STUCK]),
+            })
+        return views
 
     # --- load ------------------------------------------------------------------------------------------------
 
     async def load(self, conn: AsyncConnection, upto: int, now: datetime) -> None:
         await self._load_series(conn, minute_of(now) - SERIES_MINUTES + 1)
         await self._load_parcels(conn)
+        await self._load_carriers(conn, china_day(now))
         rows = (await conn.execute(_exceptions_query(upto, self.exceptions.items.maxlen or CAPACITY))).all()
         items = [item for seq, payload in rows if (item := exception_item(seq, payload))]
         self.exceptions.fill(items, complete=len(rows) < (self.exceptions.items.maxlen or CAPACITY))
@@ -387,3 +420,10 @@ class OpsView:
         for row in await conn.execute(select(s.c.shipment, s.c.carrier).where(live, s.c.stuck_at.is_not(None))):
             self.stuck[row.shipment] = row.carrier
             self._carrier(row.carrier)[STUCK] += 1
+
+    async def _load_carriers(self, conn: AsyncConnection, today: str) -> None:
+        c, cd = models.carriers, models.carrier_days
+        for row in await conn.execute(select(c.c.carrier, c.c.daily_capacity, c.c.available)):
+            self.carrier_config[row.carrier] = (row.daily_capacity, bool(row.available))
+        for row in await conn.execute(select(cd.c.carrier, cd.c.assigned).where(cd.c.day == today)):
+            self._use(today, row.carrier, row.assigned)

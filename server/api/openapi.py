@@ -143,12 +143,13 @@ KUAIDI100_FIELDS = {
 
 
 def _docs() -> dict[tuple[str, str], Doc]:
-    from server.api import growth, review
+    from server.api import carrier_capacity, growth, review
     from server.api.carriers import KdniaoPush, Kuaidi100Push
 
     return {
         **growth.docs(),
         **review.docs(),
+        **carrier_capacity.docs(),
         ("PUT", "/api/v1/warehouses/{code}"): Doc(_upsert(a.Warehouse), KEY, links={
             "SetWarehouseStatus": ("POST", "/api/v1/warehouses/{code}/status", {"code": _id("warehouse")})}),
         ("POST", "/api/v1/warehouses/{code}/status"): Doc({"200": a.WarehouseStatus}, KEY_OR_SCREEN),
@@ -219,6 +220,7 @@ def modules() -> list[Any]:
     """Every API router, in the order its routes match (liveroom/app.py mounts them from here)."""
     from server.api import (
         admin,
+        carrier_capacity,
         carriers,
         catalog,
         coupons,
@@ -233,7 +235,8 @@ def modules() -> list[Any]:
         visits,
     )
 
-    return [catalog, coupons, questions, visits, orders, carriers, reads, growth, kit, reminders, notices, review,
+    return [catalog, coupons, questions, visits, orders, carriers, carrier_capacity, reads, growth, kit, reminders,
+            notices, review,
             admin]
 
 

@@ -16,7 +16,7 @@ from server.api.catalog import AdjustBody, StatusBody
 from server.api.errors import ApiError, from_validation
 from server.api.orders import VerifyBody
 from server.context import AppContext
-from server.services import catalog, growth, kit, order_changes, questions, review
+from server.services import carrier_capacity, catalog, growth, kit, order_changes, questions, review
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,6 +50,14 @@ class ScreenActions:
     async def set_warehouse(self, code: str, active: bool) -> None:
         body = _valid(StatusBody, {"active": active})
         await catalog.warehouse_status(self.app, code, body.active)
+
+    async def raise_carrier(self, carrier: str, by: int) -> None:
+        """The ops wall's +N on a carrier's daily capacity."""
+        await carrier_capacity.raise_capacity(self.app, carrier, by)
+
+    async def set_carrier(self, carrier: str, active: bool) -> None:
+        """Mark a carrier down (no parcels until it is up) or up."""
+        await carrier_capacity.set_active(self.app, carrier, active)
 
     async def verify(self, leader: str, order: str, fields: dict[str, str]) -> None:
         body = _valid(VerifyBody, fields)

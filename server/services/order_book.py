@@ -47,6 +47,7 @@ class OrderBook:
     gmv: dict[tuple[str, str], int]
     carrier_load: Counter[str]
     unavailable: frozenset[str]
+    capacity: dict[str, int | None] = field(default_factory=dict)  # daily capacity set by operations
     coupons: dict[tuple[str, str], growth.Coupon] = field(default_factory=dict)
     completions: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)
     task_bonuses: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class OrderBook:
             gmv=self.gmv,
             carrier_load=self.carrier_load,
             unavailable=self.unavailable,
-            policy=policy,
+            policy=policy.with_capacity(self.capacity),
             coupons=self.coupons,
             completions=self.completions,
             task_bonuses=self.task_bonuses,
@@ -138,7 +139,7 @@ _COMPLETIONS = (
     )
 )
 _CARRIER_DAYS = select(models.carrier_days).where(_any_of(models.carrier_days.c.day))
-_UNAVAILABLE = select(models.carriers.c.carrier).where(models.carriers.c.available.is_(False))
+_CARRIERS = select(models.carriers.c.carrier, models.carriers.c.available, models.carriers.c.daily_capacity)
 
 
 async def load_book(tx: Tx, requests: Sequence[ordering.OrderRequest]) -> OrderBook:
@@ -182,9 +183,11 @@ async def load_book(tx: Tx, requests: Sequence[ordering.OrderRequest]) -> OrderB
     days = {day for r in requests if (day := _day_or_none(r.at or tx.now))}
     for row in await rows(_CARRIER_DAYS, days):
         load[row.carrier] += row.assigned
-    unavailable = frozenset(row.carrier for row in await rows(_UNAVAILABLE))
+    carriers = list(await rows(_CARRIERS))
+    unavailable = frozenset(row.carrier for row in carriers if not row.available)
     book = OrderBook(
-        existing, rooms, skus, levels, warehouses, links, bindings, leaders, deals, gmv, load, unavailable
+        existing, rooms, skus, levels, warehouses, links, bindings, leaders, deals, gmv, load, unavailable,
+        {row.carrier: row.daily_capacity for row in carriers},
     )
     await _load_growth(book, rows, requests, room_ids)
     return book

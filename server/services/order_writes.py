@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Integer, bindparam, or_, select, update
 
 from domain import ordering
 from domain.china_time import china_day
@@ -14,7 +14,7 @@ from server.services import catalog_rows, ledger, order_growth_rows, stock_rows
 from server.services.order_book import OrderBook
 from server.services.stock_rows import StockGuardTripped
 from store import models
-from store.sql import accumulate, guarded_update, insert_many, upsert
+from store.sql import accumulate, guarded_update, insert_many, insert_missing, upsert
 from store.uow import Tx
 
 
@@ -169,6 +169,27 @@ async def add_board(tx: Tx, delta: dict[tuple[str, str], Counter[str]]) -> None:
     await accumulate(tx.conn, models.room_leaders, rows, ["room", "leader"], columns)
 
 
+_cd, _c = models.carrier_days, models.carriers
+_CAPACITY = select(_c.c.daily_capacity).where(_c.c.carrier == _cd.c.carrier).scalar_subquery()
+_N = bindparam("n", type_=Integer)
+# assigned += n only while the carrier's daily capacity allows it (none set: unlimited; giving back: always).
+_TAKE = (
+    update(_cd)
+    .where(_cd.c.carrier == bindparam("k_carrier"), _cd.c.day == bindparam("k_day"),
+           or_(_N <= 0, _CAPACITY.is_(None), _cd.c.assigned + _N <= _CAPACITY))
+    .values(assigned=_cd.c.assigned + _N)
+)
+
+
 async def add_carrier_days(tx: Tx, delta: Counter[tuple[str, str]]) -> None:
-    rows = [{"carrier": c, "day": d, "assigned": n} for (c, d), n in sorted(delta.items()) if n]
-    await accumulate(tx.conn, models.carrier_days, rows, ["carrier", "day"], ["assigned"])
+    """Count the parcels given to each carrier per China day: a guarded increment, `assigned + n <= capacity`
+    (issue 13: capacity is a shared counter), so no writer anywhere takes a carrier past its capacity — the rules
+    decided within it, and a row that does not match trips the guard and rolls the batch back."""
+    changed = sorted((key, n) for key, n in delta.items() if n)
+    if not changed:
+        return
+    await insert_missing(tx.conn, _cd, [{"carrier": c, "day": d, "assigned": 0} for (c, d), _ in changed],
+                         ["carrier", "day"])
+    rows = [{"k_carrier": c, "k_day": d, "n": n} for (c, d), n in changed]
+    if not await guarded_update(tx.conn, _TAKE, rows):
+        raise StockGuardTripped("a carrier's daily capacity was reached under the writer")

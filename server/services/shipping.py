@@ -69,23 +69,25 @@ class CarrierDesk:
     unavailable: frozenset[str]
     load: Counter[str]
     day: str
+    capacity: dict[str, int | None] = field(default_factory=dict)  # daily capacity set by operations
     delta: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @classmethod
     async def load_for(cls, tx: Tx) -> CarrierDesk:
         rows = await tx.conn.execute(select(models.warehouses))
         warehouses = {r.code: catalog_rows.warehouse(r) for r in rows}
-        unavailable = frozenset(r.carrier for r in await tx.conn.execute(
-            select(models.carriers.c.carrier).where(models.carriers.c.available.is_(False))))
+        carriers = list(await tx.conn.execute(select(models.carriers)))
+        unavailable = frozenset(r.carrier for r in carriers if not r.available)
         day = china_day(tx.now)
         load: Counter[str] = Counter({r.carrier: r.assigned for r in await tx.conn.execute(
             select(models.carrier_days).where(models.carrier_days.c.day == day))})
-        return cls(warehouses, unavailable, load, day)
+        return cls(warehouses, unavailable, load, day, {r.carrier: r.daily_capacity for r in carriers})
 
     def choose(self, consignee: Consignee, parcels: Sequence[Parcel],
                policy: routing.CarrierPolicy) -> list[Parcel]:
         """Carriers for the parcels (domain rules), without booking them: a refusal here changes nothing."""
         load = Counter(self.load)
+        policy = policy.with_capacity(self.capacity)
         chosen = []
         for parcel in parcels:
             carrier = routing.choose_carrier(consignee.destination, self.warehouses[parcel.warehouse],

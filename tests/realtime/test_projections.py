@@ -288,8 +288,10 @@ def test_a_parcel_leaves_the_backlog_on_its_first_move_and_counts_its_outbound_l
         (0, 5_400.0, 1)
     ]
     assert ops["funnel"]["created"] == 0 and ops["funnel"]["collected"] == 1
-    assert ops["carriers"] == [
-        {"carrier": "SF", "parcels": 1, "share_bp": 10_000, "problem": 0, "returned": 0, "stuck": 0}
+    keys = ("carrier", "parcels", "share_bp", "problem", "returned", "stuck", "used_today", "daily_capacity")
+    assert [{k: c[k] for k in keys} for c in ops["carriers"]] == [
+        {"carrier": "SF", "parcels": 1, "share_bp": 10_000, "problem": 0, "returned": 0, "stuck": 0,
+         "used_today": 1, "daily_capacity": None}
     ]
     mine = views.snapshot("leader:lead-a")
     assert mine is not None and mine["orders"][0]["parcels"][0]["state"] == "collected"

@@ -15,6 +15,7 @@ from growth_seed import check_growth_answers
 from seed import KDNIAO_APPKEY, KUAIDI100_SALT, order_body, seed_catalog, share_code
 
 from server.api import answers, review_answers
+from server.api.carrier_capacity import CarrierView, CarrierViews
 from server.api.openapi import document
 
 BEIJING = "%Y-%m-%d %H:%M:%S"
@@ -39,6 +40,19 @@ class Checked:
         model.model_validate_json(response.content)  # strict, extra="forbid": raises on any difference
         self.seen.add((method.lower(), template))
         return dict(response.json())
+
+
+async def check_carrier_answers(api: Checked) -> None:
+    """PUT /api/v1/carriers/{carrier} answers one carrier, GET /api/v1/carriers a JSON array of them."""
+    await api.call("PUT", "/api/v1/carriers/zto", "/api/v1/carriers/{carrier}", CarrierView, 200,
+                   json={"daily_capacity": 500, "cost_cents": 320, "provinces": ["浙江"], "active": True})
+    response = await api.client.get("/api/v1/carriers")
+    assert response.status_code == 200
+    operation = api.document["paths"]["/api/v1/carriers"]["get"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/CarrierViews")
+    listed = CarrierViews.model_validate_json(response.content).root
+    assert [c.carrier for c in listed if c.carrier == "ZTO"] == ["ZTO"]
+    api.seen.add(("get", "/api/v1/carriers"))
 
 
 def kdniao_form(waybill: str, at: str) -> dict[str, str]:
@@ -334,6 +348,7 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
     await api.call("DELETE", "/api/v1/notices/n-1", "/api/v1/notices/{notice}", a.Notice, 200)
 
     await check_growth_answers(api, service)
+    await check_carrier_answers(api)
 
     every = {(m, p) for p, ops in api.document["paths"].items() for m in ops}
     assert every - api.seen == set()

@@ -49,6 +49,8 @@ API_ROUTES = [
     ("get", "/api/v1/visitors/{visitor}/path"),
     ("post", "/api/v1/notices"),
     ("delete", "/api/v1/notices/{notice}"),
+    ("put", "/api/v1/carriers/{carrier}"),
+    ("get", "/api/v1/carriers"),
 ]
 
 

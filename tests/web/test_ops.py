@@ -203,7 +203,8 @@ async def test_a_problem_parcel_counts_against_its_carrier_and_enters_the_feed(
     await item.wait_for(timeout=SEE)
     await wait_text(page, "#kpi-exceptions", "1")
     carrier = page.locator(f"tr[data-carrier='{shipment['carrier']}'] td.bad")
-    assert await carrier.inner_text() == "1"
+    assert await carrier.locator(".exc-n").inner_text() == "1"
+    assert await carrier.locator(".exc-rate").inner_text() == "100.0%"  # its one parcel: the live exception rate
 
 
 async def test_marking_a_warehouse_down_from_the_page_shows_it_down_and_an_outage(
@@ -269,6 +270,8 @@ async def busy_room(live: LiveServer) -> None:
     with several carriers, and trouble of every kind the wall reports."""
     seed = SeedClient(live.http)
     codes = [await share_code(seed, leader) for leader in ("lead-a", "lead-b", "lead-c")]
+    for carrier, capacity in (("SF", 110), ("ZTO", 70), ("YTO", 400)):  # bars in green, amber and red
+        await live.http.put(f"/api/v1/carriers/{carrier}", json={"daily_capacity": capacity})
     for sku, warehouse, units in (
         ("tea", "SH", 600),
         ("tea", "GZ", 600),
@@ -396,3 +399,39 @@ async def test_parcels_at_risk_and_late_show_per_warehouse_as_time_passes(browse
         en = await ops_page(browser, live, lang="en")
         headers = await en.locator(".wh-table th").all_inner_texts()
         assert "At risk" in headers and "Late" in headers
+# --- carrier capacity (issue 13) ----------------------------------------------------------------------------------
+
+
+async def test_the_carrier_bar_turns_amber_without_a_reload_when_orders_pass_80_percent(
+    browser: Any, live: LiveServer
+) -> None:
+    assert (await live.http.put("/api/v1/carriers/SF", json={"daily_capacity": 5})).status_code == 200
+    page = await ops_page(browser, live)
+    row = page.locator("tr[data-carrier='SF']")
+    await row.wait_for(timeout=SEE)
+    assert await row.get_attribute("data-load") == "ok"
+    for i in range(3):  # 3 of 5: 60%, still green
+        await place(live, f"cap-{i}", [("tea", 1)])  # Guangzhou buyers go next-day: SF
+    await page.locator("tr[data-carrier='SF'] .cap-used", has_text="3").wait_for(timeout=SEE)
+    assert await row.get_attribute("data-load") == "ok"
+    await place(live, "cap-3", [("tea", 1)])  # 4 of 5: 80%
+    await page.locator("tr[data-carrier='SF'][data-load='amber'] .cap-amber").wait_for(timeout=SEE)
+    # Drawn amber (--low, the wall's amber) once its colour has eased in.
+    await page.wait_for_function(
+        "getComputedStyle(document.querySelector(\"tr[data-carrier='SF'] .cap-bar i\")).backgroundColor"
+        " === 'rgb(242, 162, 58)'", timeout=SEE)
+
+
+async def test_raising_a_carriers_capacity_and_marking_it_down_from_the_wall(browser: Any, live: LiveServer) -> None:
+    assert (await live.http.put("/api/v1/carriers/ZTO", json={"daily_capacity": 100})).status_code == 200
+    page = await ops_page(browser, live, lang="en")
+    row = page.locator("tr[data-carrier='ZTO']")
+    await row.get_by_role("button", name="+30").click()
+    await page.locator("tr[data-carrier='ZTO'] .cap-of", has_text="/130").wait_for(timeout=SEE)
+    await row.get_by_role("button", name="Down").click()
+    await row.get_by_role("button", name="Confirm: ZTO Express down?").click()
+    await page.locator("tr.cr-down[data-carrier='ZTO']").wait_for(timeout=SEE)
+    listed = {c["carrier"]: c for c in (await live.http.get("/api/v1/carriers")).json()}
+    assert (listed["ZTO"]["daily_capacity"], listed["ZTO"]["active"]) == (130, False)
+    await row.get_by_role("button", name="Up").click()
+    await page.locator("tr[data-carrier='ZTO']:not(.cr-down)").wait_for(timeout=SEE)

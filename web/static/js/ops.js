@@ -100,16 +100,22 @@
 
   // --- mark down: click once to arm, again within a few seconds to send -----------------------------------
 
-  var armed = null;  // {warehouse, until}
+  var armed = null;  // {key, until}: the warehouse ("w:GZ") or carrier ("c:ZTO") whose down button is armed
+
+  function keyOf(form) {
+    var row = form.closest("[data-warehouse], [data-carrier]");
+    if (!row) return null;
+    return row.dataset.warehouse ? "w:" + row.dataset.warehouse : "c:" + row.dataset.carrier;
+  }
 
   function showArmed() {
     if (armed && Date.now() >= armed.until) armed = null;
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-      var row = form.closest("[data-warehouse]");
+      var key = keyOf(form);
       var button = form.querySelector("button");
-      if (!row || !button) return;
+      if (!key || !button) return;
       if (!button.dataset.label) button.dataset.label = button.textContent;
-      var on = armed !== null && armed.warehouse === row.dataset.warehouse;
+      var on = armed !== null && armed.key === key;
       button.textContent = on ? form.dataset.confirm : button.dataset.label;
       button.classList.toggle("armed", on);
     });
@@ -119,15 +125,14 @@
   document.addEventListener("htmx:confirm", function (event) {
     var form = event.detail.elt;
     if (!form.dataset || !form.dataset.confirm) return;
-    var row = form.closest("[data-warehouse]");
-    var warehouse = row ? row.dataset.warehouse : "";
-    if (armed && armed.warehouse === warehouse && Date.now() < armed.until) {
+    var key = keyOf(form) || "";
+    if (armed && armed.key === key && Date.now() < armed.until) {
       armed = null;
       showArmed();
       return;
     }
     event.preventDefault();
-    armed = { warehouse: warehouse, until: Date.now() + 5000 };
+    armed = { key: key, until: Date.now() + 5000 };
     showArmed();
     setTimeout(showArmed, 5100);
   });
