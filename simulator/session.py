@@ -9,7 +9,8 @@ drain, or when stopped.
 This module composes the parts, each in a module of its own: the clocks and the timeline (timeline.py), what
 the session knows of the world (world.py), the buyers (buyers.py), the carriers' pushes (pushes.py), the
 warehouse outage (outages.py), restocking (restock.py), the viewers and recruits (growth.py), the leaders' prospects
-and questions (community.py) and the screen (display.py).
+and questions (community.py), the night after the pulse — carriers' capacity, the delay notice (promo.py, planned in
+promo_plan.py) — and the screen (display.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from simulator.growth import Growth
 from simulator.growth_catalog import room_growth
 from simulator.outages import Outages
 from simulator.plan import OrderPlanner, PlannedOrder, Rhythm
+from simulator.promo import AfterThePulse
+from simulator.promo_plan import room_promo, seconds_for
 from simulator.pushes import CarrierPushes
 from simulator.restock import Restocking
 from simulator.stats import Stats
@@ -85,6 +88,8 @@ class Session:
         self.restock = Restocking(config, self.api, self.stats, self.clock, self.world, self.pushes)
         self.growth = Growth(config, self.api, self.stats, self.clock)
         self.community = Community(config, self.api, self.stats, self.clock, self.growth)
+        self.promo = AfterThePulse(config, self.api, self.stats, self.clock, self.rhythm)
+        self.outages.ops = self.promo
         self.buyers.growth = self.growth
         self.growth.visit = self.buyers.visit
         self.planner: OrderPlanner | None = None
@@ -189,17 +194,21 @@ class Session:
                 catalog,
                 now - ON_AIR_BEFORE,
                 max(4.0, 2 * expected_hours + ON_AIR_BEFORE.total_seconds() / 3600),
-                room_growth(self.cfg.min_watch_s),
+                room_growth(self.cfg.min_watch_s) | room_promo(self.cfg.orders),
             )
             if await self.clock.unless_stopped(loading) is None:
                 return False
             shared = self.clock.now() - ON_AIR_BEFORE.total_seconds()
             if await self.clock.unless_stopped(self.growth.load(catalog, shared)) is None:
                 return False
+            if await self.clock.unless_stopped(self.promo.setup_carriers()) is None:
+                return False
         except CatalogError as error:
             self.ended = "catalog refused"
             self.stats.error(str(error))
             return False
+        for refused in catalog.refused:  # a room field this server does not take yet (422): left out
+            self.stats.unavailable[f"room.{refused}"] += 1
         self.world.catalog = catalog
         self.community.leaders = list(catalog.popularity)
         busiest = catalog.by_id[catalog.popularity[0]]
@@ -210,6 +219,8 @@ class Session:
         )
         self.planner = OrderPlanner(catalog, self.rhythm, self.cfg.seed, self.cfg.run)
         self.clock.begin()
+        # Refunds dated after the session's last orders are sent just before them (its end on the wall clock).
+        self.buyers.latest = self.clock.t0 + 0.97 * seconds_for(self.rhythm, self.cfg.orders)
         self.loops = [
             asyncio.create_task(c)
             for c in (
@@ -218,6 +229,7 @@ class Session:
                 self._watchdog(),
                 self.growth.run(),
                 self.community.run(),
+                self.promo.watch_carriers(),
             )
         ]
         return not self.clock.stopped
