@@ -151,7 +151,7 @@ def promo_lines(stats: Stats) -> list[tuple[str, str]]:
     )
     reasons = " · ".join(f"{r} {n:,}" for r, n in stats.refund_reasons.most_common(5))
     late = f"{stats.refunds_late:,} days after the parcel"
-    lines.append(("refunds after", f"{late} · {reasons}" if reasons else late))
+    lines.append(("refunds after", f"{late} · all by reason: {reasons}" if reasons else late))
     return lines
 
 

@@ -4,8 +4,9 @@ forecast setting, the delay notice ops posts when a warehouse goes down, and the
 after the parcels arrived (their reasons, and when the session sends them on its accelerated clock).
 
 The tight carrier's capacity is sized on the session's rhythm: today's parcels already counted, plus what the
-express share of the orders placed by the middle of a pitch would give it, so that it runs out mid-pulse and the
-server sends the overflow to the carriers with room.
+express share of the orders placed by the middle of the first pitch would give it, so that it runs out mid-pulse
+and the server sends the overflow to the carriers with room. A long session (the demo's) has its outage within its
+first few minutes, so the review has one to show early.
 """
 
 from __future__ import annotations
@@ -66,16 +67,10 @@ def seconds_for(rhythm: Rhythm, orders: int) -> float:
     return high
 
 
-def tight_pulse(rhythm: Rhythm, orders: int) -> int:
-    """The pitch during which the tight carrier runs out: the second when the session has one, else the first
-    (so the screens first show the shares as configured, then the overflow)."""
-    return 1 if orders_by(rhythm, 2 * rhythm.cycle) <= orders else 0
-
-
 def tight_capacity(rhythm: Rhythm, orders: int, used_today: int = 0) -> int:
-    """The tight carrier's daily capacity: full by the middle of its pitch (today's earlier parcels included)."""
-    pulse = tight_pulse(rhythm, orders)
-    middle = pulse * rhythm.cycle + rhythm.cycle - rhythm.pulse / 2
+    """The tight carrier's daily capacity: full by the middle of the first pitch (today's earlier parcels
+    included), so the screens show the shares as configured in the calm before it, then the overflow."""
+    middle = rhythm.cycle - rhythm.pulse / 2
     expected = min(float(orders), orders_by(rhythm, middle))
     return max(0, used_today) + max(3, round(TIGHT_PARCELS_PER_ORDER * expected))
 
@@ -95,6 +90,19 @@ def carrier_bodies(rhythm: Rhythm, orders: int, used_today: dict[str, int]) -> d
         )
         bodies[setup.carrier] = setup.body(capacity)
     return bodies
+
+
+# --- the warehouse outage ------------------------------------------------------------------------------------
+
+OUTAGE_FROM, OUTAGE_UNTIL = 0.35, 0.60  # of the orders placed
+OUTAGE_DOWN_BY = 600  # ... but a long session (the demo) has it within its first few minutes
+OUTAGE_ORDERS_MAX = 900  # and over after at most this many orders
+
+
+def outage_window(orders: int) -> tuple[int, int]:
+    """The order indexes at which the outage warehouse goes down and comes back."""
+    down = max(1, min(int(orders * OUTAGE_FROM), OUTAGE_DOWN_BY))
+    return down, max(down + 1, min(int(orders * OUTAGE_UNTIL), down + OUTAGE_ORDERS_MAX))
 
 
 # --- the room ------------------------------------------------------------------------------------------------

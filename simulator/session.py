@@ -44,14 +44,13 @@ from simulator.growth_catalog import room_growth
 from simulator.outages import Outages
 from simulator.plan import OrderPlanner, PlannedOrder, Rhythm
 from simulator.promo import AfterThePulse
-from simulator.promo_plan import room_promo, seconds_for
+from simulator.promo_plan import outage_window, room_promo, seconds_for
 from simulator.pushes import CarrierPushes
 from simulator.restock import Restocking
 from simulator.stats import Stats
 from simulator.timeline import Timeline
 from simulator.world import World
 
-OUTAGE_FROM, OUTAGE_UNTIL = 0.35, 0.60  # of the orders placed
 # The room has been on air (and its leaders' codes shared) this long when the session starts: viewers' heartbeats
 # are dated back on their own clock (viewing.py), so the first viewers can have watched a while already.
 ON_AIR_BEFORE = timedelta(minutes=30)
@@ -237,7 +236,7 @@ class Session:
     async def _feed(self) -> None:
         assert self.planner is not None
         total = self.cfg.orders
-        down_at, up_at = max(1, int(total * OUTAGE_FROM)), max(2, int(total * OUTAGE_UNTIL))
+        down_at, up_at = outage_window(total)
         check_every = max(20, total // 20)
         for index in range(total):
             planned = self.growth.reroute(self.planner.next())

@@ -34,13 +34,13 @@ from simulator.promo_plan import (
     carrier_bodies,
     orders_by,
     outage_notice,
+    outage_window,
     plan_late_refund,
     room_promo,
     roomy_capacity,
     seconds_for,
     send_at,
     tight_capacity,
-    tight_pulse,
 )
 
 SIGNED = datetime(2026, 12, 12, 21, 0, tzinfo=UTC)
@@ -54,16 +54,18 @@ def test_the_tight_carrier_runs_out_in_the_middle_of_a_pitch(orders: int, rate: 
     rhythm = Rhythm.for_session(orders, rate)
     capacity = tight_capacity(rhythm, orders)
     full_at = seconds_for(rhythm, round(capacity / TIGHT_PARCELS_PER_ORDER))  # the order that fills it
-    pulse = rhythm.pulse_at(full_at)
-    assert pulse == tight_pulse(rhythm, orders)
-    start = pulse * rhythm.cycle + rhythm.cycle - rhythm.pulse
+    assert rhythm.pulse_at(full_at) == 0  # the first pitch
+    start = rhythm.cycle - rhythm.pulse
     assert start + 0.3 * rhythm.pulse <= full_at <= start + 0.7 * rhythm.pulse  # mid-pitch, not at its edges
     assert capacity < TIGHT_PARCELS_PER_ORDER * orders  # the session does run it out
 
 
-def test_a_long_session_fills_the_tight_carrier_in_its_second_pitch_a_short_one_in_its_first() -> None:
-    assert tight_pulse(Rhythm.for_session(50_000, 4.0), 50_000) == 1
-    assert tight_pulse(Rhythm(rate=10.0, cycle=10.0, pulse=2.5), 40) == 0
+@pytest.mark.parametrize(("orders", "window"), [(150, (52, 90)), (1_000, (350, 600)), (50_000, (600, 1_500))])
+def test_the_warehouse_goes_down_a_third_into_the_session_or_within_its_first_few_minutes(
+    orders: int, window: tuple[int, int]
+) -> None:
+    assert outage_window(orders) == window
+    assert outage_window(1) == (1, 2) and outage_window(2) == (1, 2)
 
 
 def test_capacity_is_on_top_of_the_parcels_the_carrier_already_took_today() -> None:
