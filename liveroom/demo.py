@@ -1,8 +1,8 @@
-"""`make demo`: the server and the simulator together, and the four screens' links, until Ctrl-C.
+"""`make demo`: the server and the simulator together, and the screens' links, until Ctrl-C.
 
 Runs `liveroom serve` and `liveroom simulate` as two processes (the simulator drives the server only through its
-public API), waits until the live room has orders, prints the host, leader, ops and buyer-tracking links with their
-tokens, and stops both cleanly on Ctrl-C.
+public API), waits until the live room has orders, prints the host, leader, ops, buyer-tracking and post-live review
+links with their tokens, and stops both cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def _links(base: str, env: dict[str, str], run: str) -> list[tuple[str, str]]:
         ("团长实时榜 leader leaderboard", f"{base}/leader/{leader}?token={tokens.mint(secret, 'leader', leader)}"),
         ("运营作战室 ops war room", f"{base}/ops?token={tokens.mint(secret, 'ops', '-')}"),
         ("买家物流跟踪 buyer tracking", order["tracking_url"]),
+        ("复盘 post-live review", f"{base}/review/{ROOM}?token={tokens.mint(secret, 'ops', '-')}"),
     ]
 
 
@@ -94,7 +95,7 @@ def main() -> int:
             "LIVEROOM_DEMO_ORDERS", "50000"), "--run", run, "--quiet"), env=env)
         links = _links(base, env, run)
         width = max(len(title) for title, _ in links)
-        print("\n  liveroom is live — open the four screens (Ctrl-C stops the server and the simulator):\n",
+        print("\n  liveroom is live — open the screens (Ctrl-C stops the server and the simulator):\n",
               flush=True)
         for title, url in links:
             print(f"  {title:<{width}}  {url}", flush=True)

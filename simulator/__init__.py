@@ -4,7 +4,9 @@ It loads a catalog (five warehouses, a dozen SKUs, the leaders, one room with ra
 deals), then plays the session: visitors open leaders' links (a power law), orders arrive in pulses when the
 host pitches a SKU, some addresses need verification, carriers push Kdniao and Kuaidi100 events on an
 accelerated clock, a few parcels get stuck or returned, a few buyers ask for refunds, and a warehouse goes down
-for a while. Deterministic with its seed.
+for a while. After the pulse (issue 13): one carrier's daily capacity runs out mid-pitch while the others have
+room, the room promises shipping by payment time, ops posts a delay notice while the warehouse is down, and
+refunds come in the days after on the accelerated clock. Deterministic with its seed.
 """
 
 from __future__ import annotations

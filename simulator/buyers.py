@@ -1,11 +1,12 @@
 """The buyers: visitors open leaders' links and order; a sold-out line is mostly swapped for another SKU of the
-same shelf; leaders fix held orders; some buyers cancel, some ask for a refund after their parcel is signed."""
+same shelf; leaders fix held orders; some buyers cancel, some ask for a refund after their parcel is signed, a
+few more in the days after (on the accelerated clock), and many whose parcel got stuck give up on it."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -15,6 +16,7 @@ from simulator.client import Api, answer_of, error_code
 from simulator.config import SimConfig
 from simulator.growth_catalog import choose_coupon
 from simulator.plan import PlannedOrder
+from simulator.promo_plan import LateRefund, plan_late_refund, send_at
 from simulator.pushes import CarrierPushes
 from simulator.stats import Stats
 from simulator.timeline import Timeline
@@ -33,7 +35,10 @@ class Buyers:
         self.cfg, self.api, self.stats, self.clock, self.world = cfg, api, stats, clock, world
         self.pushes = pushes
         pushes.on_signed = self.signed
+        pushes.on_stuck = self.stuck
         self.growth: Growth | None = None  # the viewers and the coupons (set by the session)
+        self.latest: float | None = None  # loop time: refunds dated after it are sent just before (the session)
+        self.dates_refunds = True  # until the server refuses a refund's `at`
 
     async def visit(self, visitor: str, code: str, at: datetime | None = None) -> None:
         body = {"visitor": visitor, "code": code} | ({"at": at.isoformat()} if at is not None else {})
@@ -191,17 +196,43 @@ class Buyers:
         else:
             self.stats.error(f"cancel {state.planned.order}: {response.status_code} {response.text[:160]}")
 
-    # --- after the parcel is signed ------------------------------------------------------------------------
+    # --- after the parcel is signed (or stuck) ---------------------------------------------------------------
 
     def signed(self, state: OrderState) -> None:
-        """A parcel of the order was signed: a buyer fated to ask for a refund does so a little later."""
-        if not state.planned.fate.refund or state.refund_planned:
+        """A parcel of the order was signed: a buyer fated to ask for a refund does so a little later; a few
+        others in the days after."""
+        if state.refund_planned:
+            return
+        if not state.planned.fate.refund:
+            self._plan_late(state, stuck=False)
             return
         state.refund_planned = True
         order = state.planned.order
         self.clock.schedule(
             self.clock.after_sim_minutes(_uniform(order, "refund", 10, 60)), self._open_refund, state
         )
+
+    def stuck(self, state: OrderState) -> None:
+        """A parcel of the order got stuck: many of its buyers give up and ask for their money days later."""
+        if not state.refund_planned:
+            self._plan_late(state, stuck=True)
+
+    def _plan_late(self, state: OrderState, *, stuck: bool) -> None:
+        planned = state.planned
+        if state.status == "cancelled" or state.total_cents <= 0:
+            return
+        late = plan_late_refund(self.cfg.seed, planned.order, planned.index, self.clock.sim_now(), stuck=stuck)
+        if late is None:
+            return
+        state.refund_planned = True
+        self.clock.schedule(self._when(late.at, f"{planned.order}:late-send"), self._late_refund, state, late)
+
+    def _when(self, at: datetime, key: str) -> float:
+        """The loop time something dated `at` on the accelerated clock is sent: at its time, or late in the
+        session when its time falls after the session's end."""
+        planned = self.clock.wall_at(at)
+        latest = self.latest if self.latest is not None else planned
+        return send_at(planned, self.clock.now(), latest, random.Random(f"{self.cfg.seed}:{key}"))
 
     async def _open_refund(self, state: OrderState) -> None:
         order = state.planned.order
@@ -212,20 +243,47 @@ class Buyers:
             else max(1, state.total_cents * rng.randint(20, 50) // 100)
         )
         body = {"kind": "refund", "amount_cents": amount, "reason": rng.choice(REFUND_REASONS)}
-        response = await self.api.post(f"/api/v1/orders/{order}/after-sales", body)
-        if response is None:
+        after_sale = await self._ask_refund(order, body)
+        if after_sale is not None:
+            self.clock.schedule(
+                self.clock.after_sim_minutes(rng.uniform(10, 60)),
+                self._resolve_refund,
+                after_sale,
+                state.planned.fate.approve,
+            )
+
+    async def _late_refund(self, state: OrderState, late: LateRefund) -> None:
+        """A refund dated days after the parcel arrived (or got stuck), on the accelerated clock."""
+        order = state.planned.order
+        amount = max(1, min(state.total_cents, round(state.total_cents * late.share)))
+        body = {"kind": "refund", "amount_cents": amount, "reason": late.reason}
+        after_sale = await self._ask_refund(order, body, late.at)
+        if after_sale is None:
             return
+        self.stats.refunds_late += 1
+        minutes = _uniform(order, "late-resolve", 60, 600)
+        when = self._when(late.at + timedelta(minutes=minutes), f"{order}:late-resolve")
+        self.clock.schedule(when, self._resolve_refund, after_sale, late.approve)
+
+    async def _ask_refund(self, order: str, body: dict[str, Any], at: datetime | None = None) -> str | None:
+        """Open the refund; dated `at` while the server takes a date for it (a 422 naming `at`: sent again
+        without, and no date from then on). The after-sale's id, or None."""
+        path = f"/api/v1/orders/{order}/after-sales"
+        dated = at is not None and self.dates_refunds
+        response = await self.api.post(path, body | ({"at": at.isoformat()} if dated and at else {}))
+        if dated and response is not None and response.status_code == 422 and error_field(response) == "at":
+            self.dates_refunds = False
+            response = await self.api.post(path, body)
+        if response is None:
+            return None
         if response.status_code not in (200, 201):
             self.stats.error(f"refund {order}: {response.status_code} {response.text[:160]}")
-            return
+            return None
         self.stats.refunds_opened += 1
-        after_sale = str(response.json()["after_sale"])
-        self.clock.schedule(
-            self.clock.after_sim_minutes(rng.uniform(10, 60)), self._resolve_refund, state, after_sale
-        )
+        self.stats.refund_reasons[str(body["reason"])] += 1
+        return str(response.json()["after_sale"])
 
-    async def _resolve_refund(self, state: OrderState, after_sale: str) -> None:
-        approved = state.planned.fate.approve
+    async def _resolve_refund(self, after_sale: str, approved: bool) -> None:
         response = await self.api.post(f"/api/v1/after-sales/{after_sale}/resolve", {"approved": approved})
         if response is None:
             return
@@ -236,6 +294,10 @@ class Buyers:
             self.stats.refunds_approved += 1
         else:
             self.stats.refunds_rejected += 1
+
+
+def error_field(response: httpx.Response) -> str:
+    return str(answer_of(response).get("field") or "")
 
 
 def coupon_refused(response: httpx.Response) -> bool:

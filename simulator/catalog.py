@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.client import Api
+from simulator.client import Api, answer_of
 from simulator.people import Leader, make_leaders
 
 
@@ -126,6 +126,7 @@ class Catalog:
     codes: dict[str, str] = field(default_factory=dict)  # leader → share code
     stock: dict[tuple[str, str], int] = field(default_factory=dict)  # (sku, warehouse) → units put on hand
     deals: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # optional room fields the server refused (422)
 
     @property
     def by_id(self) -> dict[str, Leader]:
@@ -184,6 +185,30 @@ class CatalogError(RuntimeError):
     pass
 
 
+OPTIONAL_ROOM_FIELDS = ("forecast", "ship_promise")  # dropped from the room's PUT if the server refuses them
+
+
+def refused_field(body: dict[str, Any], status: int, answer: dict[str, Any]) -> str | None:
+    """The optional room field a 422 names (`forecast`, `ship_promise[0].paid_before` → `ship_promise`), when the
+    body carries it: the room is PUT again without it. None for any other answer."""
+    if status != 422:
+        return None
+    named = str(answer.get("field") or "")
+    head = named.split(".")[0].split("[")[0]
+    return head if head in OPTIONAL_ROOM_FIELDS and head in body else None
+
+
+async def _put_room(api: Api, catalog: Catalog, body: dict[str, Any]) -> Any:
+    """The room's PUT; a newer field the server refuses (422 naming it) is left out and the room PUT again."""
+    while True:
+        answer = await api.put(f"/api/v1/rooms/{catalog.room}", body)
+        key = refused_field(body, answer.status_code, answer_of(answer)) if answer is not None else None
+        if key is None:
+            return answer
+        catalog.refused.append(key)
+        body = {k: v for k, v in body.items() if k != key}
+
+
 async def _all(api: Api, calls: list[Any]) -> list[Any]:
     answers = await asyncio.gather(*calls)
     for answer in answers:
@@ -230,7 +255,7 @@ async def load_catalog(
     for group in (heads, team):
         await _all(api, [api.put(f"/api/v1/leaders/{x.leader}", x.body()) for x in group])
     room = room_body(starts_at, hours) | (room_extra or {})
-    await _all(api, [api.put(f"/api/v1/rooms/{catalog.room}", room)])
+    await _all(api, [_put_room(api, catalog, room)])
     await _all(api, [_post_deal(api, catalog.room, deal) for deal in catalog.deals])
     links = await _all(
         api,

@@ -81,6 +81,9 @@ class Api:
     async def post(self, path: str, body: Any = None) -> httpx.Response | None:
         return await self.request("POST", path, json=body)
 
+    async def delete(self, path: str) -> httpx.Response | None:
+        return await self.request("DELETE", path)
+
     async def push(self, path: str, form: dict[str, str]) -> httpx.Response | None:
         """A carrier aggregator's signed form push: no API key."""
         return await self.request("POST", path, data=form, key=False, carrier=True)

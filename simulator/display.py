@@ -103,7 +103,10 @@ def progress(
         errors.append(f"  last: {stats.last_error}", style="red")
     road.add_row("errors", errors)
 
-    body = Group(orders, growth_grid(stats), road)
+    after = _grid()
+    for label, text in promo_lines(stats):
+        after.add_row(label, text)
+    body = Group(orders, growth_grid(stats), road, after)
     return Panel(body, title=f"liveroom simulate · {room} · {url}", border_style="cyan")
 
 
@@ -126,6 +129,30 @@ def growth_lines(stats: Stats) -> list[tuple[str, str]]:
     if stats.unavailable:
         missing = ", ".join(f"{k} ({v})" for k, v in sorted(stats.unavailable.items()))
         lines.append(("404", f"not on this server: {missing}"))
+    return lines
+
+
+def promo_lines(stats: Stats) -> list[tuple[str, str]]:
+    """After the pulse: the carriers' use of their capacity today, delay notices, refunds and their reasons."""
+    lines = []
+    if stats.carrier_use:
+        use = []
+        for carrier, (used, capacity) in sorted(stats.carrier_use.items()):
+            full = " full" if carrier in stats.capacity_full else ""
+            use.append(f"{carrier} {used:,}/{capacity:,}{full}" if capacity is not None else f"{carrier} {used:,}")
+        lines.append(("carriers", " · ".join(use)))
+    for carrier, phase in sorted(stats.capacity_full.items()):
+        lines.append(("capacity", f"{carrier} ran out during: {phase}"))
+    lines.append(
+        (
+            "notices",
+            f"{stats.notices_posted:,} posted ({stats.notice_orders:,} orders reached) · "
+            f"{stats.notices_withdrawn:,} withdrawn",
+        )
+    )
+    reasons = " · ".join(f"{r} {n:,}" for r, n in stats.refund_reasons.most_common(5))
+    late = f"{stats.refunds_late:,} days after the parcel"
+    lines.append(("refunds after", f"{late} · all by reason: {reasons}" if reasons else late))
     return lines
 
 
@@ -157,7 +184,7 @@ def summary(
     )
     table.add_row("outages", f"{stats.outages} ({stats.rerouted} orders re-routed)")
     table.add_row("replenishments", f"{stats.replenishments}")
-    for label, text in growth_lines(stats):
+    for label, text in (*growth_lines(stats), *promo_lines(stats)):
         table.add_row(label, text)
     table.add_row("errors", f"{stats.errors}" + (f" (last: {stats.last_error})" if stats.last_error else ""))
     if board:
@@ -184,5 +211,6 @@ def line(stats: Stats, elapsed: float, now: float) -> str:
         f" · accepted {stats.accepted} · held {stats.held} · sold out {stats.sold_out} · visits {stats.visits}"
         f" · pushes {pushes} · signed {stats.parcels.get('signed', 0)} · heartbeats {stats.heartbeats}"
         f" · watched {stats.watched} · recruits {stats.recruits} · questions {stats.questions}"
-        f" · coupons {stats.coupon_uses} · 预告场 点击 {stats.upcoming_clicks} · errors {stats.errors}"
+        f" · coupons {stats.coupon_uses} · 预告场 点击 {stats.upcoming_clicks} · notices {stats.notices_posted}"
+        f" · refunds after {stats.refunds_late} · errors {stats.errors}"
     )

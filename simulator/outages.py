@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 from simulator.client import Api
 from simulator.pushes import CarrierPushes
 from simulator.stats import Stats
 from simulator.timeline import Timeline
 from simulator.world import WAREHOUSE_BY_CODE, World
+
+if TYPE_CHECKING:
+    from simulator.promo import AfterThePulse
 
 
 class Outages:
@@ -19,6 +23,7 @@ class Outages:
         self.log: list[tuple[str, str]] = []  # (warehouse, "down" | "up")
         self.task: asyncio.Task[None] | None = None
         self._restoring = asyncio.Lock()  # the restore at its planned time and the one at wind-down: one posts
+        self.ops: AfterThePulse | None = None  # posts and withdraws the delay notice (set by the session)
 
     def begin(self, code: str) -> None:
         self.task = asyncio.create_task(self._outage(code))
@@ -48,6 +53,8 @@ class Outages:
                 self.stats.error(f"outage {code}: {response.status_code} {response.text[:160]}")
         finally:
             settled.set()
+        if self.ops is not None and self.log[-1:] == [(code, "down")]:
+            await self.ops.post_outage_notice(code, name)  # ops tells the buyers why their parcel is late
         waiting = {
             p.order for p in world.parcels.values() if p.warehouse == code and p.sent == 0 and not p.done
         }
@@ -70,6 +77,11 @@ class Outages:
             return
         world.down.discard(code)
         self.log.append((code, "up"))
+        if self.ops is not None:
+            if self.task is not None and not self.task.done():
+                with contextlib.suppress(Exception):  # its notice may still be on its way
+                    await asyncio.wait_for(asyncio.shield(self.task), timeout=10)
+            await self.ops.withdraw_outage_notice(code)
         self.stats.outage = ""
         parked, world.parked = world.parked, []
         now = self.clock.sim_now()

@@ -33,6 +33,7 @@ class CarrierPushes:
         self.pushing = 0
         self.resyncing: set[str] = set()
         self.on_signed: Callable[[OrderState], None] = lambda state: None
+        self.on_stuck: Callable[[OrderState], None] = lambda state: None
 
     def busy(self) -> bool:
         """Pushes queued or on their way."""
@@ -115,6 +116,9 @@ class CarrierPushes:
             )
         elif parcel.kind == "stuck":
             self.stats.stuck += 1
+            state = self.world.orders.get(parcel.order)
+            if state is not None:
+                self.on_stuck(state)
 
     def _retry(self, parcel: carriers.Parcel) -> None:
         parcel.retries += 1

@@ -54,6 +54,15 @@ class Stats:
     upcoming_clicks: int = 0  # visits through the upcoming room's links, before it starts
     upcoming_entered: int = 0  # of those, visitors who came in after the start
     unavailable: Counter[str] = field(default_factory=Counter)  # feature → 404s (endpoint not deployed)
+    # after the pulse: carriers' capacity, delay notices, refunds in the days after
+    carriers_configured: int = 0  # carriers PUT with a daily capacity
+    carrier_use: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # carrier → (used today, capacity)
+    capacity_full: dict[str, str] = field(default_factory=dict)  # carrier → the phase when its capacity ran out
+    notices_posted: int = 0
+    notices_withdrawn: int = 0
+    notice_orders: int = 0  # orders the posted notices reached (as the server answered)
+    refunds_late: int = 0  # refunds asked for days after the parcel (on the accelerated clock)
+    refund_reasons: Counter[str] = field(default_factory=Counter)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=4096))  # wall times of answers
 
     def error(self, text: str) -> None:
@@ -61,11 +70,11 @@ class Stats:
         self.last_error = text[:240]
 
     def answered(self, feature: str, response: Any) -> bool:
-        """True for a 2xx; a 404 is counted against the feature (its endpoint may not be deployed), not as an
-        error, and the session goes on without it."""
+        """True for a 2xx; a 404 (or 405) is counted against the feature (its endpoint may not be deployed), not
+        as an error, and the session goes on without it."""
         if 200 <= response.status_code < 300:
             return True
-        if response.status_code == 404:
+        if response.status_code in (404, 405):
             self.unavailable[feature] += 1
         return False
 
@@ -125,6 +134,14 @@ class Stats:
             "upcoming_clicks": self.upcoming_clicks,
             "upcoming_entered": self.upcoming_entered,
             "unavailable": dict(self.unavailable),
+            "carriers_configured": self.carriers_configured,
+            "carrier_use": {k: list(v) for k, v in self.carrier_use.items()},
+            "capacity_full": dict(self.capacity_full),
+            "notices_posted": self.notices_posted,
+            "notices_withdrawn": self.notices_withdrawn,
+            "notice_orders": self.notice_orders,
+            "refunds_late": self.refunds_late,
+            "refund_reasons": dict(self.refund_reasons),
             "errors": self.errors,
             "last_error": self.last_error,
         }
