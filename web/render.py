@@ -64,6 +64,25 @@ def number(value: float | int | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def compact(value: int | None, locale: str = "zh_CN") -> str:
+    """A large count for a wall: 100,000 → "10万" (zh) or "100k" (en); below that, as `number`."""
+    if value is None:
+        return "—"
+    if locale != "en" and value >= 10_000:
+        return f"{value / 10_000:.4g}万"
+    if locale == "en" and value >= 10_000:
+        return f"{value / 1_000:.4g}k"
+    return number(value)
+
+
+def nice_step(capacity: int | None) -> int:
+    """How much one tap raises a carrier's daily capacity: about a fifth of it, on one significant digit (365 →
+    70, 100,000 → 20,000), at least 10."""
+    raw = max((capacity or 0) // 5, 10)
+    magnitude = 10 ** (len(str(raw)) - 1)
+    return raw // magnitude * magnitude
+
+
 def dom_id(topic: str) -> str:
     """The element id a topic's fragment replaces: "room:r1:stock" → "t-room-r1-stock"."""
     return "t-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in topic)
@@ -76,7 +95,8 @@ def environment(locale: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(yuan=yuan, clock=clock, number=number, dom_id=dom_id,
+    env.filters.update(yuan=yuan, clock=clock, number=number, dom_id=dom_id, nice_step=nice_step,
+                       compact=lambda value: compact(value, locale),
                        money=lambda cents, style="exact": money(cents, style, locale))
     env.globals.update(locale=locale, lang="en" if locale == "en" else "zh-CN", adjustment_id=adjustment_id)
     return env

@@ -426,12 +426,19 @@ async def test_raising_a_carriers_capacity_and_marking_it_down_from_the_wall(bro
     assert (await live.http.put("/api/v1/carriers/ZTO", json={"daily_capacity": 100})).status_code == 200
     page = await ops_page(browser, live, lang="en")
     row = page.locator("tr[data-carrier='ZTO']")
-    await row.get_by_role("button", name="+30").click()
-    await page.locator("tr[data-carrier='ZTO'] .cap-of", has_text="/130").wait_for(timeout=SEE)
+    await row.get_by_role("button", name="+20").click()
+    await page.locator("tr[data-carrier='ZTO'] .cap-of", has_text="/120").wait_for(timeout=SEE)
     await row.get_by_role("button", name="Down").click()
     await row.get_by_role("button", name="Confirm: ZTO Express down?").click()
     await page.locator("tr.cr-down[data-carrier='ZTO']").wait_for(timeout=SEE)
     listed = {c["carrier"]: c for c in (await live.http.get("/api/v1/carriers")).json()}
-    assert (listed["ZTO"]["daily_capacity"], listed["ZTO"]["active"]) == (130, False)
+    assert (listed["ZTO"]["daily_capacity"], listed["ZTO"]["active"]) == (120, False)
     await row.get_by_role("button", name="Up").click()
     await page.locator("tr[data-carrier='ZTO']:not(.cr-down)").wait_for(timeout=SEE)
+
+
+def test_one_tap_raises_a_carriers_capacity_by_about_a_fifth_on_one_significant_digit() -> None:
+    from web.render import compact, nice_step
+
+    assert [nice_step(c) for c in (None, 20, 100, 365, 1_000, 100_000)] == [10, 10, 20, 70, 200, 20_000]
+    assert (compact(100_000), compact(100_000, "en"), compact(9_999)) == ("10万", "100k", "9,999")
