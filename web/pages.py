@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from domain.errors import DomainError
+from web import review_view
 from web.i18n import locale_of
 from web.render import TEMPLATES, dom_id, render
 
@@ -125,11 +126,11 @@ async def review_screen(request: Request) -> Response:
         now_s = int(request.app.state.ctx.clock().timestamp())
         return _clean_redirect(request, token, checked.claim.expires_s - now_s)
     try:
-        review = await request.app.state.screen_actions.review(room)
+        page = await request.app.state.screen_actions.review_page(room)
     except DomainError:
         return _denied(locale, 404)
-    html = render("review.html", locale, review=review, room=room, token=token, ws_url="",
-                  export=f"/api/v1/rooms/{room}/review?{urlencode({'token': token})}")
+    html = render("review.html", locale, view=review_view.view(page["review"], page["names"]), room=room,
+                  token=token, ws_url="", export=f"/api/v1/rooms/{room}/review?{urlencode({'token': token})}")
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 

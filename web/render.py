@@ -81,6 +81,20 @@ def nice_step(capacity: int | None) -> int:
     raw = max((capacity or 0) // 5, 10)
     magnitude = 10 ** (len(str(raw)) - 1)
     return raw // magnitude * magnitude
+def duration(seconds: float | None, locale: str = "zh_CN") -> str:
+    """A length of time as a person says it, in two units at most: "45 秒", "5 分", "1 小时 5 分", "2 天 3 小时";
+    in English "45 s", "5 min", "1 h 5 min", "2 d 3 h". None → "—"."""
+    if seconds is None:
+        return "—"
+    s = max(0, round(seconds))
+    units = ("天", "小时", "分", "秒") if locale != "en" else ("d", "h", "min", "s")
+    days, rest = divmod(s, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, units[0]), (hours, units[1]), (minutes, units[2]), (secs, units[3])]
+    first = next((i for i, (value, _) in enumerate(parts) if value), 3)
+    shown = [parts[first]] + ([parts[first + 1]] if first < 3 and parts[first + 1][0] else [])
+    return " ".join(f"{value} {unit}" for value, unit in shown)
 
 
 def dom_id(topic: str) -> str:
@@ -97,7 +111,8 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(yuan=yuan, clock=clock, number=number, dom_id=dom_id, nice_step=nice_step,
                        compact=lambda value: compact(value, locale),
-                       money=lambda cents, style="exact": money(cents, style, locale))
+                       money=lambda cents, style="exact": money(cents, style, locale),
+                       duration=lambda seconds: duration(seconds, locale))
     env.globals.update(locale=locale, lang="en" if locale == "en" else "zh-CN", adjustment_id=adjustment_id)
     return env
 

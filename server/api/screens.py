@@ -74,6 +74,11 @@ class ScreenActions:
         """A room's post-live review (GET /api/v1/rooms/{room}/review), for the /review/{room} page."""
         return await review.room_review(self.app, room)
 
+    async def review_page(self, room: str) -> dict[str, Any]:
+        """The review and the names the page shows instead of ids ({"review": …, "names": …})."""
+        answer = await review.room_review(self.app, room)
+        return {"review": answer, "names": await review.page_names(self.app, room, answer)}
+
     # --- growth (issue #12): the leader's prospect tags, questions for the host ---------------------------------
 
     async def set_prospect_note(self, leader: str, visitor: str, tags: list[str], note: str) -> None:

@@ -38,6 +38,27 @@ async def room_review(app: AppContext, room: str) -> dict[str, Any]:
     return review_report.report(night)
 
 
+async def page_names(app: AppContext, room: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """What the /review/{room} page shows instead of ids (the API answer keeps the ids): the room's title and the
+    names of the SKUs, warehouses and leaders the review mentions. An id without a row is left out (the page
+    shows the id)."""
+    leaders = sorted({r["leader"] for r in answer["after_sales"]["by_leader"] if r["leader"]}
+                     | {h["leader"] for h in answer["exceptions"]["held"]["list"] if h.get("leader")})
+    skus = sorted({r["sku"] for r in answer["stock"]} | {r["sku"] for r in answer["skus"]})
+    async with app.engine.connect() as conn:
+        title = (await conn.execute(select(models.rooms.c.title).where(models.rooms.c.room == room))).scalar()
+        sku_names = {r.sku: r.name for r in await conn.execute(
+            select(models.skus.c.sku, models.skus.c.name).where(models.skus.c.sku.in_(skus)))}
+        warehouses = {r.code: r.name for r in await conn.execute(
+            select(models.warehouses.c.code, models.warehouses.c.name))}
+        leader_names: dict[str, str] = {}
+        for start in range(0, len(leaders), 500):
+            leader_names.update({r.leader: r.name for r in await conn.execute(
+                select(models.leaders.c.leader, models.leaders.c.name)
+                .where(models.leaders.c.leader.in_(leaders[start:start + 500])))})
+    return {"room": title or room, "skus": sku_names, "warehouses": warehouses, "leaders": leader_names}
+
+
 async def _records(app: AppContext) -> list[dict[str, Any]]:
     """Every event the review reads, in sequence order (commit order), read in chunks by sequence."""
     out = models.outbox

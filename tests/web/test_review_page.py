@@ -11,17 +11,23 @@ from live import LiveServer
 from playwright.async_api import expect
 from seed import GUANGZHOU_BUYER, order_body, share_code
 
-SECTIONS = ("rv-stock", "rv-fulfilment", "rv-exceptions", "rv-after-sales", "rv-carriers", "rv-skus")
+# In the order a promo team asks: fulfilment, carriers, stocking, exceptions, after-sales, distribution fit (under
+# the headline strip).
+SECTIONS = ("rv-fulfilment", "rv-carriers", "rv-stock", "rv-exceptions", "rv-after-sales", "rv-skus")
 HEADINGS = {
-    "zh-CN": ["备货准确度", "履约", "异常", "售后", "快递评分卡", "分销适配度"],
+    "zh-CN": ["履约", "快递评分卡", "备货准确度", "异常", "售后", "分销适配度"],
     "en": [
-        "Stocking accuracy",
         "Fulfilment",
+        "Carrier scorecard",
+        "Stocking accuracy",
         "Exceptions",
         "After-sales",
-        "Carrier scorecard",
         "Distribution fit",
     ],
+}
+HEADLINE = {
+    "zh-CN": ["订单", "GMV", "准时发货率", "退款率", "超卖件数", "异常"],
+    "en": ["Orders", "GMV", "On-time rate", "Refund rate", "Oversold units", "Exceptions"],
 }
 
 
@@ -76,13 +82,26 @@ async def test_review_page_shows_every_section_with_charts_and_exports(
     response = await page.goto(f"{live.url}/review/room-1{query}{live.token('ops', '-')}")
     assert response is not None and response.status == 200
     assert "token=" not in page.url  # the token moved into the page's cookie
+    assert "双十二预热专场" in await page.title()  # the room's title, not its id
+    sections = await page.locator("main > section").evaluate_all("nodes => nodes.map(n => n.id)")
+    assert sections == ["rv-headline", *SECTIONS]
     headings = [await page.locator(f"#{s} h2").inner_text() for s in SECTIONS]
     assert [h.replace("CSV", "").strip() for h in headings] == HEADINGS[lang]
+    tiles = await page.locator("#rv-headline > div > span").all_inner_texts()
+    assert tiles == HEADLINE[lang]
+    assert "¥" in await page.locator("#rv-headline").inner_text()  # GMV as money
     await expect(page.locator("body")).to_have_attribute("data-charts", "drawn", timeout=10_000)
-    assert await page.locator("#rv-chart-stages canvas").count() == 1
-    assert await page.locator("#rv-chart-scores canvas").count() == 1
+    for chart in ("stages", "scores", "stock"):
+        assert await page.locator(f"#rv-chart-{chart} canvas").count() == 1, chart
     carriers = await page.locator("#rv-carriers tbody tr").all_inner_texts()
-    assert any("SF" in row for row in carriers)
+    sf = "顺丰速运" if lang == "zh-CN" else "SF Express"
+    assert any(sf in row and "SF" in row for row in carriers)  # the carrier's name, its code beside it
+    tea = page.locator("#rv-stock details.rv-sku", has_text="明前龙井 250g")  # one row per SKU, by name
+    assert await tea.count() == 1
+    assert not await tea.locator(".rv-sub").first.is_visible()
+    await tea.locator("summary").click()  # opens to its warehouses, by name
+    warehouses = " ".join(await tea.locator(".rv-sub").all_inner_texts())
+    assert "上海仓" in warehouses and "广州仓" in warehouses
     assert "坏果" in await page.locator("#rv-after-sales").inner_text()
     assert "r3" in await page.locator("#rv-exceptions").inner_text()  # the held order and its time to fix
     assert errors == []
