@@ -38,7 +38,7 @@ async def review(request: Request) -> Response:
     if fmt not in FORMATS:
         raise ApiError(422, "invalid_field", "format must be json, csv or xlsx", "format")
     name = request.query_params.get("table")
-    if fmt == "csv" and name not in TABLES:
+    if (fmt == "csv" or name is not None) and name not in TABLES:
         raise ApiError(422, "invalid_field", f"table must be one of {', '.join(TABLES)}", "table")
     answer = await review_service.room_review(ctx(request), room)
     if fmt == "json":

@@ -9,14 +9,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
 
 from domain.review_tables import TABLES, table
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
-    return "" if value is None else value
+    """A CSV cell; text a spreadsheet would run as a formula (a SKU named "=HYPERLINK(...)") is quoted with '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _sheet_cell(value: Any) -> Any:
+    """An xlsx cell: text without the control characters the format cannot hold, never read as a formula."""
+    if isinstance(value, str):
+        return _cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
 
 
 def csv_bytes(review: Mapping[str, Any], name: str) -> bytes:
@@ -36,7 +52,7 @@ def xlsx_bytes(review: Mapping[str, Any]) -> bytes:
         sheet = book.create_sheet(title=name)
         sheet.append(list(header))
         for row in rows:
-            sheet.append([None if v is None else v for v in row])
+            sheet.append([_sheet_cell(v) for v in row])
         sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)

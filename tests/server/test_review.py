@@ -338,12 +338,31 @@ async def test_review_spreadsheet_opens_in_openpyxl_with_one_sheet_per_table(ser
     assert [r[:3] for r in carriers[1:]] == [[1, "SF", 75.8], [2, "ZTO", 65.0]]
 
 
+async def test_review_exports_keep_a_buyers_reason_as_text_never_a_formula_or_a_control_character(
+    service: Any,
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    await night(service)
+    reason = "=HYPERLINK(\"http://x\")\x01"
+    opened = await service.post("/api/v1/orders/o4/after-sales", {"kind": "refund", "amount_cents": 100, "reason": reason})
+    assert opened.status_code == 201, opened.text
+    sheet = await service.client.get("/api/v1/rooms/room-1/review?format=xlsx")
+    assert sheet.status_code == 200
+    cells = [cell for row in openpyxl.load_workbook(io.BytesIO(sheet.content))["after_sales"].iter_rows(
+        values_only=True) for cell in row]
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    csv_text = (await service.client.get("/api/v1/rooms/room-1/review?format=csv&table=after_sales")).text
+    assert "'=HYPERLINK" in csv_text
+
+
 async def test_review_refuses_an_unknown_format_or_table_naming_the_field(service: Any) -> None:
     await seed_catalog(service)
     bad = await service.client.get("/api/v1/rooms/room-1/review?format=pdf")
     assert bad.status_code == 422 and bad.json()["field"] == "format"
     no_table = await service.client.get("/api/v1/rooms/room-1/review?format=csv")
     assert no_table.status_code == 422 and no_table.json()["field"] == "table"
+    wrong_table = await service.client.get("/api/v1/rooms/room-1/review?table=nope")
+    assert wrong_table.status_code == 422 and wrong_table.json()["field"] == "table"
     unknown = await service.client.get("/api/v1/rooms/nope/review")
     assert unknown.status_code == 404
 
