@@ -344,7 +344,8 @@ async def test_review_exports_keep_a_buyers_reason_as_text_never_a_formula_or_a_
     openpyxl = pytest.importorskip("openpyxl")
     await night(service)
     reason = "=HYPERLINK(\"http://x\")\x01"
-    opened = await service.post("/api/v1/orders/o4/after-sales", {"kind": "refund", "amount_cents": 100, "reason": reason})
+    refund = {"kind": "refund", "amount_cents": 100, "reason": reason}
+    opened = await service.post("/api/v1/orders/o4/after-sales", refund)
     assert opened.status_code == 201, opened.text
     sheet = await service.client.get("/api/v1/rooms/room-1/review?format=xlsx")
     assert sheet.status_code == 200
