@@ -443,15 +443,10 @@ def _most_room(policy: CarrierPolicy, open_: Sequence[tuple[str, int]], assigned
 
 
 def _express(policy: CarrierPolicy, unavailable: frozenset[str], assigned: Mapping[str, int]) -> str:
-    """The express carrier of a parcel (carrier capacity issue, "dynamic allocation"):
-
-    1. A carrier marked down takes nothing: the carriers up share by their weights (default 60/20/20).
-    2. While the share's pick has room left today, it takes the parcel: with room everywhere, the configured
-       shares are kept exactly.
-    3. When the pick is full, the parcel overflows to the carrier with the most room left (`_most_room`), so a
-       carrier is never given more than its remaining capacity.
-    Nobody up with room → `no_carrier`.
-    """
+    """The express carrier of a parcel ("dynamic allocation"): carriers down take nothing and the ones up share by
+    weight (default 60/20/20); the share's pick takes the parcel while it has room today (so with room everywhere the
+    shares are kept exactly), else it overflows to the carrier with the most room left (`_most_room`), never past a
+    carrier's remaining capacity. Nobody up with room → `no_carrier`."""
     up = [(code, weight) for code, weight in policy.express_weights if code not in unavailable]
     open_ = [(code, weight) for code, weight in up if room_left(policy, code, assigned) != 0]
     if not open_:
@@ -465,9 +460,7 @@ def _express(policy: CarrierPolicy, unavailable: frozenset[str], assigned: Mappi
 def _validated_assigned(assigned: Mapping[str, int]) -> Mapping[str, int]:
     for carrier, count in assigned.items():
         if not _is_count(count, 0):
-            raise DomainError(
-                f"shipments assigned to {carrier} must be >= 0, got {count!r}", field="assigned"
-            )
+            raise DomainError(f"shipments assigned to {carrier} must be >= 0, got {count!r}", field="assigned")
     return assigned
 
 

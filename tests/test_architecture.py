@@ -142,3 +142,17 @@ def test_the_import_contract_catches_an_import_that_points_up_or_sideways(tmp_pa
 def test_every_package_of_ours_is_under_the_import_contract() -> None:
     packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} - {"tests"}
     assert packages - set(MAY_IMPORT) == set()
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_of_ours_outside_tests_is_over_500_lines() -> None:
+    """A module that grows past 500 lines is doing more than one job: split it (issue 11)."""
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for package in OURS - {"tests"}
+        for path in (ROOT / package).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}
