@@ -74,13 +74,15 @@ codes = { values = ["%(code)s"] }
 # a refund must not exceed what the order has left to refund, a question's text must be more than whitespace and
 # fit 300 characters once folded, a coupon's name fits 40 characters, an order's coupon must apply, a leader id
 # or a visitor already recruited is taken (409), a task's title must not be blank, a delay notice names at least
-# one criterion, a known province, room and warehouse, and a text that is more than whitespace.
+# one criterion, a known province, room and warehouse, and a text that is more than whitespace; a review as CSV
+# names its table.
 # A schema-valid request that breaks one is rightly refused with 422 naming the field.
 [[operations]]
 include-path = ["/api/v1/warehouses/{code}", "/api/v1/leaders/{leader}", "/api/v1/rooms/{room}",
                 "/api/v1/orders", "/api/v1/orders/{order}/verify", "/api/v1/orders/{order}/after-sales",
                 "/api/v1/rooms/{room}/questions", "/api/v1/rooms/{room}/coupons/{coupon}",
-                "/api/v1/rooms/{room}/leaders", "/api/v1/rooms/{room}/tasks/{task}", "/api/v1/notices"]
+                "/api/v1/rooms/{room}/leaders", "/api/v1/rooms/{room}/tasks/{task}", "/api/v1/notices",
+                "/api/v1/rooms/{room}/review"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
 
