@@ -75,6 +75,12 @@ def add_parser(commands: Any) -> None:
         help="carriers' clock speed-up: sim seconds per wall second (default 60)",
     )
     simulate.add_argument(
+        "--after-speed",
+        type=_positive_float,
+        default=1440.0,
+        help="the days after a parcel arrives (late refunds): sim seconds per wall second (default 1440)",
+    )
+    simulate.add_argument(
         "--api-key", default=None, help="bearer key for writes (default: $LIVEROOM_API_KEY)"
     )
     simulate.add_argument(
@@ -136,6 +142,7 @@ def config_from(args: argparse.Namespace, settings: Any = None, env: dict[str, s
         orders=args.orders,
         rate=args.rate,
         speed=args.speed,
+        after_speed=args.after_speed,
         seed=args.seed,
         concurrency=args.concurrency,
         room=args.room,

@@ -16,7 +16,7 @@ from simulator.client import Api, answer_of, error_code
 from simulator.config import SimConfig
 from simulator.growth_catalog import choose_coupon
 from simulator.plan import PlannedOrder
-from simulator.promo_plan import LateRefund, plan_late_refund, send_at
+from simulator.promo_plan import LateRefund, after_wall_s, plan_late_refund, send_at
 from simulator.pushes import CarrierPushes
 from simulator.stats import Stats
 from simulator.timeline import Timeline
@@ -38,7 +38,6 @@ class Buyers:
         pushes.on_stuck = self.stuck
         self.growth: Growth | None = None  # the viewers and the coupons (set by the session)
         self.latest: float | None = None  # loop time: refunds dated after it are sent just before (the session)
-        self.dates_refunds = True  # until the server refuses a refund's `at`
 
     async def visit(self, visitor: str, code: str, at: datetime | None = None) -> None:
         body = {"visitor": visitor, "code": code} | ({"at": at.isoformat()} if at is not None else {})
@@ -221,16 +220,17 @@ class Buyers:
         planned = state.planned
         if state.status == "cancelled" or state.total_cents <= 0:
             return
-        late = plan_late_refund(self.cfg.seed, planned.order, planned.index, self.clock.sim_now(), stuck=stuck)
+        since = self.clock.sim_now()
+        late = plan_late_refund(self.cfg.seed, planned.order, planned.index, since, stuck=stuck)
         if late is None:
             return
         state.refund_planned = True
-        self.clock.schedule(self._when(late.at, f"{planned.order}:late-send"), self._late_refund, state, late)
+        self.clock.schedule(self._when(late.at - since, f"{planned.order}:late-send"), self._late_refund, state, late)
 
-    def _when(self, at: datetime, key: str) -> float:
-        """The loop time something dated `at` on the accelerated clock is sent: at its time, or late in the
-        session when its time falls after the session's end."""
-        planned = self.clock.wall_at(at)
+    def _when(self, after: timedelta, key: str) -> float:
+        """The loop time something `after` from now in the days after a parcel (on the after-clock, --after-speed)
+        is sent: at its time, or late in the session when its time falls after the session's end."""
+        planned = self.clock.now() + after_wall_s(after, self.cfg.after_speed)
         latest = self.latest if self.latest is not None else planned
         return send_at(planned, self.clock.now(), latest, random.Random(f"{self.cfg.seed}:{key}"))
 
@@ -257,23 +257,17 @@ class Buyers:
         order = state.planned.order
         amount = max(1, min(state.total_cents, round(state.total_cents * late.share)))
         body = {"kind": "refund", "amount_cents": amount, "reason": late.reason}
-        after_sale = await self._ask_refund(order, body, late.at)
+        after_sale = await self._ask_refund(order, body)
         if after_sale is None:
             return
         self.stats.refunds_late += 1
         minutes = _uniform(order, "late-resolve", 60, 600)
-        when = self._when(late.at + timedelta(minutes=minutes), f"{order}:late-resolve")
+        when = self._when(timedelta(minutes=minutes), f"{order}:late-resolve")
         self.clock.schedule(when, self._resolve_refund, after_sale, late.approve)
 
-    async def _ask_refund(self, order: str, body: dict[str, Any], at: datetime | None = None) -> str | None:
-        """Open the refund; dated `at` while the server takes a date for it (a 422 naming `at`: sent again
-        without, and no date from then on). The after-sale's id, or None."""
-        path = f"/api/v1/orders/{order}/after-sales"
-        dated = at is not None and self.dates_refunds
-        response = await self.api.post(path, body | ({"at": at.isoformat()} if dated and at else {}))
-        if dated and response is not None and response.status_code == 422 and error_field(response) == "at":
-            self.dates_refunds = False
-            response = await self.api.post(path, body)
+    async def _ask_refund(self, order: str, body: dict[str, Any]) -> str | None:
+        """Open the refund (the server dates it on receipt). The after-sale's id, or None."""
+        response = await self.api.post(f"/api/v1/orders/{order}/after-sales", body)
         if response is None:
             return None
         if response.status_code not in (200, 201):
@@ -294,10 +288,6 @@ class Buyers:
             self.stats.refunds_approved += 1
         else:
             self.stats.refunds_rejected += 1
-
-
-def error_field(response: httpx.Response) -> str:
-    return str(answer_of(response).get("field") or "")
 
 
 def coupon_refused(response: httpx.Response) -> bool:

@@ -26,6 +26,9 @@ class SimConfig:
     orders: int = 5000
     rate: float = 4.0  # calm baseline, orders per second; pulses run at ten times this
     speed: float = 60.0  # carriers' clock: sim seconds per wall second
+    # The days after a parcel arrives (when late refunds come) run faster still: at 1,440 a day passes in a wall
+    # minute, so a demo a few minutes old already shows them. The server dates each refund on receipt.
+    after_speed: float = 1440.0
     seed: int = 7
     concurrency: int = 32
     room: str = "live-1"
@@ -46,6 +49,8 @@ class SimConfig:
             problems.append("--rate must be above 0")
         if not self.speed > 0:
             problems.append("--speed must be above 0")
+        if not self.after_speed > 0:
+            problems.append("--after-speed must be above 0")
         if self.concurrency < 1:
             problems.append("--concurrency must be at least 1")
         if self.pulse_every is not None and not self.pulse_every > 0:

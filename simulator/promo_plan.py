@@ -176,6 +176,12 @@ def plan_late_refund(
     return LateRefund(since + timedelta(days=days), reason, rng.random() < LATE_APPROVED, share)
 
 
+def after_wall_s(after: timedelta, after_speed: float) -> float:
+    """Wall seconds for `after` in the days after a parcel arrives, on the after-clock (--after-speed sim seconds
+    per wall second): at the default 1,440 a day after takes a minute, so a demo a few minutes old has them."""
+    return after.total_seconds() / after_speed
+
+
 def send_at(planned: float, now: float, latest: float, rng: random.Random, spread: float = 5.0) -> float:
     """The loop time a refund dated `planned` (loop time on the accelerated clock) is sent: at its time, or, when
     that falls after the session's `latest` moment, late in the session (spread over the last `spread` seconds

@@ -29,6 +29,7 @@ from simulator.promo_plan import (
     SLOW,
     TIGHT_CARRIER,
     TIGHT_PARCELS_PER_ORDER,
+    after_wall_s,
     carrier_bodies,
     orders_by,
     outage_notice,
@@ -168,6 +169,12 @@ def test_the_same_seed_plans_the_same_refunds() -> None:
     assert [plan_late_refund(7, f"o-{i}", 100, SIGNED) for i in range(200)] != [
         plan_late_refund(8, f"o-{i}", 100, SIGNED) for i in range(200)
     ]
+
+
+def test_the_days_after_a_parcel_pass_in_wall_minutes_so_a_short_demo_has_late_refunds() -> None:
+    assert after_wall_s(timedelta(days=1), SimConfig().after_speed) == 60.0
+    assert after_wall_s(timedelta(days=3), SimConfig().after_speed) == 180.0
+    assert after_wall_s(timedelta(days=1), 86_400.0) == 1.0
 
 
 def test_a_refund_dated_after_the_session_is_sent_late_in_the_session_never_before_now() -> None:
