@@ -365,6 +365,73 @@ class CarrierChanged(Event):
     provinces: tuple[str, ...] = ()
 
 
+# --- carrier gateways (issue 14): waybills booked with Kdniao / Kuaidi100 after the order's commit ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WaybillRequested(Event):
+    """A shipment's waybill was asked of the carrier gateway (in the order's own transaction); until
+    WaybillIssued it reads `state: "awaiting_waybill"`, `waybill: null`."""
+
+    kind: ClassVar[str] = "waybill_requested"
+    shipment: str
+    order: str
+    room: str
+    leader: str | None
+    carrier: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaybillIssued(Event):
+    """The gateway answered with the carrier's waybill number (Kdniao 1007 `Order.LogisticCode`)."""
+
+    kind: ClassVar[str] = "waybill_issued"
+    shipment: str
+    order: str
+    room: str
+    leader: str | None
+    carrier: str
+    waybill: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaybillRefused(Event):
+    """The gateway definitely refused the shipment for `carrier` (`Success: false`, with its `Reason`): it moves
+    to `next_carrier` as the routing rules allow, or, with none left (None), the order is held for its leader."""
+
+    kind: ClassVar[str] = "waybill_refused"
+    shipment: str
+    order: str
+    room: str
+    leader: str | None
+    carrier: str
+    reason: str
+    next_carrier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WaybillCancelled(Event):
+    """A cancelled order's issued waybill was cancelled at the gateway (Kdniao 1147)."""
+
+    kind: ClassVar[str] = "waybill_cancelled"
+    shipment: str
+    order: str
+    carrier: str
+    waybill: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCircuitChanged(Event):
+    """A carrier's gateway circuit: `open` after repeated failures (no requests until `until`, new shipments go to
+    other carriers), `half_open` when one trial request may go, `closed` when a request succeeded again."""
+
+    kind: ClassVar[str] = "gateway_circuit_changed"
+    carrier: str
+    state: str
+    until: datetime | None
+    failures: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -398,6 +465,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NoticeWithdrawn,
         OrderShipByChanged,
         CarrierChanged,
+        WaybillRequested,
+        WaybillIssued,
+        WaybillRefused,
+        WaybillCancelled,
+        GatewayCircuitChanged,
     )
 }
 
