@@ -10,6 +10,17 @@ def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip().rstrip("/") for part in (value or "").split(",") if part.strip())
 
 
+GATEWAYS = ("sandbox", "kdniao", "kuaidi100")
+# Kdniao's production endpoint for 1007/1008/1147; its test endpoint is
+# http://sandboxapi.kdniao.com:8080/kdniaosandbox/gateway/exterfaceInvoke.json (README, "Connecting a carrier gateway").
+KDNIAO_API_URL = "https://api.kdniao.com/api/EOrderService"
+KUAIDI100_API_URL = "https://poll.kuaidi100.com/poll"  # 快递100 订阅接口 (schema=json, param)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong: the process refuses to start, naming it."""
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./liveroom.db"
@@ -34,6 +45,16 @@ class Settings:
     ws_message_budget: int = 20  # messages a screen may send per window (screens send none; pings do not count)
     ws_message_window_s: float = 10.0
     at_risk_hours: float = 6.0  # ops: a parcel not collected this close to its ship_by is at risk
+    # Carrier gateways (README, "Connecting a carrier gateway"): sandbox (waybills at once), kdniao or kuaidi100.
+    carrier_gateway: str = "sandbox"
+    kdniao_business_id: str = ""
+    kdniao_api_url: str = KDNIAO_API_URL
+    kdniao_pay_type: int = 3  # Kdniao 1007 PayType: 1 现付, 2 到付, 3 月结, 4 第三方支付
+    kdniao_exp_type: str = "1"  # Kdniao 1007 ExpType: 1 标准快件
+    kuaidi100_customer: str = ""
+    kuaidi100_key: str = ""
+    kuaidi100_api_url: str = KUAIDI100_API_URL
+    kuaidi100_carriers: tuple[str, ...] = ()  # with kdniao: these carriers' tracking subscribes through Kuaidi100
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -64,4 +85,31 @@ class Settings:
             ws_message_budget=int(env.get("LIVEROOM_WS_MESSAGE_BUDGET", cls.ws_message_budget)),
             ws_message_window_s=float(env.get("LIVEROOM_WS_MESSAGE_WINDOW_S", cls.ws_message_window_s)),
             at_risk_hours=float(env.get("LIVEROOM_AT_RISK_HOURS", cls.at_risk_hours)),
+            carrier_gateway=(env.get("LIVEROOM_CARRIER_GATEWAY") or cls.carrier_gateway).strip().lower(),
+            kdniao_business_id=env.get("LIVEROOM_KDNIAO_BUSINESS_ID", ""),
+            kdniao_api_url=env.get("LIVEROOM_KDNIAO_API_URL") or cls.kdniao_api_url,
+            kdniao_pay_type=int(env.get("LIVEROOM_KDNIAO_PAY_TYPE", cls.kdniao_pay_type)),
+            kdniao_exp_type=env.get("LIVEROOM_KDNIAO_EXP_TYPE") or cls.kdniao_exp_type,
+            kuaidi100_customer=env.get("LIVEROOM_KUAIDI100_CUSTOMER", ""),
+            kuaidi100_key=env.get("LIVEROOM_KUAIDI100_KEY", ""),
+            kuaidi100_api_url=env.get("LIVEROOM_KUAIDI100_API_URL") or cls.kuaidi100_api_url,
+            kuaidi100_carriers=tuple(c.upper() for c in _csv(env.get("LIVEROOM_KUAIDI100_CARRIERS"))),
         )
+
+    def check_gateway(self) -> None:
+        """Refuse to start with a carrier gateway that lacks a setting it needs, naming the setting."""
+        if self.carrier_gateway not in GATEWAYS:
+            raise SettingsError(
+                f"LIVEROOM_CARRIER_GATEWAY must be one of {', '.join(GATEWAYS)}, not {self.carrier_gateway!r}"
+            )
+        needed: list[tuple[str, str]] = []
+        if self.carrier_gateway == "kdniao":
+            needed += [("LIVEROOM_KDNIAO_BUSINESS_ID", self.kdniao_business_id),
+                       ("LIVEROOM_KDNIAO_APPKEY", self.kdniao_appkey)]
+        if self.carrier_gateway == "kuaidi100" or (self.carrier_gateway == "kdniao" and self.kuaidi100_carriers):
+            needed += [("LIVEROOM_KUAIDI100_KEY", self.kuaidi100_key)]
+        missing = [name for name, value in needed if not value]
+        if missing:
+            raise SettingsError(
+                f"LIVEROOM_CARRIER_GATEWAY={self.carrier_gateway} needs {', '.join(missing)} (not set)"
+            )

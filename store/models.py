@@ -413,3 +413,6 @@ from store.growth_models import (  # noqa: E402, F401 (re-exported)
     task_progress,
     viewers,
 )
+
+# The carrier gateways' table and columns (issue 14) live in store/gateway_models.py; imported here likewise.
+from store.gateway_models import waybill_requests  # noqa: E402, F401 (re-exported)
