@@ -27,7 +27,7 @@ waybill_requests = Table(  # what the worker must ask a gateway; written in the 
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("shipment", String(80), nullable=False),
     _id("order", nullable=False),
-    Column("kind", String(12), nullable=False),  # issue (Kdniao 1007) | subscribe (1008 / Kuaidi100 poll) | cancel (1147)
+    Column("kind", String(12), nullable=False),  # issue (Kdniao 1007) | subscribe (1008, Kuaidi100 poll) | cancel
     Column("carrier", String(16), nullable=False),
     Column("waybill", String(40), nullable=True),  # subscribe and cancel: the waybill they are about
     Column("state", String(12), nullable=False),  # queued | done | refused | dropped (no longer wanted)

@@ -402,6 +402,8 @@ orders.append_column(_ts("ship_by", nullable=True))
 
 # The growth engine's tables live in store/growth_models.py (on this MetaData); imported here so that
 # `models.heartbeats` and the rest read like every other table. Import store.models, never that module directly.
+# The carrier gateways' table and columns (issue 14) live in store/gateway_models.py; imported here likewise.
+from store.gateway_models import waybill_requests  # noqa: E402, F401 (re-exported)
 from store.growth_models import (  # noqa: E402, F401 (re-exported)
     coupons,
     heartbeats,
@@ -413,6 +415,3 @@ from store.growth_models import (  # noqa: E402, F401 (re-exported)
     task_progress,
     viewers,
 )
-
-# The carrier gateways' table and columns (issue 14) live in store/gateway_models.py; imported here likewise.
-from store.gateway_models import waybill_requests  # noqa: E402, F401 (re-exported)
