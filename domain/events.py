@@ -366,13 +366,15 @@ class CarrierChanged(Event):
 
 
 # --- carrier gateways (issue 14): waybills booked with Kdniao / Kuaidi100 after the order's commit ------------------
+# Requested: asked of the gateway in the order's own transaction (until issued the shipment reads "awaiting_waybill").
+# Issued: the gateway's waybill (Kdniao 1007 Order.LogisticCode). Refused: a definite no (Success false, its Reason);
+# the shipment moves to `next_carrier`, or with none left (None) the order is held for its leader. Cancelled: a
+# cancelled order's waybill cancelled at the gateway (1147). Circuit: open after repeated failures (no requests until
+# `until`, new shipments go elsewhere), half_open when one trial may go, closed after a success.
 
 
 @dataclass(frozen=True, slots=True)
 class WaybillRequested(Event):
-    """A shipment's waybill was asked of the carrier gateway (in the order's own transaction); until
-    WaybillIssued it reads `state: "awaiting_waybill"`, `waybill: null`."""
-
     kind: ClassVar[str] = "waybill_requested"
     shipment: str
     order: str
@@ -383,8 +385,6 @@ class WaybillRequested(Event):
 
 @dataclass(frozen=True, slots=True)
 class WaybillIssued(Event):
-    """The gateway answered with the carrier's waybill number (Kdniao 1007 `Order.LogisticCode`)."""
-
     kind: ClassVar[str] = "waybill_issued"
     shipment: str
     order: str
@@ -396,9 +396,6 @@ class WaybillIssued(Event):
 
 @dataclass(frozen=True, slots=True)
 class WaybillRefused(Event):
-    """The gateway definitely refused the shipment for `carrier` (`Success: false`, with its `Reason`): it moves
-    to `next_carrier` as the routing rules allow, or, with none left (None), the order is held for its leader."""
-
     kind: ClassVar[str] = "waybill_refused"
     shipment: str
     order: str
@@ -411,8 +408,6 @@ class WaybillRefused(Event):
 
 @dataclass(frozen=True, slots=True)
 class WaybillCancelled(Event):
-    """A cancelled order's issued waybill was cancelled at the gateway (Kdniao 1147)."""
-
     kind: ClassVar[str] = "waybill_cancelled"
     shipment: str
     order: str
@@ -422,56 +417,14 @@ class WaybillCancelled(Event):
 
 @dataclass(frozen=True, slots=True)
 class GatewayCircuitChanged(Event):
-    """A carrier's gateway circuit: `open` after repeated failures (no requests until `until`, new shipments go to
-    other carriers), `half_open` when one trial request may go, `closed` when a request succeeded again."""
-
     kind: ClassVar[str] = "gateway_circuit_changed"
     carrier: str
-    state: str
+    state: str  # closed | open | half_open
     until: datetime | None
     failures: int
 
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (
-        VisitorBound,
-        OrderAccepted,
-        OrderHeld,
-        OrderVerified,
-        OrderCancelled,
-        StockChanged,
-        ShipmentPlanned,
-        ParcelStateChanged,
-        ParcelTraced,
-        ParcelShipped,
-        ParcelStuck,
-        CommissionMoved,
-        WarehouseStatusChanged,
-        AfterSaleOpened,
-        AfterSaleResolved,
-        CatalogChanged,
-        TokensRevoked,
-        VisitorEntered,
-        VisitorWatching,
-        PointsEarned,
-        TaskProgressed,
-        LeaderRecruited,
-        ProspectNoted,
-        QuestionAsked,
-        QuestionAnswered,
-        ReminderChanged,
-        NoticePosted,
-        NoticeWithdrawn,
-        OrderShipByChanged,
-        CarrierChanged,
-        WaybillRequested,
-        WaybillIssued,
-        WaybillRefused,
-        WaybillCancelled,
-        GatewayCircuitChanged,
-    )
-}
+# Every event above, by its kind (the events are the direct subclasses of Event defined in this module).
+EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in Event.__subclasses__()}
 
 
 def to_record(event: Event) -> dict[str, Any]:
