@@ -1,4 +1,5 @@
-"""`liveroom simulate --url URL [--leaders N] [--orders N] [--rate R] [--speed X]` (API.md, "Running it").
+"""`liveroom simulate --url URL [--leaders N] [--orders N] [--rate R] [--speed X] [--gateway test
+[--gateway-port P]]` (API.md, "Running it").
 
 Drives a running server through its public API only. The API key comes from --api-key or LIVEROOM_API_KEY;
 carrier pushes are signed with LIVEROOM_KDNIAO_APPKEY and LIVEROOM_KUAIDI100_SALT (the server's own values).
@@ -29,6 +30,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text}") from None
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be above 0: {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535: {text}")
     return value
 
 
@@ -125,6 +136,21 @@ def add_parser(commands: Any) -> None:
         metavar="TAG",
         help="tag in order and visitor ids (default: the start time, so reruns add new orders)",
     )
+    simulate.add_argument(
+        "--gateway",
+        choices=("test",),
+        default=None,
+        help="serve the test carrier gateway (Kdniao and Kuaidi100 as documented) for a server started with "
+        "LIVEROOM_CARRIER_GATEWAY=kdniao and LIVEROOM_KDNIAO_API_URL pointing at it; parcels start when their "
+        "waybill is booked there",
+    )
+    simulate.add_argument(
+        "--gateway-port",
+        type=_port,
+        default=0,
+        metavar="PORT",
+        help="the test carrier gateway's loopback port (default: any free port, printed at start)",
+    )
     simulate.add_argument("--quiet", action="store_true", help="no progress screen, only the summary")
     simulate.set_defaults(run=cmd_simulate)
 
@@ -151,6 +177,12 @@ def config_from(args: argparse.Namespace, settings: Any = None, env: dict[str, s
         pulse_seconds=args.pulse_seconds,
         drain=args.drain,
         wait=args.wait,
+        gateway=getattr(args, "gateway", None),
+        gateway_port=getattr(args, "gateway_port", 0),
+        kdniao_business_id=env.get("LIVEROOM_KDNIAO_BUSINESS_ID")
+        or getattr(settings, "kdniao_business_id", "")
+        or "",
+        kuaidi100_key=env.get("LIVEROOM_KUAIDI100_KEY") or getattr(settings, "kuaidi100_key", "") or "",
     )
 
 
@@ -165,6 +197,12 @@ def cmd_simulate(settings: Any, args: argparse.Namespace) -> int:
     if not config.api_key:
         print(
             "liveroom simulate: no API key: pass --api-key or set LIVEROOM_API_KEY (the server's key)",
+            file=sys.stderr,
+        )
+        return 2
+    if config.gateway == "test" and not config.kdniao_appkey:
+        print(
+            "liveroom simulate: --gateway test needs LIVEROOM_KDNIAO_APPKEY (the server signs its requests with it)",
             file=sys.stderr,
         )
         return 2

@@ -3,6 +3,11 @@
 Runs `liveroom serve` and `liveroom simulate` as two processes (the simulator drives the server only through its
 public API), waits until the live room has orders, prints the host, leader, ops, buyer-tracking and post-live review
 links with their tokens, and stops both cleanly on Ctrl-C.
+
+Waybills come from a carrier gateway, as in production: the simulator serves the test carrier gateway (Kdniao's
+documented 1007/1008/1147, simulator/gateway.py) on a free loopback port and the server books each shipment's
+waybill there (LIVEROOM_CARRIER_GATEWAY=kdniao), so the screens show 等待面单 / awaiting waybill, then the
+number. `LIVEROOM_CARRIER_GATEWAY=sandbox make demo` numbers waybills at once instead.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,8 +26,16 @@ from typing import Any
 import httpx
 
 from domain import tokens
+from simulator.gateway import KDNIAO_PATH
 
 ROOM = "live-1"  # the simulator's room (simulator/config.py)
+DEMO_BUSINESS_ID = "demo-1391822"  # the test carrier gateway's EBusinessID (any id both sides share)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _environment(port: int) -> dict[str, str]:
@@ -32,7 +46,19 @@ def _environment(port: int) -> dict[str, str]:
     env.setdefault("LIVEROOM_KDNIAO_APPKEY", "demo-kdniao-appkey")
     env.setdefault("LIVEROOM_KUAIDI100_SALT", "demo-kuaidi100-salt")
     env.setdefault("LIVEROOM_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("LIVEROOM_CARRIER_GATEWAY", "kdniao")
+    if env["LIVEROOM_CARRIER_GATEWAY"] == "kdniao" and "LIVEROOM_KDNIAO_API_URL" not in env:
+        gateway_port = int(env.get("LIVEROOM_DEMO_GATEWAY_PORT") or _free_port())
+        env["LIVEROOM_DEMO_GATEWAY_PORT"] = str(gateway_port)
+        env.setdefault("LIVEROOM_KDNIAO_BUSINESS_ID", DEMO_BUSINESS_ID)
+        env["LIVEROOM_KDNIAO_API_URL"] = f"http://127.0.0.1:{gateway_port}{KDNIAO_PATH}"
     return env
+
+
+def _gateway_args(env: dict[str, str]) -> list[str]:
+    """The simulator serves the test carrier gateway the server was pointed at (none in sandbox mode)."""
+    port = env.get("LIVEROOM_DEMO_GATEWAY_PORT")
+    return ["--gateway", "test", "--gateway-port", port] if port else []
 
 
 def _cli(*args: str) -> list[str]:
@@ -92,7 +118,7 @@ def main() -> int:
                                        "warning"), env=env)
         _wait(f"{base}/healthz", {}, 60, "the server")
         simulator = subprocess.Popen(_cli("simulate", "--url", base, "--orders", os.environ.get(
-            "LIVEROOM_DEMO_ORDERS", "50000"), "--run", run, "--quiet"), env=env)
+            "LIVEROOM_DEMO_ORDERS", "50000"), "--run", run, "--quiet", *_gateway_args(env)), env=env)
         links = _links(base, env, run)
         width = max(len(title) for title, _ in links)
         print("\n  liveroom is live — open the screens (Ctrl-C stops the server and the simulator):\n",

@@ -166,8 +166,12 @@ class Buyers:
             await self.pushes.resync(state.planned.order)
             return
         for shipment in shipments:
-            if shipment.get("waybill") and shipment.get("state") != "cancelled":
+            if shipment.get("state") == "cancelled":
+                continue
+            if shipment.get("waybill"):
                 self.pushes.start(state, shipment)
+            elif shipment.get("state") == "awaiting_waybill":  # a carrier gateway books it after the answer
+                self.pushes.await_waybill(state, shipment)
 
     async def _verify(self, state: OrderState) -> None:
         planned = state.planned

@@ -38,6 +38,12 @@ class SimConfig:
     drain: float = 30.0  # after the last order, seconds to let pending carrier events and follow-ups finish
     wait: float = 30.0  # seconds to wait for the server's /healthz at start
     min_watch_s: int = 120  # the room's "watched" mark (simulated seconds of heartbeats)
+    # `--gateway test`: the simulator serves the test carrier gateway (simulator/gateway.py) on this loopback port
+    # and learns each shipment's waybill when the server books it there (LIVEROOM_CARRIER_GATEWAY=kdniao).
+    gateway: str | None = None
+    gateway_port: int = 0  # 0: any free port
+    kdniao_business_id: str = ""  # LIVEROOM_KDNIAO_BUSINESS_ID, the same as the server's
+    kuaidi100_key: str = ""  # LIVEROOM_KUAIDI100_KEY, the same as the server's
 
     def __post_init__(self) -> None:
         problems = []
@@ -61,6 +67,10 @@ class SimConfig:
             problems.append("--drain and --wait must not be negative")
         if self.min_watch_s < 30:
             problems.append("min_watch_s must be at least 30 (one heartbeat gap)")
+        if self.gateway not in (None, "test"):
+            problems.append("--gateway must be 'test'")
+        if not 0 <= self.gateway_port <= 65535:
+            problems.append("--gateway-port must be a port number (0 for any free one)")
         if not _TAG.match(self.run):
             problems.append("--run must be letters, digits, '.', '_' or '-' (at most 21)")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$", self.room):

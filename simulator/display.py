@@ -83,6 +83,12 @@ def progress(
         f"快递鸟 {pushes.get('kdniao', 0):,} · 快递100 {pushes.get('kuaidi100', 0):,} · "
         f"API {pushes.get('api', 0):,}  ({stats.push_lines:,} updates, {stats.push_lag:.1f}s behind)",
     )
+    if stats.gateway_waybills or stats.awaiting_waybill:
+        road.add_row(
+            "waybills",
+            f"{stats.gateway_waybills:,} booked at the carrier gateway · "
+            f"{stats.awaiting_waybill:,} awaiting (等待面单)",
+        )
     parcels = " · ".join(f"{PARCEL_LABELS[s]} {stats.parcels.get(s, 0):,}" for s in PARCEL_STATES)
     road.add_row("parcels", parcels)
     road.add_row("stock", f"{stats.replenishments:,} replenishments · pulses {stats.pulses}")

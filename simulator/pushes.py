@@ -34,6 +34,10 @@ class CarrierPushes:
         self.resyncing: set[str] = set()
         self.on_signed: Callable[[OrderState], None] = lambda state: None
         self.on_stuck: Callable[[OrderState], None] = lambda state: None
+        # With a carrier gateway (--gateway test) the order's answer carries no waybill: the shipment waits here
+        # until the gateway books it; a waybill booked before the answer reached us waits in `booked`.
+        self.awaiting: dict[str, tuple[OrderState, dict[str, Any]]] = {}
+        self.booked: dict[str, tuple[str, str]] = {}  # shipment → (carrier, waybill)
 
     def busy(self) -> bool:
         """Pushes queued or on their way."""
@@ -83,6 +87,40 @@ class CarrierPushes:
         self.world.parcels[parcel.shipment] = parcel
         self.stats.parcel_moved("", "created")
         self.clock.schedule(self.clock.wall_at(lines[0].at), self.line_due, parcel)
+
+    # --- waybills from the carrier gateway -------------------------------------------------------------------
+
+    def await_waybill(self, state: OrderState, shipment: dict[str, Any]) -> None:
+        """A shipment the server answered without a waybill (`awaiting_waybill`): its journey starts when the
+        carrier gateway books it, or now if it already has."""
+        key = str(shipment.get("shipment"))
+        booked = self.booked.pop(key, None)
+        if booked is not None:
+            self._start_booked(state, shipment, *booked)
+        elif key not in self.awaiting:
+            self.awaiting[key] = (state, shipment)
+            self.stats.awaiting_waybill = len(self.awaiting)
+
+    def waybill_issued(self, shipment: str, carrier: str, waybill: str) -> None:
+        """The test carrier gateway's on_issued hook: the server booked `waybill` with `carrier` for `shipment`
+        (the carrier may differ from the order's answer: a refusal moved it on)."""
+        self.stats.gateway_waybills += 1
+        waiting = self.awaiting.pop(shipment, None)
+        self.stats.awaiting_waybill = len(self.awaiting)
+        if waiting is None:
+            self.booked[shipment] = (carrier, waybill)
+            return
+        self._start_booked(waiting[0], waiting[1], carrier, waybill)
+
+    def _start_booked(self, state: OrderState, shipment: dict[str, Any], carrier: str, waybill: str) -> None:
+        known = self.world.parcels.get(str(shipment.get("shipment")))
+        if known is not None and known.waybill == waybill:
+            return
+        kind = None
+        if known is not None:
+            self._supersede(known)
+            kind = known.kind
+        self.start(state, {**shipment, "carrier": carrier, "waybill": waybill}, kind)
 
     def line_due(self, parcel: carriers.Parcel) -> None:
         if parcel.done:
@@ -260,7 +298,11 @@ class CarrierPushes:
                 if known is not None:
                     self._supersede(known)
                 continue
-            if not shipment.get("waybill") or (known is not None and known.waybill == shipment["waybill"]):
+            if not shipment.get("waybill"):
+                if shipment.get("state") == "awaiting_waybill":
+                    self.await_waybill(state, shipment)
+                continue
+            if known is not None and known.waybill == shipment["waybill"]:
                 continue
             kind = None
             if known is not None:

@@ -39,6 +39,7 @@ from simulator.catalog import (
 from simulator.client import Api
 from simulator.community import Community
 from simulator.config import SimConfig
+from simulator.gateway import KDNIAO_PATH, TestGateway
 from simulator.growth import Growth
 from simulator.growth_catalog import room_growth
 from simulator.outages import Outages
@@ -94,6 +95,17 @@ class Session:
         self.buyers.growth = self.growth
         self.growth.visit = self.buyers.visit
         self.planner: OrderPlanner | None = None
+        self.gateway = (
+            TestGateway(
+                config.kdniao_business_id or "test-business",
+                config.kdniao_appkey,
+                config.kuaidi100_key or "test-kuaidi100-key",
+                port=config.gateway_port,
+                on_issued=self.pushes.waybill_issued,
+            )
+            if config.gateway == "test"
+            else None
+        )
         self.ended = "orders"
         self.loops: list[asyncio.Task[Any]] = []
         self.interrupts = 0
@@ -131,7 +143,7 @@ class Session:
         reporter = asyncio.create_task(self._report(live))
         board: list[dict[str, Any]] = []
         try:
-            if await self._begin():
+            if await self._open_gateway() and await self._begin():
                 await self._feed()
                 await self._drain()
             await self._wind_down()
@@ -146,6 +158,8 @@ class Session:
                 live.update(self._render(), refresh=True)
                 live.stop()
             await self.api.close()
+            if self.gateway is not None:
+                await self.gateway.stop()
         result = self._summary(board)
         self.console.print(display.summary(self.stats, board, result.elapsed, result.ended, self.cfg.room))
         return result
@@ -173,6 +187,23 @@ class Session:
             await asyncio.sleep(10)
             if self.show_live:
                 self.console.print(display.line(self.stats, self.clock.elapsed(), self.clock.now()), soft_wrap=True)
+
+    async def _open_gateway(self) -> bool:
+        """`--gateway test`: serve the test carrier gateway the server books its waybills with."""
+        if self.gateway is None:
+            return True
+        try:
+            await self.gateway.start()
+        except OSError as error:
+            self.ended = "gateway port unavailable"
+            self.stats.error(f"test carrier gateway on port {self.cfg.gateway_port}: {error}")
+            return False
+        self.console.print(
+            f"test carrier gateway: Kdniao at {self.gateway.url}{KDNIAO_PATH}, Kuaidi100 at "
+            f"{self.gateway.kuaidi100_url} (LIVEROOM_CARRIER_GATEWAY=kdniao, LIVEROOM_KDNIAO_API_URL)",
+            soft_wrap=True,
+        )
+        return True
 
     async def _begin(self) -> bool:
         self.stats.phase = f"waiting for {self.cfg.url}"

@@ -33,6 +33,8 @@ class Stats:
     push_lag: float = 0.0  # wall seconds from a trace line's time to the server accepting it (moving average)
     parcels: Counter[str] = field(default_factory=Counter)  # parcels per state, as the server accepted them
     stuck: int = 0  # parcels whose carrier went silent on purpose
+    awaiting_waybill: int = 0  # shipments answered without a waybill, waiting for the carrier gateway (now)
+    gateway_waybills: int = 0  # waybills the test carrier gateway booked (--gateway test)
     replenishments: int = 0
     outage: str = ""
     outages: int = 0
