@@ -257,3 +257,27 @@ async def test_make_gateway_builds_what_the_settings_ask_for() -> None:
 
 def test_the_kuaidi100_callback_is_the_push_route_the_server_serves() -> None:
     assert KUAIDI100_PUSH_PATH in {route.path for route in carrier_routes}
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda form, data: data["Sender"].pop("ExpAreaName"), "101"),
+        (lambda form, data: data.pop("Commodity"), "101"),
+        (lambda form, data: form.pop("DataType"), "101"),
+        (lambda form, data: form.update(EBusinessID="someone-else"), "104"),
+        (lambda form, data: data["Receiver"].update(Address="珠江路 #88"), "103"),
+    ],
+    ids=["district", "commodity", "data-type", "business-id", "forbidden-character"],
+)
+async def test_the_test_gateway_refuses_what_the_documents_require_and_it_cannot_verify(
+    gateway, kdniao, change, code
+) -> None:
+    data = kdniao.issue_payload(order())
+    form = {"EBusinessID": BUSINESS_ID, "RequestType": "1007", "DataType": "2"}
+    change(form, data)
+    request_data = json.dumps(data, ensure_ascii=False)
+    form |= {"RequestData": request_data, "DataSign": data_sign(request_data, APPKEY)}
+    response = await kdniao.client.post(gateway.kdniao_url, data=form)
+    answer = response.json()
+    assert answer["Success"] is False and answer["ResultCode"] == code and gateway.bookings == {}
