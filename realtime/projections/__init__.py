@@ -131,7 +131,7 @@ class Projections:
             "carrier_changed": (m.ops.on_carrier_changed,),
             "tokens_revoked": (self._tokens_revoked,),
             # carrier gateways (issue 14): the ops panel (gateway.py), the leaders' parcels; order pages read again
-            "waybill_requested": (m.ops.gateway.on_requested,),
+            "waybill_requested": (m.ops.gateway.on_requested, m.leaders.on_waybill_requested),
             "waybill_issued": (m.ops.gateway.on_issued, m.leaders.on_waybill_issued),
             "waybill_refused": (m.ops.on_waybill_refused, m.leaders.on_waybill_refused),
             "gateway_circuit_changed": (m.ops.gateway.on_circuit,),

@@ -128,6 +128,14 @@ class LeaderViews:
             parcel["state"] = record["state"]
             dirty.add(f"leader:{record['leader']}")
 
+    def on_waybill_requested(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """Asked of a gateway: the parcel has no waybill until it answers."""
+        entry = self._order(record)
+        parcel = entry["parcels"].get(record["shipment"]) if entry else None
+        if parcel is not None:
+            parcel["waybill"], parcel["carrier"] = None, record["carrier"]
+            dirty.add(f"leader:{record['leader']}")
+
     def on_waybill_issued(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         entry = self._order(record)
         parcel = entry["parcels"].get(record["shipment"]) if entry else None
