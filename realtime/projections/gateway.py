@@ -179,10 +179,9 @@ class GatewayView:
             .order_by(wr.c.created_at, wr.c.id)  # the latest request of a shipment is the one that stands
         ):
             self._await(row.shipment, row.order, row.carrier, utc(row.created_at))
-        for row in await conn.execute(select(c.c.carrier, c.c.circuit, c.c.circuit_until)
-                                      .where(c.c.circuit != "closed")):
-            self.circuits[row.carrier] = (row.circuit, None if row.circuit_until is None
-                                          else utc(row.circuit_until).isoformat())
+        for carrier, state, until in await conn.execute(select(c.c.carrier, c.c.circuit, c.c.circuit_until)
+                                                         .where(c.c.circuit != "closed")):
+            self.circuits[carrier] = (state, None if until is None else utc(until).isoformat())
         # Events of the last hour (issued) and of today (refused), by their own time; the outbox row's created_at
         # is the same transaction's clock, so a margin of a few minutes only guards against a slow commit.
         first = minute_of(now) - SERIES_MINUTES + 1

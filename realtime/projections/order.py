@@ -93,7 +93,8 @@ async def read_order(conn: AsyncConnection, order: str) -> dict[str, Any] | None
         "pickup_point": row.pickup_point if row.delivery == "pickup" else None,
         "items": items,
         "shipments": [{"shipment": p.shipment, "warehouse": p.warehouse, "carrier": p.carrier, "waybill": p.waybill,
-                       "state": parcel_state(p.state, p.waybill, row.status), "items": [{"sku": sku, "qty": qty} for sku, qty in p._mapping["items"]]}
+                       "state": parcel_state(p.state, p.waybill, row.status),
+                       "items": [{"sku": sku, "qty": qty} for sku, qty in p._mapping["items"]]}
                       for p in parcels],
         "timeline": timeline,
         "after_sales": after_sales,
