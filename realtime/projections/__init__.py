@@ -113,9 +113,10 @@ class Projections:
         handlers: dict[str, tuple[Handler, ...]] = {
             "order_accepted": (m.boards.on_order_accepted, m.feeds.on_order_accepted, m.leaders.on_order_accepted,
                                m.ops.on_order_accepted),
-            "order_held": (m.leaders.on_order_held, m.ops.on_exception_only),
+            "order_held": (m.leaders.on_order_held, m.ops.on_exception_only, m.ops.gateway.on_order_gone),
             "order_verified": (m.leaders.on_order_verified,),
-            "order_cancelled": (m.boards.on_order_cancelled, m.leaders.on_order_cancelled, m.ops.on_order_cancelled),
+            "order_cancelled": (m.boards.on_order_cancelled, m.leaders.on_order_cancelled, m.ops.on_order_cancelled,
+                                m.ops.gateway.on_order_gone),
             "visitor_bound": (m.boards.on_visitor_bound,),
             "stock_changed": (m.stock.on_stock_changed, m.ops.on_exception_only),
             "shipment_planned": (m.leaders.on_shipment_planned, m.ops.on_shipment_planned),
@@ -129,6 +130,11 @@ class Projections:
             "catalog_changed": (self._catalog_changed,),
             "carrier_changed": (m.ops.on_carrier_changed,),
             "tokens_revoked": (self._tokens_revoked,),
+            # carrier gateways (issue 14): the ops panel (gateway.py), the leaders' parcels; order pages read again
+            "waybill_requested": (m.ops.gateway.on_requested, m.leaders.on_waybill_requested),
+            "waybill_issued": (m.ops.gateway.on_issued, m.leaders.on_waybill_issued),
+            "waybill_refused": (m.ops.on_waybill_refused, m.leaders.on_waybill_refused),
+            "gateway_circuit_changed": (m.ops.gateway.on_circuit,),
         }
         for kind in (*GROWTH_KINDS, "order_accepted"):
             handlers[kind] = (*handlers.get(kind, ()), m.growth.on_event)

@@ -28,6 +28,7 @@ from domain.notices import Criteria, Notice, OrderFacts, notices_for
 from realtime.projections.board import TOP, Boards, RoomBoard
 from realtime.projections.catalog import Catalog
 from realtime.projections.growth import Growth
+from realtime.projections.order import parcel_state
 from realtime.projections.times import utc
 from store import models
 from store import notices as notice_rows
@@ -127,10 +128,36 @@ class LeaderViews:
             parcel["state"] = record["state"]
             dirty.add(f"leader:{record['leader']}")
 
+    def on_waybill_requested(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """Asked of a gateway: the parcel has no waybill until it answers."""
+        entry = self._order(record)
+        parcel = entry["parcels"].get(record["shipment"]) if entry else None
+        if parcel is not None:
+            parcel["waybill"], parcel["carrier"] = None, record["carrier"]
+            dirty.add(f"leader:{record['leader']}")
+
+    def on_waybill_issued(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        entry = self._order(record)
+        parcel = entry["parcels"].get(record["shipment"]) if entry else None
+        if parcel is not None:
+            parcel["waybill"] = record["waybill"]
+            dirty.add(f"leader:{record['leader']}")
+
+    def on_waybill_refused(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """Refused: the parcel goes with the next carrier (none left: an OrderHeld follows)."""
+        entry = self._order(record)
+        parcel = entry["parcels"].get(record["shipment"]) if entry else None
+        if parcel is not None and record.get("next_carrier"):
+            parcel["carrier"] = record["next_carrier"]
+            dirty.add(f"leader:{record['leader']}")
+
     def on_order_held(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         leader = record["leader"]
         if not leader:
             return
+        entry = self._order(record)
+        if entry is not None:  # held after it was accepted (no carrier would take its parcel)
+            entry["status"] = "held"
         self.held.setdefault(leader, {})[record["order"]] = {
             "order": record["order"], "room": record["room"], "placed": utc(record["at"]),
             "flags": list(record["flags"]), "total_cents": None, "buyer": None}
@@ -306,7 +333,8 @@ def _order_view(entry: dict[str, Any], sku_name: Callable[[str], str | None],
     return {"order": entry["order"], "room": entry["room"], "placed_at": entry["placed"].isoformat(),
             "status": entry["status"], "total_cents": entry["total_cents"],
             "items": [{"sku": sku, "qty": qty, "name": sku_name(sku)} for sku, qty in entry["items"]],
-            "parcels": [entry["parcels"][k] for k in sorted(entry["parcels"])],
+            "parcels": [{**p, "state": parcel_state(p["state"], p["waybill"], entry["status"])}
+                        for p in (entry["parcels"][k] for k in sorted(entry["parcels"]))],
             "notices": notices_for(notices, _facts(entry))}
 
 

@@ -45,6 +45,7 @@ from domain.tracking import ParcelState
 from realtime.projections.board import Boards
 from realtime.projections.catalog import Catalog
 from realtime.projections.feed import CAPACITY, SHOWN, Ring
+from realtime.projections.gateway import GatewayView
 from realtime.projections.growth import Growth
 from realtime.projections.leader import CommissionBook
 from realtime.projections.promises import DueParcels
@@ -128,6 +129,7 @@ class OpsView:
     def __init__(self, catalog: Catalog, boards: Boards, commission: CommissionBook, growth: Growth,
                  clock: Callable[[], datetime], capacity: int = CAPACITY, *, at_risk_hours: float = 6.0) -> None:
         self.catalog = catalog
+        self.gateway = GatewayView(clock)
         self.growth = growth
         self.boards = boards
         self.commission = commission
@@ -198,6 +200,20 @@ class OpsView:
         self.due.planned(shipment, record["order"], warehouse)
         self.backlog[warehouse] += 1
         dirty.add("ops")
+
+    def on_waybill_refused(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        """A carrier refused the waybill and the shipment moved to the next one: re-booked, as on_shipment_planned
+        re-books (a ShipmentPlanned for the same move after this one then changes nothing)."""
+        self.gateway.on_refused(seq, record, dirty)
+        parcel, carrier = self.open.get(record["shipment"]), record.get("next_carrier")
+        if parcel is None or not carrier or carrier == parcel.carrier:
+            return
+        self._use(china_day(utc(parcel.created_at)), parcel.carrier, -1)
+        self._use(china_day(utc(record["at"])), carrier, 1)
+        self._count(parcel.carrier, parcel.state, -1)
+        self._count(carrier, parcel.state, 1)
+        parcel.carrier = carrier
+        self._unstick(record["shipment"])
 
     def on_ship_by_changed(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
         self.due.promise(record["order"], record["ship_by"], self.open_by_order.get(record["order"], ()))
@@ -312,6 +328,7 @@ class OpsView:
             },
             "growth": self.growth.ops_view(self.boards.invites()),
             "at_risk_hours": self.due.window.total_seconds() / 3600,
+            "gateway": self.gateway.view(self.carrier_config),
         }
 
 
@@ -368,6 +385,7 @@ class OpsView:
         await self._load_series(conn, minute_of(now) - SERIES_MINUTES + 1)
         await self._load_parcels(conn)
         await self._load_carriers(conn, china_day(now))
+        await self.gateway.load(conn, upto, now)
         rows = (await conn.execute(_exceptions_query(upto, self.exceptions.items.maxlen or CAPACITY))).all()
         items = [item for seq, payload in rows if (item := exception_item(seq, payload))]
         self.exceptions.fill(items, complete=len(rows) < (self.exceptions.items.maxlen or CAPACITY))

@@ -27,7 +27,17 @@ from store import notices as notice_rows
 CAPACITY = 4096
 # Events that change what the order page shows (commission is not the buyer's business; stuck is an ops matter).
 TOUCHING = frozenset({"order_held", "order_verified", "order_cancelled", "shipment_planned", "parcel_state_changed",
-                      "parcel_traced", "after_sale_opened", "after_sale_resolved", "order_ship_by_changed"})
+                      "parcel_traced", "after_sale_opened", "after_sale_resolved", "order_ship_by_changed",
+                      # carrier gateways (issue 14): a waybill asked for, issued, or refused and asked of another
+                      "waybill_requested", "waybill_issued", "waybill_refused", "waybill_cancelled"})
+
+
+def parcel_state(state: str, waybill: str | None, order_status: str) -> str:
+    """A parcel as its screens show it: "awaiting_waybill" while the gateway has not answered (no waybill yet, the
+    order neither held nor cancelled, the parcel not moved on), else its own state (API.md, "Carrier gateways")."""
+    if waybill is None and state == "created" and order_status not in ("held", "cancelled"):
+        return "awaiting_waybill"
+    return state
 
 
 def _iso(value: Any) -> str | None:
@@ -83,7 +93,8 @@ async def read_order(conn: AsyncConnection, order: str) -> dict[str, Any] | None
         "pickup_point": row.pickup_point if row.delivery == "pickup" else None,
         "items": items,
         "shipments": [{"shipment": p.shipment, "warehouse": p.warehouse, "carrier": p.carrier, "waybill": p.waybill,
-                       "state": p.state, "items": [{"sku": sku, "qty": qty} for sku, qty in p._mapping["items"]]}
+                       "state": parcel_state(p.state, p.waybill, row.status),
+                       "items": [{"sku": sku, "qty": qty} for sku, qty in p._mapping["items"]]}
                       for p in parcels],
         "timeline": timeline,
         "after_sales": after_sales,
