@@ -24,7 +24,10 @@ from domain import ordering
 from domain.errors import Conflict, DomainError
 from server.context import AppContext
 from server.services.order_book import OrderBook, load_book
+from server.services import waybill_rows
 from server.services.order_writes import flush, record
+from store import models
+from store.sql import insert_many
 from store.uow import Command, Tx, log_failure
 
 # How the API answers an order it decided (stored with the order, returned again for a replay of its body).
@@ -69,21 +72,24 @@ class PlaceOrder(Command[OrderAnswer]):
             await orders[0].app.waybills.prepare(tx)
             snapshot = book.snapshot(tx.now, orders[0].app.carrier_policy)
         results: list[Any] = []
+        requests: list[dict[str, Any]] = []  # waybill requests for the gateway (issue 14), none in sandbox mode
         for command in orders:
             # An order changes the book only once nothing about it can fail any more (see `order_writes.record`),
             # so one that raises, refused or failing for any other reason, is simply left out: the others still
             # commit together, with the same few statements.
             try:
-                results.append(command.decide(tx, book, snapshot))
+                results.append(command.decide(tx, book, snapshot, requests))
             except DomainError as refused:
                 results.append(refused)
             except Exception as failure:  # this order's caller gets it; the batch goes on
                 log_failure(command, failure)
                 results.append(failure)
         await flush(tx, book)
+        await insert_many(tx.conn, models.waybill_requests, requests)
         return results
 
-    def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot) -> OrderAnswer:
+    def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot,
+               requests: list[dict[str, Any]] | None = None) -> OrderAnswer:
         request = self.request
         seen = book.existing.get(request.order)
         if seen is not None:
@@ -95,9 +101,34 @@ class PlaceOrder(Command[OrderAnswer]):
                 )
             return OrderAnswer(200, seen[1])
         decision = ordering.decide(request, snapshot)
-        if decision.waybills_wanted:  # an order failing after this leaves a gap in the waybill serials, never a repeat
+        settings = self.app.settings
+        gateway_issues = waybill_rows.issued_by_gateway(settings)
+        # An order failing after this leaves a gap in the waybill serials, never a repeat. With a gateway that
+        # issues waybills (kdniao) the parcels get theirs after the commit: the answer shows them awaiting.
+        if decision.waybills_wanted and not gateway_issues:
             decision = decision.with_waybills(self.app.waybills.issue(tx, list(decision.waybills_wanted)))
         answer = self.answer(decision)
+        wanted = _requests(decision, waybill_rows.mode(settings), tx.now)
         record(tx, book, decision, request.body_hash, answer)
         book.existing[request.order] = (request.body_hash, answer)
+        if wanted:
+            if requests is None:
+                raise ValueError("waybill requests need a list to go to")
+            requests.extend(wanted)
+            if gateway_issues:
+                tx.emit(*waybill_rows.requested_events(decision.order, decision.room, decision.leader,
+                                                       ((p.shipment, p.carrier) for p in decision.shipments),
+                                                       tx.now))
         return OrderAnswer(201, answer)
+
+
+def _requests(decision: ordering.OrderDecision, mode: str, now: Any) -> list[dict[str, Any]]:
+    """What the gateway must be asked for this order's parcels: an `issue` each (kdniao), a `subscribe` for each
+    local waybill (kuaidi100), nothing in sandbox mode or while the order is held."""
+    if mode == waybill_rows.SANDBOX or not decision.waybills_wanted:
+        return []
+    if waybill_rows.issued_by_gateway_mode(mode):
+        return [waybill_rows.request_row("issue", p.shipment, decision.order, p.carrier, now)
+                for p in decision.shipments]
+    return [waybill_rows.request_row("subscribe", p.shipment, decision.order, p.carrier, now, p.waybill)
+            for p in decision.shipments if p.waybill]
