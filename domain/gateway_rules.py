@@ -70,6 +70,9 @@ class Breaker:
             raise ValueError("a breaker needs failures_to_open >= 1 and positive durations")
 
 
+DEFAULT_BREAKER = Breaker()
+
+
 @dataclass(frozen=True, slots=True)
 class Circuit:
     """One carrier's circuit as stored (carriers.circuit, circuit_until, gateway_failures)."""
@@ -87,14 +90,14 @@ class Circuit:
         return self.state != CLOSED and not self.blocked(now)
 
 
-def start_trial(circuit: Circuit, now: datetime, breaker: Breaker = Breaker()) -> Circuit:
+def start_trial(circuit: Circuit, now: datetime, breaker: Breaker = DEFAULT_BREAKER) -> Circuit:
     """The circuit once one request is let through as the trial: half open, for at most the trial's lease."""
     if not circuit.trial_due(now):
         raise ValueError(f"no trial is due on a {circuit.state} circuit now")
     return Circuit(HALF_OPEN, now + timedelta(seconds=breaker.trial_lease_s), circuit.failures)
 
 
-def after(circuit: Circuit, result: Result, now: datetime, breaker: Breaker = Breaker()) -> Circuit:
+def after(circuit: Circuit, result: Result, now: datetime, breaker: Breaker = DEFAULT_BREAKER) -> Circuit:
     """The circuit after a waybill request to its carrier came to `result`.
 
     An answer (ok, or a definite refusal: the gateway is up) closes it and clears the count. A failure counts one

@@ -23,8 +23,8 @@ import orjson
 from domain import ordering
 from domain.errors import Conflict, DomainError
 from server.context import AppContext
-from server.services.order_book import OrderBook, load_book
 from server.services import waybill_rows
+from server.services.order_book import OrderBook, load_book
 from server.services.order_writes import flush, record
 from store import models
 from store.sql import insert_many

@@ -34,7 +34,7 @@ from domain.events import (
     WaybillIssued,
     WaybillRefused,
 )
-from domain.gateway_rules import Breaker, Circuit, Random, Step
+from domain.gateway_rules import DEFAULT_BREAKER, Breaker, Circuit, Random, Step
 from server.context import AppContext
 from server.gateways import Outcome
 from server.services import shipping, waybill_rows
@@ -57,7 +57,7 @@ def circuit_changed(tx: Tx, carrier: str, circuit: Circuit) -> None:
 
 
 async def record(tx: Tx, outcomes: Sequence[tuple[Claim, Outcome]], ctx: AppContext, rng: Random,
-                 breaker: Breaker = Breaker(), base_s: float | None = None,
+                 breaker: Breaker = DEFAULT_BREAKER, base_s: float | None = None,
                  cap_s: float | None = None) -> dict[str, int]:
     """Record each claimed request's outcome (see the module's doc); answers how many came to each step."""
     counts: dict[str, int] = {}

@@ -19,6 +19,7 @@ already issued. The worker wakes when a commit queued something (`nudge`) and po
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -27,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, true, update
 
-from domain.gateway_rules import Breaker, Random, start_trial
+from domain.gateway_rules import DEFAULT_BREAKER, Breaker, Random, start_trial
 from server.context import AppContext
 from server.gateways import Gateway, Outcome, Party, WaybillOrder
 from server.services import waybill_outcomes, waybill_rows
@@ -82,7 +83,7 @@ class Tuning:
 
 
 async def claim_due(tx: Tx, *, limit: int = CHUNK, lease_s: float = LEASE_S,
-                    breaker: Breaker = Breaker()) -> list[Claim]:
+                    breaker: Breaker = DEFAULT_BREAKER) -> list[Claim]:
     """Claim up to `limit` due requests for this process (each one's `next_at` moves a lease ahead, guarded so a
     request another process claimed in the meantime is skipped), with what the gateway must be sent."""
     conn = tx.conn
@@ -91,10 +92,10 @@ async def claim_due(tx: Tx, *, limit: int = CHUNK, lease_s: float = LEASE_S,
     held_back = sorted(c for c, circuit in circuits.items() if circuit.state != "closed")
     due_rule = and_(W.c.state == "queued", W.c.next_at <= tx.now)
     # Waybill requests to a carrier whose circuit is not closed wait (bar one trial, below).
-    flowing = or_(W.c.kind != "issue", W.c.carrier.not_in(held_back)) if held_back else True
+    flowing = or_(W.c.kind != "issue", W.c.carrier.not_in(held_back)) if held_back else true()
     due = list((await conn.execute(
         select(W).where(due_rule, flowing).order_by(W.c.next_at, W.c.id).limit(limit))).all())
-    trials = []
+    trials: list[Any] = []
     for carrier in held_back:
         if len(due) + len(trials) >= limit or not circuits[carrier].trial_due(tx.now):
             continue
@@ -263,10 +264,8 @@ class WaybillWorker:
 
     async def _loop(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 report = await self.run_once()

@@ -127,14 +127,14 @@ async def gateway_app(database_url: str, *, mode: str = "kdniao", senders: bool 
     gateway = gateway or StandInGateway(issues_waybills=mode == "kdniao",
                                         name="kdniao" if mode == "kdniao" else "kuaidi100")
     app = create_app(settings, clock=clock, run_scheduler=False, gateway=gateway, run_waybill_worker=run_worker)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://liveroom.test",
-                                     headers={"Authorization": f"Bearer {API_KEY}"}) as client:
-            gw = Gw(client, app.state.ctx, clock, gateway, app.state.waybill_worker, app)
-            gw.worker.rng = random.Random(14)
-            await seed_catalog(gw)
-            if senders:
-                for code, sender in SENDERS.items():
-                    answer = await gw.put(f"/api/v1/warehouses/{code}", {**WAREHOUSES[code], **sender})
-                    assert answer.status_code == 200, answer.text
-            yield gw
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://liveroom.test",
+                                  headers={"Authorization": f"Bearer {API_KEY}"}) as client):
+        gw = Gw(client, app.state.ctx, clock, gateway, app.state.waybill_worker, app)
+        gw.worker.rng = random.Random(14)
+        await seed_catalog(gw)
+        if senders:
+            for code, sender in SENDERS.items():
+                answer = await gw.put(f"/api/v1/warehouses/{code}", {**WAREHOUSES[code], **sender})
+                assert answer.status_code == 200, answer.text
+        yield gw
