@@ -30,6 +30,7 @@ from store import models
 from store.sql import insert_many
 from store.uow import Command, Tx, log_failure
 
+_REQUESTS = "waybill_requests"  # tx.cache: the requests the batch's orders queue, inserted with the batch
 # How the API answers an order it decided (stored with the order, returned again for a replay of its body).
 Answering = Callable[[ordering.OrderDecision], dict[str, Any]]
 
@@ -72,24 +73,23 @@ class PlaceOrder(Command[OrderAnswer]):
             await orders[0].app.waybills.prepare(tx)
             snapshot = book.snapshot(tx.now, orders[0].app.carrier_policy)
         results: list[Any] = []
-        requests: list[dict[str, Any]] = []  # waybill requests for the gateway (issue 14), none in sandbox mode
         for command in orders:
             # An order changes the book only once nothing about it can fail any more (see `order_writes.record`),
             # so one that raises, refused or failing for any other reason, is simply left out: the others still
             # commit together, with the same few statements.
             try:
-                results.append(command.decide(tx, book, snapshot, requests))
+                results.append(command.decide(tx, book, snapshot))
             except DomainError as refused:
                 results.append(refused)
             except Exception as failure:  # this order's caller gets it; the batch goes on
                 log_failure(command, failure)
                 results.append(failure)
         await flush(tx, book)
-        await insert_many(tx.conn, models.waybill_requests, requests)
+        # The waybill requests the batch's orders queued for the gateway (issue 14; none in sandbox mode).
+        await insert_many(tx.conn, models.waybill_requests, tx.cache.pop(_REQUESTS, []))
         return results
 
-    def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot,
-               requests: list[dict[str, Any]] | None = None) -> OrderAnswer:
+    def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot) -> OrderAnswer:
         request = self.request
         seen = book.existing.get(request.order)
         if seen is not None:
@@ -112,9 +112,7 @@ class PlaceOrder(Command[OrderAnswer]):
         record(tx, book, decision, request.body_hash, answer)
         book.existing[request.order] = (request.body_hash, answer)
         if wanted:
-            if requests is None:
-                raise ValueError("waybill requests need a list to go to")
-            requests.extend(wanted)
+            tx.cache.setdefault(_REQUESTS, []).extend(wanted)
             if gateway_issues:
                 tx.emit(*waybill_rows.requested_events(decision.order, decision.room, decision.leader,
                                                        ((p.shipment, p.carrier) for p in decision.shipments),
