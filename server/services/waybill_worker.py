@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import and_, exists, or_, select, true, update
 
 from domain.gateway_rules import DEFAULT_BREAKER, Breaker, Random, start_trial
 from server.context import AppContext
@@ -47,6 +47,11 @@ PARALLEL = 8  # gateway calls in flight at once
 POLL_S = 0.5  # the worker looks for due requests this often even without a nudge
 
 W = models.waybill_requests
+_C = W.alias("pending_cancel")
+# A shipment booked again with the carrier that had issued its waybill asks for the new one only once the old one
+# is cancelled (the same order code would otherwise get the old waybill back).
+_no_cancel_first = ~exists().where(_C.c.shipment == W.c.shipment, _C.c.carrier == W.c.carrier,
+                                   _C.c.kind == "cancel", _C.c.state == "queued", W.c.kind == "issue")
 # Events whose commit may have queued a request: the worker wakes for them at once.
 NUDGE_KINDS = frozenset({"waybill_requested", "waybill_issued", "waybill_refused", "order_cancelled",
                          "shipment_planned", "order_verified"})
@@ -94,12 +99,13 @@ async def claim_due(tx: Tx, *, limit: int = CHUNK, lease_s: float = LEASE_S,
     # Waybill requests to a carrier whose circuit is not closed wait (bar one trial, below).
     flowing = or_(W.c.kind != "issue", W.c.carrier.not_in(held_back)) if held_back else true()
     due = list((await conn.execute(
-        select(W).where(due_rule, flowing).order_by(W.c.next_at, W.c.id).limit(limit))).all())
+        select(W).where(due_rule, flowing, _no_cancel_first).order_by(W.c.next_at, W.c.id).limit(limit))).all())
     trials: list[Any] = []
     for carrier in held_back:
         if len(due) + len(trials) >= limit or not circuits[carrier].trial_due(tx.now):
             continue
-        candidate = (await conn.execute(select(W).where(due_rule, W.c.kind == "issue", W.c.carrier == carrier)
+        candidate = (await conn.execute(select(W).where(due_rule, W.c.kind == "issue", W.c.carrier == carrier,
+                                                        _no_cancel_first)
                                         .order_by(W.c.next_at, W.c.id).limit(1))).first()
         if candidate is None:
             continue
@@ -239,7 +245,8 @@ class WaybillWorker:
             self._wake.set()
 
     async def run_once(self) -> dict[str, int]:
-        """Claim, call and record every request due now, a chunk at a time; answers the count of each step."""
+        """Claim, call and record every request due now, a chunk at a time, until none is due; answers the count
+        of each step."""
         totals: dict[str, int] = {}
         t = self.tuning
         gate = asyncio.Semaphore(t.parallel)
@@ -259,8 +266,8 @@ class WaybillWorker:
                 base_s=t.backoff_base_s, cap_s=t.backoff_cap_s))
             for key, n in steps.items():
                 totals[key] = totals.get(key, 0) + n
-            if len(claims) < t.chunk:
-                return totals
+            # On until nothing is due: an outcome may have queued what is due at once (a subscription, the next
+            # carrier, the new waybill of a shipment whose old one was just cancelled).
 
     async def _loop(self) -> None:
         while True:

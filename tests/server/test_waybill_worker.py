@@ -213,3 +213,28 @@ async def test_a_gateway_that_raises_or_hangs_is_a_failure_to_retry(gw: Gw) -> N
     raised = await call(Raising(), claim)  # type: ignore[arg-type]
     assert (hung.result, raised.result) == ("retry", "retry")
     assert "reset by peer" in raised.reason
+
+
+async def test_a_warehouse_outage_cancels_the_old_waybill_and_requests_a_new_one(gw: Gw) -> None:
+    await place(gw, "o-1")
+    await gw.worker.run_once()
+    (before,) = await shipments(gw, "o-1")
+    down = await gw.post(f"/api/v1/warehouses/{before['warehouse']}/status", {"active": False})
+    assert down.status_code == 200 and down.json()["rerouted"] == 1, down.text
+    (moved,) = await shipments(gw, "o-1")
+    assert moved["warehouse"] != before["warehouse"] and moved["state"] == "awaiting_waybill"
+    await gw.worker.run_once()
+    (after,) = await shipments(gw, "o-1")
+    assert (before["carrier"], before["waybill"]) in gw.gateway.cancelled
+    assert after["waybill"] == gw.gateway.issued[("o-1-1", after["carrier"])] != before["waybill"]
+
+
+async def test_a_gateway_missing_a_setting_fails_at_start_naming_it(database_url: str) -> None:
+    from server.settings import Settings, SettingsError
+
+    from liveroom.app import create_app
+
+    app = create_app(Settings(database_url=database_url, carrier_gateway="kdniao"), run_scheduler=False)
+    with pytest.raises(SettingsError, match="LIVEROOM_KDNIAO_BUSINESS_ID"):
+        async with app.router.lifespan_context(app):
+            pass

@@ -39,6 +39,7 @@ class StandInGateway:
     refusing: dict[str, str] = field(default_factory=dict)  # carrier → its reason ("*": every carrier)
     lose_answer: set[str] = field(default_factory=set)  # shipments whose next answer is lost after issuing
     issued: dict[tuple[str, str], str] = field(default_factory=dict)  # (OrderCode, carrier) → waybill
+    retired: list[str] = field(default_factory=list)  # waybills cancelled
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, shipment, carrier)
     subscribed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: list[tuple[str, str]] = field(default_factory=list)
@@ -54,7 +55,7 @@ class StandInGateway:
             return Outcome("refused", reason=reason)
         key = (order.shipment, order.carrier)  # Kdniao: a repeated OrderCode gets the waybill already issued
         if key not in self.issued:
-            self.issued[key] = f"{order.carrier}{7_000_000 + len(self.issued)}"
+            self.issued[key] = f"{order.carrier}{7_000_000 + len(self.issued) + len(self.retired)}"
         if order.shipment in self.lose_answer:
             self.lose_answer.discard(order.shipment)
             return Outcome("retry", reason="read timeout")
@@ -68,6 +69,8 @@ class StandInGateway:
     async def cancel(self, carrier: str, waybill: str, shipment: str) -> Outcome:
         self.calls.append(("cancel", shipment, carrier))
         self.cancelled.append((carrier, waybill))
+        if self.issued.get((shipment, carrier)) == waybill:  # the order code is free again: a new waybill next
+            self.retired.append(self.issued.pop((shipment, carrier)))
         return Outcome("ok")
 
     async def aclose(self) -> None:
