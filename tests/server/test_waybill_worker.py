@@ -230,9 +230,8 @@ async def test_a_warehouse_outage_cancels_the_old_waybill_and_requests_a_new_one
 
 
 async def test_a_gateway_missing_a_setting_fails_at_start_naming_it(database_url: str) -> None:
-    from server.settings import Settings, SettingsError
-
     from liveroom.app import create_app
+    from server.settings import Settings, SettingsError
 
     app = create_app(Settings(database_url=database_url, carrier_gateway="kdniao"), run_scheduler=False)
     with pytest.raises(SettingsError, match="LIVEROOM_KDNIAO_BUSINESS_ID"):
