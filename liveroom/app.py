@@ -27,12 +27,13 @@ from server.api.internal_errors import InternalErrors
 from server.api.screens import ScreenActions
 from server.clock import system_clock
 from server.context import AppContext
+from server.gateways import Gateway
 from server.serving import event_loop, http_parser
 from server.settings import Settings
 from store.engine import create_engine, inline_sqlite_active
 from store.instance import resolve_secrets
 from store.sql import precompiled_insert_works
-from store.uow import Writer
+from store.uow import Envelope, Writer
 from web import actions, pages
 from web.frames import render_frame
 
@@ -92,6 +93,38 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
+async def _start_waybill_worker(app: Starlette, context: AppContext, gateway: Gateway | None, run: bool,
+                                stops: list[Any]) -> None:
+    """With a carrier gateway (not sandbox): the process's waybill worker, woken by every commit that queues a
+    request for it (issue 14; server/services/waybill_worker.py)."""
+    if context.settings.carrier_gateway == "sandbox" and gateway is None:
+        return
+    from server.gateways.build import make_gateway
+    from server.services.waybill_worker import WaybillWorker
+
+    chosen = gateway or make_gateway(context.settings)
+    if chosen is None:
+        return
+    worker = WaybillWorker(context, chosen)
+    app.state.waybill_worker = worker
+    relay = context.writer.on_commit
+
+    def on_commit(envelopes: list[Envelope]) -> None:
+        if relay is not None:
+            relay(envelopes)
+        worker.on_commit(envelopes)
+
+    context.writer.on_commit = on_commit
+    if run:
+        worker.start()
+
+    async def stop() -> None:
+        await worker.stop()
+        await chosen.aclose()
+
+    stops.append(stop)
+
+
 class LiveroomApp(Starlette):
     """Starlette with realtime/wire.py's RawSend around everything, Starlette's error middleware included: it
     must see the server's own `send` (the hub's direct writes, /healthz's parser)."""
@@ -107,14 +140,20 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     on_start: Sequence[Hook] = (),
     run_scheduler: bool = True,
+    gateway: Gateway | None = None,
+    run_waybill_worker: bool = True,
 ) -> Starlette:
-    """Build the app. Database, writer and background tasks start in the lifespan and stop with it."""
+    """Build the app. Database, writer and background tasks start in the lifespan and stop with it.
+
+    `gateway`: the carrier gateway the waybill worker talks to (default: the one the settings name,
+    server/gateways/build.py); `run_waybill_worker=False` leaves the worker to be run by hand (tests)."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Here, not at import: uvicorn configures logging before the lifespan runs and would replace our filters.
         logs.install()
+        settings.check_gateway()  # a carrier gateway without a setting it needs fails here, naming the setting
         engine = create_engine(settings.database_url)
         resolved = await resolve_secrets(engine, settings)
         writer = Writer(engine, clock)
@@ -134,6 +173,7 @@ def create_app(
             writer.on_commit = await realtime.start()
             app.state.realtime = realtime
             stops.append(realtime.stop)
+            await _start_waybill_worker(app, context, gateway, run_waybill_worker, stops)
             if run_scheduler:
                 from server.services.scheduler import Scheduler
 

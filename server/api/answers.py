@@ -26,6 +26,10 @@ class Warehouse(Answer):
     province: str = Field(description="the province's full name, e.g. 广东省")
     city: str
     active: bool
+    contact: str | None = Field(None, description="the sender's name on waybills (carrier gateways)")
+    mobile: str | None = Field(None, description="the sender's mainland mobile on waybills")
+    district: str | None = Field(None, description="the sender's district (区/县)")
+    address: str | None = Field(None, description="the sender's street address")
 
 
 class WarehouseStatus(Answer):

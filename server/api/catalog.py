@@ -39,11 +39,20 @@ Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Street = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
+# A mainland mobile number (11 digits from 1[3-9]): Kdniao 1007 `Sender.Mobile` (issue 14).
+Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1[3-9][0-9]{9}$")]
+
+
 class WarehouseBody(Body):
     name: Text
     province: Province
     city: Place
     active: bool = True
+    # The sender of its parcels for a carrier gateway (Kdniao 1007 `Sender`: Name, Mobile, ExpAreaName, Address).
+    contact: Place | None = None
+    mobile: Mobile | None = None
+    district: Place | None = None
+    address: Street | None = None
 
 
 class SkuBody(Body):

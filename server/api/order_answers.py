@@ -24,7 +24,8 @@ def placed(decision: ordering.OrderDecision, tracking_url: str) -> dict[str, Any
                 "warehouse": p.warehouse.code,
                 "carrier": p.carrier,
                 "waybill": p.waybill,
-                "state": "created",
+                # A gateway issues the waybill after the commit (issue 14): until then the parcel awaits it.
+                "state": "awaiting_waybill" if p.waybill is None and not d.held else "created",
                 "items": [{"sku": sku, "qty": qty} for sku, qty in p.lines],
             }
             for p in d.shipments

@@ -91,10 +91,12 @@ def _utc(value: datetime | None) -> datetime | None:
 # --- warehouses ---------------------------------------------------------------------------------------------
 
 WAREHOUSE: dict[str, Any] = {"name": None, "province": None, "city": None, "active": True}
+# The sender block a carrier gateway prints on the waybill (issue 14); optional, null until operations sets it.
+SENDER: dict[str, Any] = {"contact": None, "mobile": None, "district": None, "address": None}
 
 
 def _warehouse_view(code: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    return {"warehouse": code, **{name: values[name] for name in WAREHOUSE}}
+    return {"warehouse": code, **{name: values[name] for name in (*WAREHOUSE, *SENDER)}}
 
 
 async def put_warehouse(app: AppContext, code: str, given: Mapping[str, Any]) -> Answer:
@@ -105,6 +107,7 @@ async def put_warehouse(app: AppContext, code: str, given: Mapping[str, Any]) ->
         values = _merge(existing, given, WAREHOUSE)
         values["province"], values["city"] = _place(values["province"], values["city"])
         routing.Warehouse(code=code, **values)  # the routing rules must be able to measure distances to it
+        values.update(_merge(existing, given, SENDER))
         await _save(tx, models.warehouses, {"code": code}, existing, values, "warehouse")
         if existing is not None and existing.active != values["active"]:
             await _status_changed(tx, app, code, values["active"])

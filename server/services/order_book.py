@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, select
 from domain import attribution, growth, ordering, promise, routing, stock
 from domain.china_time import china_day
 from domain.deals import Deal
-from server.services import catalog_rows
+from server.services import catalog_rows, waybill_rows
 from store import models
 from store.uow import Tx
 
@@ -139,7 +139,8 @@ _COMPLETIONS = (
     )
 )
 _CARRIER_DAYS = select(models.carrier_days).where(_any_of(models.carrier_days.c.day))
-_CARRIERS = select(models.carriers.c.carrier, models.carriers.c.available, models.carriers.c.daily_capacity)
+_CARRIERS = select(models.carriers.c.carrier, models.carriers.c.available, models.carriers.c.daily_capacity,
+                   models.carriers.c.circuit, models.carriers.c.circuit_until, models.carriers.c.gateway_failures)
 
 
 async def load_book(tx: Tx, requests: Sequence[ordering.OrderRequest]) -> OrderBook:
@@ -184,7 +185,9 @@ async def load_book(tx: Tx, requests: Sequence[ordering.OrderRequest]) -> OrderB
     for row in await rows(_CARRIER_DAYS, days):
         load[row.carrier] += row.assigned
     carriers = list(await rows(_CARRIERS))
-    unavailable = frozenset(row.carrier for row in carriers if not row.available)
+    # Down, or their gateway's circuit is open (issue 14): new parcels go to other carriers meanwhile.
+    unavailable = frozenset(row.carrier for row in carriers if not row.available) | waybill_rows.blocked(
+        carriers, tx.now)
     book = OrderBook(
         existing, rooms, skus, levels, warehouses, links, bindings, leaders, deals, gmv, load, unavailable,
         {row.carrier: row.daily_capacity for row in carriers},

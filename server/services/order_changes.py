@@ -18,7 +18,7 @@ from domain.events import (
     OrderVerified,
 )
 from server.context import AppContext
-from server.services import ledger, shipping, stock_rows
+from server.services import ledger, shipping, stock_rows, waybill_rows
 from server.services.order_reads import shipment_view
 from store import models
 from store.sql import accumulate
@@ -31,6 +31,7 @@ FLAG_FIELDS = {
     "city_not_in_province": "city",
     "district_missing": "district",
     "address_too_short": "address",
+    "carrier_refused": "address",  # no carrier's gateway would take the parcel (issue 14): the address, likely
 }
 
 
@@ -64,6 +65,7 @@ async def cancel(app: AppContext, order: str) -> dict[str, Any]:
                 code="already_shipped",
             )
         await release_parcels(tx, row.room, parcels)
+        await waybill_rows.order_cancelled(tx, app.settings, order)
         await tx.conn.execute(
             delete(models.backorders).where(
                 and_(models.backorders.c.order == order, models.backorders.c.filled.is_(False))

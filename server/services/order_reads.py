@@ -16,10 +16,18 @@ from store import models
 from store import notices as notice_rows
 
 
-def shipment_view(row: Any) -> dict[str, Any]:
-    """A parcel as every API answer shows it."""
+def shipment_view(row: Any, order_status: str = "accepted") -> dict[str, Any]:
+    """A parcel as every API answer shows it: `awaiting_waybill` while a gateway has yet to issue its waybill
+    (issue 14; never in sandbox mode, where an order that is not held has its waybills at once)."""
     return {"shipment": row.shipment, "warehouse": row.warehouse, "carrier": row.carrier, "waybill": row.waybill,
-            "state": row.state, "items": [{"sku": sku, "qty": qty} for sku, qty in row.items]}
+            "state": shipment_state(row.state, row.waybill, order_status),
+            "items": [{"sku": sku, "qty": qty} for sku, qty in row.items]}
+
+
+def shipment_state(state: str, waybill: str | None, order_status: str) -> str:
+    if waybill is None and state == "created" and order_status not in ("held", "cancelled"):
+        return "awaiting_waybill"
+    return state
 
 
 def masked_buyer(buyer: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +116,7 @@ async def _view(app: AppContext, conn: AsyncConnection, row: Any, *, full: bool)
         ],
         "shipments": [
             {
-                **shipment_view(p),
+                **shipment_view(p, row.status),
                 "events": [
                     {"at": e.at.isoformat(), "state": e.state, "station": e.station}
                     for e in events

@@ -23,10 +23,14 @@ import orjson
 from domain import ordering
 from domain.errors import Conflict, DomainError
 from server.context import AppContext
+from server.services import waybill_rows
 from server.services.order_book import OrderBook, load_book
 from server.services.order_writes import flush, record
+from store import models
+from store.sql import insert_many
 from store.uow import Command, Tx, log_failure
 
+_REQUESTS = "waybill_requests"  # tx.cache: the requests the batch's orders queue, inserted with the batch
 # How the API answers an order it decided (stored with the order, returned again for a replay of its body).
 Answering = Callable[[ordering.OrderDecision], dict[str, Any]]
 
@@ -81,6 +85,8 @@ class PlaceOrder(Command[OrderAnswer]):
                 log_failure(command, failure)
                 results.append(failure)
         await flush(tx, book)
+        # The waybill requests the batch's orders queued for the gateway (issue 14; none in sandbox mode).
+        await insert_many(tx.conn, models.waybill_requests, tx.cache.pop(_REQUESTS, []))
         return results
 
     def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot) -> OrderAnswer:
@@ -95,9 +101,32 @@ class PlaceOrder(Command[OrderAnswer]):
                 )
             return OrderAnswer(200, seen[1])
         decision = ordering.decide(request, snapshot)
-        if decision.waybills_wanted:  # an order failing after this leaves a gap in the waybill serials, never a repeat
+        settings = self.app.settings
+        gateway_issues = waybill_rows.issued_by_gateway(settings)
+        # An order failing after this leaves a gap in the waybill serials, never a repeat. With a gateway that
+        # issues waybills (kdniao) the parcels get theirs after the commit: the answer shows them awaiting.
+        if decision.waybills_wanted and not gateway_issues:
             decision = decision.with_waybills(self.app.waybills.issue(tx, list(decision.waybills_wanted)))
         answer = self.answer(decision)
+        wanted = _requests(decision, waybill_rows.mode(settings), tx.now)
         record(tx, book, decision, request.body_hash, answer)
         book.existing[request.order] = (request.body_hash, answer)
+        if wanted:
+            tx.cache.setdefault(_REQUESTS, []).extend(wanted)
+            if gateway_issues:
+                tx.emit(*waybill_rows.requested_events(decision.order, decision.room, decision.leader,
+                                                       ((p.shipment, p.carrier) for p in decision.shipments),
+                                                       tx.now))
         return OrderAnswer(201, answer)
+
+
+def _requests(decision: ordering.OrderDecision, mode: str, now: Any) -> list[dict[str, Any]]:
+    """What the gateway must be asked for this order's parcels: an `issue` each (kdniao), a `subscribe` for each
+    local waybill (kuaidi100), nothing in sandbox mode or while the order is held."""
+    if mode == waybill_rows.SANDBOX or not decision.waybills_wanted:
+        return []
+    if waybill_rows.issued_by_gateway_mode(mode):
+        return [waybill_rows.request_row("issue", p.shipment, decision.order, p.carrier, now)
+                for p in decision.shipments]
+    return [waybill_rows.request_row("subscribe", p.shipment, decision.order, p.carrier, now, p.waybill)
+            for p in decision.shipments if p.waybill]

@@ -21,7 +21,7 @@ from domain.china_time import china_day
 from domain.errors import DomainError
 from domain.events import ShipmentPlanned
 from server.context import AppContext
-from server.services import catalog_rows, promises, stock_rows
+from server.services import catalog_rows, promises, stock_rows, waybill_rows
 from server.services.order_writes import add_carrier_days
 from server.services.stock_rows import load_levels
 from store import models
@@ -77,7 +77,8 @@ class CarrierDesk:
         rows = await tx.conn.execute(select(models.warehouses))
         warehouses = {r.code: catalog_rows.warehouse(r) for r in rows}
         carriers = list(await tx.conn.execute(select(models.carriers)))
-        unavailable = frozenset(r.carrier for r in carriers if not r.available)
+        unavailable = frozenset(r.carrier for r in carriers if not r.available) | waybill_rows.blocked(
+            carriers, tx.now)
         day = china_day(tx.now)
         load: Counter[str] = Counter({r.carrier: r.assigned for r in await tx.conn.execute(
             select(models.carrier_days).where(models.carrier_days.c.day == day))})
@@ -115,16 +116,22 @@ class CarrierDesk:
 
 async def _book(tx: Tx, app: AppContext, desk: CarrierDesk, consignee: Consignee,
                 parcels: Sequence[Parcel]) -> list[Parcel]:
-    """Book the chosen carriers: count them, issue waybills (none while the order is held), announce them."""
+    """Book the chosen carriers: count them, issue waybills (none while the order is held), announce them.
+
+    With a gateway that issues waybills (kdniao) the parcels get none here: each is queued for one, requested
+    after the commit by the worker (waybill_rows.request_waybills); kuaidi100 mode queues their subscriptions."""
     for parcel in parcels:
         desk.assign(parcel.carrier)
-    if not consignee.held and parcels:
+    if not consignee.held and parcels and not waybill_rows.issued_by_gateway(app.settings):
         await app.waybills.prepare(tx)
         numbers = app.waybills.issue(tx, [p.carrier for p in parcels])
         parcels = [replace(p, waybill=n) for p, n in zip(parcels, numbers, strict=True)]
     tx.emit(*(ShipmentPlanned(at=tx.now, shipment=p.shipment, order=consignee.order, room=consignee.room,
                               leader=consignee.leader, warehouse=p.warehouse, carrier=p.carrier,
                               waybill=p.waybill, items=p.lines) for p in parcels))
+    if not consignee.held:
+        await waybill_rows.request_waybills(tx, app.settings, consignee.order, consignee.room, consignee.leader,
+                                            [(p.shipment, p.carrier, p.waybill) for p in parcels])
     return list(parcels)
 
 
@@ -176,6 +183,7 @@ async def issue_waybills(tx: Tx, app: AppContext, consignee: Consignee,
     desk = await CarrierDesk.load_for(tx)
     for row in shipment_rows:
         desk.unassign(row.carrier, row.created_at)
+    await waybill_rows.forget_refusals(tx, [r.shipment for r in shipment_rows])
     wanted = [Parcel(r.shipment, r.warehouse, _lines(r.items)) for r in shipment_rows]
     parcels = desk.choose(consignee, wanted, app.carrier_policy)
     booked = await _book(tx, app, desk, consignee, parcels)

@@ -46,6 +46,10 @@ async def test_warehouse_is_created_then_updated_and_keeps_the_canonical_provinc
         "province": "浙江省",
         "city": "杭州",
         "active": True,
+        "contact": None,
+        "mobile": None,
+        "district": None,
+        "address": None,
     }
     renamed = await service.put(
         "/api/v1/warehouses/HZ", {"name": "杭州萧山仓", "province": "浙江省", "city": "杭州"}
