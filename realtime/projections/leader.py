@@ -255,8 +255,10 @@ class LeaderViews:
         rows = await conn.execute(select(o.c.order, o.c.room, o.c.leader, o.c.placed_at, o.c.flags,
                                          o.c.total_cents, o.c.buyer)
                                   .where(o.c.status == "held", o.c.leader.is_not(None)))
-        for row in rows:
-            self.held.setdefault(row.leader, {})[row.order] = _held_entry(row)
+        held = list(rows)
+        reasons = await _carrier_reasons(conn, [row.order for row in held])
+        for row in held:
+            self.held.setdefault(row.leader, {})[row.order] = _held_entry(row, reasons.get(row.order, []))
 
     async def _load_recent(self, conn: AsyncConnection) -> None:
         o, lines, s = models.orders, models.order_lines, models.shipments
@@ -304,20 +306,38 @@ class LeaderViews:
         found = {row.order: row for row in await conn.execute(
             select(o.c.order, o.c.room, o.c.leader, o.c.status, o.c.placed_at, o.c.flags, o.c.total_cents,
                    o.c.buyer).where(o.c.order.in_(list(stale))))}
+        reasons = await _carrier_reasons(conn, list(stale))
         for order, leader in stale.items():
             held = self.held.get(leader, {})
             row = found.get(order)
             if row is not None and row.status == "held" and order in held:
-                held[order] = _held_entry(row)
+                held[order] = _held_entry(row, reasons.get(order, []))
             else:  # verified or cancelled meanwhile: its own event removes it too, this only comes first
                 held.pop(order, None)
         return {f"leader:{leader}" for leader in stale.values()}
 
 
-def _held_entry(row: Any) -> dict[str, Any]:
+async def _carrier_reasons(conn: AsyncConnection, orders: list[str]) -> dict[str, list[str]]:
+    """Each order's carriers' words for refusing its parcels (issue 14: the leader fixes the address knowing why)."""
+    r = models.waybill_requests
+    reasons: dict[str, list[str]] = {}
+    for start in range(0, len(orders), CHUNK):
+        rows = await conn.execute(
+            select(r.c.order, r.c.carrier, r.c.last_error)
+            .where(r.c.order.in_(orders[start : start + CHUNK]), r.c.kind == "issue", r.c.state == "refused")
+            .order_by(r.c.order, r.c.carrier)
+        )
+        for row in rows:
+            said = reasons.setdefault(row.order, [])
+            if row.last_error and row.last_error not in said:
+                said.append(row.last_error)
+    return reasons
+
+
+def _held_entry(row: Any, carrier_reasons: list[str] | None = None) -> dict[str, Any]:
     buyer = row.buyer or {}
     return {"order": row.order, "room": row.room, "placed": utc(row.placed_at), "flags": list(row.flags or ()),
-            "total_cents": row.total_cents,
+            "total_cents": row.total_cents, "carrier_reasons": list(carrier_reasons or ()),
             "buyer": {k: buyer.get(k) for k in ("name", "phone", "province", "city", "district", "address")}}
 
 
@@ -340,4 +360,5 @@ def _order_view(entry: dict[str, Any], sku_name: Callable[[str], str | None],
 
 def _held_view(entry: dict[str, Any]) -> dict[str, Any]:
     return {"order": entry["order"], "room": entry["room"], "placed_at": entry["placed"].isoformat(),
-            "flags": entry["flags"], "total_cents": entry["total_cents"], "buyer": entry["buyer"]}
+            "flags": entry["flags"], "total_cents": entry["total_cents"], "buyer": entry["buyer"],
+            "carrier_reasons": entry.get("carrier_reasons") or []}

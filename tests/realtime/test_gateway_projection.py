@@ -147,6 +147,9 @@ async def test_awaiting_issued_refused_and_circuits_fold_from_events_as_a_reload
     assert never_stopped.snapshot("order:g-3")["status"] == "held"
     assert parcel(never_stopped, "g-3")["state"] == "created"  # held: not awaiting anything
     assert leader_parcel(never_stopped, "g-3")["state"] == "created"
+    # The leader sees why: the carrier's own words under the held order's flag (the fix form opens on the address).
+    [held] = [h for h in never_stopped.snapshot("leader:lead-a")["held"] if h["order"] == "g-3"]
+    assert held["flags"] == ["carrier_refused"] and held["carrier_reasons"] == ["收件地址超区"]
     ops_carriers = {c["carrier"]: c["parcels"] for c in never_stopped.snapshot("ops")["carriers"]}
     assert ops_carriers[other] >= 1
 

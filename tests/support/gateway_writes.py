@@ -59,7 +59,8 @@ async def refuse(app: Any, answer: dict[str, Any], reason: str, next_carrier: st
                                                wr.c.state == "queued").values(state="refused", done_at=tx.now,
                                                                               last_error=reason))
         if next_carrier is None:
-            await tx.conn.execute(update(o).where(o.c.order == answer["order"]).values(status="held"))
+            await tx.conn.execute(update(o).where(o.c.order == answer["order"])
+                                  .values(status="held", flags=["carrier_refused"]))
         else:
             day = china_day(tx.now)
             await tx.conn.execute(update(s).where(s.c.shipment == parcel["shipment"]).values(carrier=next_carrier))
