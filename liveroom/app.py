@@ -99,13 +99,16 @@ async def _start_waybill_worker(app: Starlette, context: AppContext, gateway: Ga
     request for it (issue 14; server/services/waybill_worker.py)."""
     if context.settings.carrier_gateway == "sandbox" and gateway is None:
         return
+    from domain.gateway_rules import Breaker
     from server.gateways.build import make_gateway
-    from server.services.waybill_worker import WaybillWorker
+    from server.services.waybill_worker import Tuning, WaybillWorker
 
     chosen = gateway or make_gateway(context.settings)
     if chosen is None:
         return
-    worker = WaybillWorker(context, chosen)
+    settings = context.settings
+    worker = WaybillWorker(context, chosen, tuning=Tuning(lease_s=settings.waybill_lease_s,
+                                                          breaker=Breaker(cool_down_s=settings.gateway_cool_down_s)))
     app.state.waybill_worker = worker
     relay = context.writer.on_commit
 

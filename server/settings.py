@@ -55,6 +55,10 @@ class Settings:
     kuaidi100_key: str = ""
     kuaidi100_api_url: str = KUAIDI100_API_URL
     kuaidi100_carriers: tuple[str, ...] = ()  # with kdniao: these carriers' tracking subscribes through Kuaidi100
+    # The waybill worker (server/services/waybill_worker.py): how long a claimed request is not due again (keep it
+    # well above a gateway call's bound, 20 s), and how long an open circuit stops requests to its carrier.
+    waybill_lease_s: float = 60.0
+    gateway_cool_down_s: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +98,8 @@ class Settings:
             kuaidi100_key=env.get("LIVEROOM_KUAIDI100_KEY", ""),
             kuaidi100_api_url=env.get("LIVEROOM_KUAIDI100_API_URL") or cls.kuaidi100_api_url,
             kuaidi100_carriers=tuple(c.upper() for c in _csv(env.get("LIVEROOM_KUAIDI100_CARRIERS"))),
+            waybill_lease_s=float(env.get("LIVEROOM_WAYBILL_LEASE_S") or cls.waybill_lease_s),
+            gateway_cool_down_s=float(env.get("LIVEROOM_GATEWAY_COOL_DOWN_S") or cls.gateway_cool_down_s),
         )
 
     def check_gateway(self) -> None:

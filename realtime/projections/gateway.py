@@ -64,6 +64,9 @@ class GatewayView:
         self.reasons: Counter[str] = Counter()
         self.refusals: list[dict[str, Any]] = []  # today's, oldest first (at most KEPT)
         self.circuits: dict[str, tuple[str, str | None]] = {}  # carrier -> (state, until) when not closed
+        # Carriers whose circuit ever changed: still listed (closed) once it closes, as a reload lists them (their
+        # `carriers` row, where the circuit is kept, makes them known to ops).
+        self.tripped: set[str] = set()
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -109,6 +112,7 @@ class GatewayView:
             dirty.add("ops")
 
     def on_circuit(self, seq: int, record: dict[str, Any], dirty: set[str]) -> None:
+        self.tripped.add(record["carrier"])
         if record["state"] == "closed":
             self.circuits.pop(record["carrier"], None)
         else:
@@ -144,7 +148,7 @@ class GatewayView:
         today = china_day(now)
         fresh = self.refused_day == today
         oldest = min((p.since for p in self.awaiting.values()), default=None)
-        known = set(carriers) | set(self.circuits) | {p.carrier for p in self.awaiting.values()}
+        known = set(carriers) | set(self.circuits) | self.tripped | {p.carrier for p in self.awaiting.values()}
         waiting = Counter(p.carrier for p in self.awaiting.values())
         return {
             "active": self.active,
