@@ -136,3 +136,27 @@ def next_step(kind: Kind, result: Result) -> Step:
     if result == "refused":
         return Step.REROUTE if kind == "issue" else Step.REFUSED
     raise ValueError(f"unknown result {result!r}")
+
+
+# --- the gateway's order code of a booking ----------------------------------------------------------------------
+
+CODE_MARK = "~"  # outside the business-id alphabet (A-Z a-z 0-9 _ . : -) and not one Kdniao forbids
+
+
+def order_code(shipment: str, current: str | None) -> str:
+    """The order code a shipment's booking is asked under (Kdniao `OrderCode`): the shipment id, so a retried request
+    can never book a second waybill (the gateway deduplicates by it). A refused request does not use the code up."""
+    return current or shipment
+
+
+def next_order_code(shipment: str, current: str | None) -> str:
+    """The code of the shipment's next booking once its waybill was cancelled (a re-route, a released hold): Kdniao
+    keeps a cancelled OrderCode used for good (1147), so `{shipment}~2`, `~3`, ... in turn."""
+    if not current or CODE_MARK not in current:
+        return f"{shipment}{CODE_MARK}2"
+    return f"{shipment}{CODE_MARK}{int(current.rsplit(CODE_MARK, 1)[1]) + 1}"
+
+
+def shipment_of(code: str) -> str:
+    """The shipment an order code books (what a gateway's answer or hook names)."""
+    return code.split(CODE_MARK, 1)[0]

@@ -25,17 +25,23 @@ class Warehouse:
     name: str
     province: str
     city: str
+    # The sender block a carrier gateway prints on the waybill (Kdniao 1007 Sender).
+    contact: str
+    mobile: str
+    district: str
+    address: str
 
     def body(self) -> dict[str, Any]:
-        return {"name": self.name, "province": self.province, "city": self.city, "active": True}
+        return {"name": self.name, "province": self.province, "city": self.city, "active": True,
+                "contact": self.contact, "mobile": self.mobile, "district": self.district, "address": self.address}
 
 
 WAREHOUSES: tuple[Warehouse, ...] = (
-    Warehouse("SH", "华东仓·上海嘉定", "上海市", "上海市"),
-    Warehouse("GZ", "华南仓·广州白云", "广东省", "广州市"),
-    Warehouse("BJ", "华北仓·北京大兴", "北京市", "北京市"),
-    Warehouse("CD", "西南仓·成都双流", "四川省", "成都市"),
-    Warehouse("WH", "华中仓·武汉东西湖", "湖北省", "武汉市"),
+    Warehouse("SH", "华东仓·上海嘉定", "上海市", "上海市", "周仓管", "13800210001", "嘉定区", "马陆镇宝安公路2999号"),
+    Warehouse("GZ", "华南仓·广州白云", "广东省", "广州市", "黄仓管", "13800200002", "白云区", "太和镇永兴村物流园8号"),
+    Warehouse("BJ", "华北仓·北京大兴", "北京市", "北京市", "赵仓管", "13800100003", "大兴区", "采育镇经济开发区6号库"),
+    Warehouse("CD", "西南仓·成都双流", "四川省", "成都市", "何仓管", "13800280004", "双流区", "西航港大道中四段"),
+    Warehouse("WH", "华中仓·武汉东西湖", "湖北省", "武汉市", "胡仓管", "13800270005", "东西湖区", "走马岭革新大道"),
 )
 WAREHOUSE_CITIES = {w.city: w.code for w in WAREHOUSES}
 OUTAGE_WAREHOUSE = "WH"  # goes down for a while mid-session; its unshipped parcels are re-routed

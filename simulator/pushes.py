@@ -103,7 +103,9 @@ class CarrierPushes:
 
     def waybill_issued(self, shipment: str, carrier: str, waybill: str) -> None:
         """The test carrier gateway's on_issued hook: the server booked `waybill` with `carrier` for `shipment`
-        (the carrier may differ from the order's answer: a refusal moved it on)."""
+        (the carrier may differ from the order's answer: a refusal moved it on). The gateway knows the booking by
+        its order code: the shipment id, or `{shipment}~n` for a shipment booked anew after a cancelled waybill."""
+        shipment = shipment.split("~", 1)[0]
         self.stats.gateway_waybills += 1
         waiting = self.awaiting.pop(shipment, None)
         self.stats.awaiting_waybill = len(self.awaiting)

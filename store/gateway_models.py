@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, UniqueConstraint
 
-from store.models import _id, _ts, carriers, metadata, warehouses
+from store.models import _id, _ts, carriers, metadata, shipments, warehouses
 
 # The sender of every parcel from a warehouse (Kdniao 1007 `Sender`: Name, Mobile, ProvinceName, CityName,
 # ExpAreaName, Address). Null until operations fills them in; a gateway refuses to start a request without them.
@@ -21,6 +21,10 @@ carriers.append_column(Column("circuit", String(12), nullable=False, default="cl
 carriers.append_column(_ts("circuit_until", nullable=True))
 carriers.append_column(Column("gateway_failures", Integer, nullable=False, default=0, server_default="0"))
 
+# The gateway order code of a shipment's current booking (Kdniao OrderCode; null: the shipment id). A booking whose
+# waybill was cancelled (1147) keeps its code used for good, so the shipment's next booking takes a fresh one.
+shipments.append_column(Column("order_code", String(80), nullable=True))
+
 waybill_requests = Table(  # what the worker must ask a gateway; written in the transaction that makes it needed
     "waybill_requests",
     metadata,
@@ -30,6 +34,7 @@ waybill_requests = Table(  # what the worker must ask a gateway; written in the 
     Column("kind", String(12), nullable=False),  # issue (Kdniao 1007) | subscribe (1008, Kuaidi100 poll) | cancel
     Column("carrier", String(16), nullable=False),
     Column("waybill", String(40), nullable=True),  # subscribe and cancel: the waybill they are about
+    Column("order_code", String(80), nullable=True),  # the booking's gateway order code (null: the shipment id)
     Column("state", String(12), nullable=False),  # queued | done | refused | dropped (no longer wanted)
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_at"),  # due from then; a claim moves it a lease ahead, so one process at a time holds a request

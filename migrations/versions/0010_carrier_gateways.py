@@ -28,6 +28,7 @@ def upgrade() -> None:
     op.add_column("carriers", sa.Column("circuit", sa.String(12), nullable=False, server_default="closed"))
     op.add_column("carriers", sa.Column("circuit_until", sa.DateTime(timezone=True), nullable=True))
     op.add_column("carriers", sa.Column("gateway_failures", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("shipments", sa.Column("order_code", sa.String(80), nullable=True))
     op.create_table(
         "waybill_requests",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("carrier", sa.String(16), nullable=False),
         sa.Column("waybill", sa.String(40), nullable=True),
+        sa.Column("order_code", sa.String(80), nullable=True),
         sa.Column("state", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
@@ -51,6 +53,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_waybill_requests_due", table_name="waybill_requests")
     op.drop_table("waybill_requests")
+    op.drop_column("shipments", "order_code")
     op.drop_column("carriers", "gateway_failures")
     op.drop_column("carriers", "circuit_until")
     op.drop_column("carriers", "circuit")

@@ -127,8 +127,7 @@ async def _issued(tx: Tx, claim: Claim, outcome: Outcome) -> None:
                                         o.c.room, o.c.leader)
                                  .join(o, o.c.order == s.c.order).where(s.c.shipment == claim.shipment))).first()
     if row is None or row.status == "cancelled" or row.state == "cancelled" or row.carrier != claim.carrier:
-        await waybill_rows.queue(tx, [waybill_rows.request_row("cancel", claim.shipment, claim.order,
-                                                               claim.carrier, tx.now, waybill)])
+        await _cancel_stray(tx, claim, waybill)
         return
     if row.waybill is None:
         await tx.conn.execute(update(s).where(s.c.shipment == claim.shipment, s.c.waybill.is_(None))
@@ -139,7 +138,7 @@ async def _issued(tx: Tx, claim: Claim, outcome: Outcome) -> None:
     tx.emit(WaybillIssued(at=tx.now, shipment=claim.shipment, order=claim.order, room=row.room,
                           leader=row.leader, carrier=claim.carrier, waybill=waybill))
     await waybill_rows.queue(tx, [waybill_rows.request_row("subscribe", claim.shipment, claim.order,
-                                                           claim.carrier, tx.now, waybill)])
+                                                           claim.carrier, tx.now, waybill, claim.order_code)])
 
 
 async def _unwanted_waybill(tx: Tx, claim: Claim, outcome: Outcome) -> None:
@@ -149,8 +148,23 @@ async def _unwanted_waybill(tx: Tx, claim: Claim, outcome: Outcome) -> None:
     shipment_waybill = (await tx.conn.execute(select(models.shipments.c.waybill).where(
         models.shipments.c.shipment == claim.shipment))).scalar_one_or_none()
     if state == "dropped" and outcome.waybill and shipment_waybill != outcome.waybill:
-        await waybill_rows.queue(tx, [waybill_rows.request_row("cancel", claim.shipment, claim.order,
-                                                               claim.carrier, tx.now, outcome.waybill)])
+        await _cancel_stray(tx, claim, outcome.waybill)
+
+
+async def _cancel_stray(tx: Tx, claim: Claim, waybill: str) -> None:
+    """A waybill nobody wants any more is cancelled under the code it was booked with. That code is then used for
+    good (Kdniao 1147), so when it is still the shipment's current one, the shipment's next booking takes a fresh
+    code, and a request already queued under it moves to that code."""
+    await waybill_rows.queue(tx, [waybill_rows.request_row("cancel", claim.shipment, claim.order, claim.carrier,
+                                                           tx.now, waybill, claim.order_code)])
+    s = models.shipments
+    current = (await tx.conn.execute(select(s.c.order_code).where(s.c.shipment == claim.shipment))).first()
+    if current is None or gateway_rules.order_code(claim.shipment, current.order_code) != claim.order_code:
+        return
+    fresh = gateway_rules.next_order_code(claim.shipment, current.order_code)
+    await tx.conn.execute(update(s).where(s.c.shipment == claim.shipment).values(order_code=fresh))
+    await tx.conn.execute(update(W).where(W.c.shipment == claim.shipment, W.c.kind == "issue", W.c.state == "queued")
+                          .values(order_code=fresh))
 
 
 async def _reroute(tx: Tx, ctx: AppContext, claim: Claim, reason: str) -> None:
@@ -185,7 +199,8 @@ async def _reroute(tx: Tx, ctx: AppContext, claim: Claim, reason: str) -> None:
     await tx.conn.execute(update(s).where(s.c.shipment == claim.shipment).values(carrier=chosen,
                                                                                  state_since=tx.now))
     await desk.flush(tx)
-    await waybill_rows.queue(tx, [waybill_rows.request_row("issue", claim.shipment, claim.order, chosen, tx.now)])
+    await waybill_rows.queue(tx, [waybill_rows.request_row("issue", claim.shipment, claim.order, chosen, tx.now,
+                                                           order_code=row.order_code)])
     tx.emit(*waybill_rows.requested_events(claim.order, order.room, order.leader, [(claim.shipment, chosen)],
                                            tx.now))
 

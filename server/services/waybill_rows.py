@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from domain.events import WaybillRequested
-from domain.gateway_rules import Circuit, blocked_carriers
+from domain.gateway_rules import Circuit, blocked_carriers, next_order_code
 from server.settings import Settings
 from store import models
 from store.sql import upsert
@@ -42,10 +42,11 @@ def issued_by_gateway_mode(gateway: str) -> bool:
 
 
 def request_row(kind: str, shipment: str, order: str, carrier: str, now: datetime,
-                waybill: str | None = None) -> dict[str, Any]:
+                waybill: str | None = None, order_code: str | None = None) -> dict[str, Any]:
+    """`order_code`: the booking's gateway order code (None: the shipment id, its first booking's)."""
     return {"shipment": shipment, "order": order, "kind": kind, "carrier": carrier, "waybill": waybill,
-            "state": "queued", "attempts": 0, "next_at": now, "last_error": None, "created_at": now,
-            "done_at": None}
+            "order_code": order_code, "state": "queued", "attempts": 0, "next_at": now, "last_error": None,
+            "created_at": now, "done_at": None}
 
 
 async def queue(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
@@ -53,7 +54,7 @@ async def queue(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
     shipment routed back to a carrier, a held order released — starts over: an outcome still in flight for the
     old one no longer matches its claim and is dropped by the worker."""
     await upsert(tx.conn, W, rows, ["shipment", "kind", "carrier"],
-                 ["order", "waybill", "state", "attempts", "next_at", "last_error", "done_at"])
+                 ["order", "waybill", "order_code", "state", "attempts", "next_at", "last_error", "done_at"])
 
 
 def requested_events(order: str, room: str, leader: str | None, parcels: Iterable[tuple[str, str]],
@@ -72,20 +73,29 @@ async def request_waybills(tx: Tx, settings: Settings, order: str, room: str, le
         return
     shipments = [s for s, _, _ in parcels]
     if issued_by_gateway(settings):
-        await _retire(tx, shipments)
-        await queue(tx, [request_row("issue", s, order, c, tx.now) for s, c, _ in parcels])
+        codes = await _retire(tx, shipments)
+        await queue(tx, [request_row("issue", s, order, c, tx.now, order_code=codes.get(s)) for s, c, _ in parcels])
         tx.emit(*requested_events(order, room, leader, ((s, c) for s, c, _ in parcels), tx.now))
     else:
         await queue(tx, [request_row("subscribe", s, order, c, tx.now, w) for s, c, w in parcels if w])
 
 
-async def _retire(tx: Tx, shipments: Collection[str]) -> None:
-    """Before a shipment is booked anew: its issued waybill gets a cancel, its queued requests are dropped."""
+async def _retire(tx: Tx, shipments: Collection[str]) -> dict[str, str | None]:
+    """Before a shipment is booked anew: its issued waybill gets a cancel (under the code it was booked with) and
+    the shipment a fresh order code for the new booking; its queued requests are dropped. Answers each shipment's
+    code for the new booking (None: the shipment id)."""
     s = models.shipments
-    rows = list(await tx.conn.execute(select(s.c.shipment, s.c.order, s.c.carrier, s.c.waybill)
-                                      .where(s.c.shipment.in_(shipments), s.c.waybill.is_not(None))))
+    rows = list(await tx.conn.execute(select(s.c.shipment, s.c.order, s.c.carrier, s.c.waybill, s.c.order_code)
+                                      .where(s.c.shipment.in_(shipments))))
+    issued = [r for r in rows if r.waybill]
     await drop_queued(tx, shipments, ("issue", "subscribe"))
-    await queue(tx, [request_row("cancel", r.shipment, r.order, r.carrier, tx.now, r.waybill) for r in rows])
+    await queue(tx, [request_row("cancel", r.shipment, r.order, r.carrier, tx.now, r.waybill, r.order_code)
+                     for r in issued])
+    codes: dict[str, str | None] = {r.shipment: r.order_code for r in rows}
+    for r in issued:
+        codes[r.shipment] = next_order_code(r.shipment, r.order_code)
+        await tx.conn.execute(update(s).where(s.c.shipment == r.shipment).values(order_code=codes[r.shipment]))
+    return codes
 
 
 async def drop_queued(tx: Tx, shipments: Collection[str], kinds: Collection[str]) -> None:
@@ -111,10 +121,11 @@ async def order_cancelled(tx: Tx, settings: Settings, order: str) -> None:
     if mode(settings) == SANDBOX:
         return
     s = models.shipments
-    rows = list(await tx.conn.execute(select(s.c.shipment, s.c.carrier, s.c.waybill).where(s.c.order == order)))
+    rows = list(await tx.conn.execute(select(s.c.shipment, s.c.carrier, s.c.waybill, s.c.order_code)
+                                      .where(s.c.order == order)))
     await drop_queued(tx, [r.shipment for r in rows], ("issue", "subscribe"))
     if issued_by_gateway(settings):
-        await queue(tx, [request_row("cancel", r.shipment, order, r.carrier, tx.now, r.waybill)
+        await queue(tx, [request_row("cancel", r.shipment, order, r.carrier, tx.now, r.waybill, r.order_code)
                          for r in rows if r.waybill])
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, true, update
 
-from domain.gateway_rules import DEFAULT_BREAKER, Breaker, Random, start_trial
+from domain.gateway_rules import DEFAULT_BREAKER, Breaker, Random, order_code, start_trial
 from server.context import AppContext
 from server.gateways import Gateway, Outcome, Party, WaybillOrder
 from server.services import waybill_outcomes, waybill_rows
@@ -67,6 +67,7 @@ class Claim:
     waybill: str | None
     attempts: int
     lease: datetime  # next_at as the claim set it: the outcome is recorded only while it still reads so
+    order_code: str = ""  # the booking's gateway order code (Kdniao OrderCode): the shipment id, or `{id}~n`
     order_request: WaybillOrder | None = None  # issue: what the gateway is asked for
     receiver: Party | None = None  # subscribe: the buyer
     problem: str | None = None  # something of ours keeps it from being sent (a warehouse without a sender)
@@ -151,6 +152,7 @@ async def _prepared(tx: Tx, taken: Sequence[tuple[Any, bool]], lease: datetime) 
     claims = []
     for row, trial in taken:
         base = dict(id=row.id, shipment=row.shipment, order=row.order, kind=row.kind, carrier=row.carrier,
+                    order_code=order_code(row.shipment, row.order_code),
                     waybill=row.waybill, attempts=row.attempts, lease=lease, trial=trial)
         order = orders.get(row.order)
         receiver = _receiver(order.buyer) if order is not None else None
@@ -165,7 +167,8 @@ async def _prepared(tx: Tx, taken: Sequence[tuple[Any, bool]], lease: datetime) 
             continue
         lines = tuple((names.get(sku, sku), qty) for sku, qty in shipment.items)
         claims.append(Claim(**base, receiver=receiver, order_request=WaybillOrder(
-            shipment=row.shipment, carrier=row.carrier, sender=sender, receiver=receiver, commodities=lines)))
+            shipment=order_code(row.shipment, row.order_code), carrier=row.carrier, sender=sender,
+            receiver=receiver, commodities=lines)))
     return claims
 
 
@@ -199,9 +202,9 @@ async def call(gateway: Gateway, claim: Claim, timeout_s: float = CALL_S) -> Out
                 return await gateway.issue(claim.order_request)
             if claim.kind == "subscribe":
                 assert claim.waybill is not None and claim.receiver is not None
-                return await gateway.subscribe(claim.carrier, claim.waybill, claim.shipment, claim.receiver)
+                return await gateway.subscribe(claim.carrier, claim.waybill, claim.order_code, claim.receiver)
             assert claim.waybill is not None
-            return await gateway.cancel(claim.carrier, claim.waybill, claim.shipment)
+            return await gateway.cancel(claim.carrier, claim.waybill, claim.order_code)
     except TimeoutError:
         return Outcome("retry", reason=f"no answer from {gateway.name} within {timeout_s:g} s")
     except Exception as failure:  # a gateway should answer `retry` itself; this one raised

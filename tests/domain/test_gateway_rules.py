@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,10 +21,14 @@ from domain.gateway_rules import (
     Step,
     after,
     blocked_carriers,
+    next_order_code,
     next_step,
+    order_code,
     retry_after,
+    shipment_of,
     start_trial,
 )
+from server.api.common import ID_PATTERN
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -120,3 +125,14 @@ def test_a_definite_refusal_is_never_retried() -> None:
     assert next_step("subscribe", "refused") == Step.REFUSED
     assert next_step("cancel", "ok") == Step.DONE
     assert {next_step(k, "retry") for k in ("issue", "subscribe", "cancel")} == {Step.RETRY}
+
+
+def test_a_shipment_is_booked_under_its_own_id_and_anew_under_a_fresh_code_after_its_waybill_was_cancelled() -> None:
+    assert order_code("o-1-1", None) == "o-1-1"
+    second = next_order_code("o-1-1", None)
+    third = next_order_code("o-1-1", second)
+    assert (second, third) == ("o-1-1~2", "o-1-1~3")
+    assert order_code("o-1-1", third) == "o-1-1~3"
+    assert {shipment_of(c) for c in ("o-1-1", second, third)} == {"o-1-1"}
+    # `~` is outside the id alphabet, so no other shipment's own id can ever equal a fresh code.
+    assert not re.match(ID_PATTERN, second)

@@ -255,6 +255,27 @@ async def test_cancelling_an_order_with_an_issued_waybill_cancels_it_at_the_gate
     assert len(rig.gateway.calls_of("1147")) == 1
 
 
+async def test_a_parcel_rerouted_after_its_waybill_is_cancelled_and_booked_anew_under_a_fresh_order_code(
+    rig: Rig,
+) -> None:
+    """Kdniao keeps a cancelled OrderCode used for good (1147): a warehouse outage that moves an issued parcel
+    cancels its waybill and books it again as `{shipment}~2`, so the gateway issues it instead of refusing it."""
+    await rig.place("o-1")
+    (before,) = await rig.waybills("o-1")
+    down = await rig.api.post(f"/api/v1/warehouses/{before['warehouse']}/status", json={"active": False})
+    assert down.status_code == 200 and down.json()["rerouted"] == 1, down.text
+
+    async def rebooked() -> dict[str, Any] | None:
+        (parcel,) = (await rig.order("o-1"))["shipments"]
+        return parcel if parcel["waybill"] and parcel["waybill"] != before["waybill"] else None
+
+    after = await until(rebooked, "the new waybill")
+    assert after["warehouse"] != before["warehouse"] and (await rig.order("o-1"))["status"] == "accepted"
+    await until(lambda: [c for c in rig.gateway.cancels if c["ExpNo"] == before["waybill"]], "1147")
+    assert rig.gateway.bookings[before["shipment"]].cancelled
+    assert rig.gateway.bookings[f"{before['shipment']}~2"].waybill == after["waybill"]
+
+
 # --- 6. the breaker ------------------------------------------------------------------------------------------------
 
 
