@@ -87,7 +87,7 @@ def progress(
         road.add_row(
             "waybills",
             f"{stats.gateway_waybills:,} booked at the carrier gateway · "
-            f"{stats.awaiting_waybill:,} awaiting (等待面单)",
+            f"{stats.awaiting_waybill:,} awaiting (等待面单) · carrier outages {stats.gateway_outages}",
         )
     parcels = " · ".join(f"{PARCEL_LABELS[s]} {stats.parcels.get(s, 0):,}" for s in PARCEL_STATES)
     road.add_row("parcels", parcels)

@@ -115,6 +115,7 @@ class TestGateway:
     kuaidi100_subscriptions: list[dict[str, Any]] = field(default_factory=list)  # poll params accepted
     cancels: list[dict[str, Any]] = field(default_factory=list)  # 1147 RequestData accepted
     delay: float = 0.0  # every answer waits this long
+    down_until: dict[str, float] = field(default_factory=dict)  # carrier → loop time its Kdniao requests fail until
     _faults: list[_Fault] = field(default_factory=list)
     _rules: list[_Rule] = field(default_factory=list)
     _serial: dict[str, int] = field(default_factory=dict)
@@ -163,6 +164,11 @@ class TestGateway:
         connection dropped without an answer when `drop`."""
         self._faults.append(_Fault("lose", n, kind, status=502, drop=drop))
 
+    def carrier_down(self, carrier: str, seconds: float) -> None:
+        """For `seconds`, every Kdniao request for `carrier` (its ShipperCode) answers 503, as a carrier's system
+        that is down behind the gateway would: the server's breaker for that carrier opens."""
+        self.down_until[carrier.upper()] = asyncio.get_running_loop().time() + seconds
+
     def answer_slowly(self, seconds: float) -> None:
         self.delay = seconds
 
@@ -196,6 +202,9 @@ class TestGateway:
         form = request.form()
         service = "kdniao" if request.path == KDNIAO_PATH else "kuaidi100"
         kind = (form.get("RequestType") or "?") if service == "kdniao" else "poll"
+        if service == "kdniao" and self._carrier_is_down(form):
+            self.calls.append(Call(service, kind, form, None, 503, None, "fail"))
+            return Reply(503, b'{"message":"carrier system unavailable"}')
         fault = self._take(kind)
         if fault is not None and fault.what == "fail":
             self.calls.append(Call(service, kind, form, None, fault.status, None, "fail"))
@@ -210,6 +219,15 @@ class TestGateway:
             return None if fault.drop else Reply(502, b"<html>502 Bad Gateway</html>", "text/html")
         self.calls.append(Call(service, kind, form, data, 200, answer, "held" if fault else ""))
         return Reply(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
+
+    def _carrier_is_down(self, form: dict[str, str]) -> bool:
+        if not self.down_until:
+            return False
+        try:
+            carrier = str(json.loads(form.get("RequestData") or "{}").get("ShipperCode", "")).upper()
+        except (ValueError, AttributeError):
+            return False
+        return asyncio.get_running_loop().time() < self.down_until.get(carrier, 0.0)
 
     def _take(self, kind: str) -> _Fault | None:
         for fault in self._faults:

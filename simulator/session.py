@@ -25,7 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from simulator import display
+from simulator import display, gateway_plan
 from simulator.buyers import Buyers
 from simulator.catalog import (
     OUTAGE_WAREHOUSE,
@@ -188,11 +188,20 @@ class Session:
             if self.show_live:
                 self.console.print(display.line(self.stats, self.clock.elapsed(), self.clock.now()), soft_wrap=True)
 
+    async def _gateway_troubles(self) -> None:
+        assert self.gateway is not None
+
+        def outage() -> None:
+            self.stats.gateway_outages += 1
+
+        await gateway_plan.play(self.gateway, self.clock.sleep_until, self.clock.t0, outage)
+
     async def _open_gateway(self) -> bool:
         """`--gateway test`: serve the test carrier gateway the server books its waybills with."""
         if self.gateway is None:
             return True
         try:
+            gateway_plan.set_up(self.gateway)
             await self.gateway.start()
         except OSError as error:
             self.ended = "gateway port unavailable"
@@ -265,6 +274,7 @@ class Session:
                 self.growth.run(),
                 self.community.run(),
                 *([self.upcoming.run()] if upcoming else []),
+                *([self._gateway_troubles()] if self.gateway is not None else []),
                 self.promo.watch_carriers(),
             )
         ]

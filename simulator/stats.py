@@ -35,6 +35,7 @@ class Stats:
     stuck: int = 0  # parcels whose carrier went silent on purpose
     awaiting_waybill: int = 0  # shipments answered without a waybill, waiting for the carrier gateway (now)
     gateway_waybills: int = 0  # waybills the test carrier gateway booked (--gateway test)
+    gateway_outages: int = 0  # times the troubled carrier's system went down behind the test gateway
     replenishments: int = 0
     outage: str = ""
     outages: int = 0

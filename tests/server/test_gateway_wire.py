@@ -4,6 +4,7 @@ answer becomes the right Outcome (ok, refused with the carrier's words, or retry
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -281,3 +282,23 @@ async def test_the_test_gateway_refuses_what_the_documents_require_and_it_cannot
     response = await kdniao.client.post(gateway.kdniao_url, data=form)
     answer = response.json()
     assert answer["Success"] is False and answer["ResultCode"] == code and gateway.bookings == {}
+
+
+async def test_a_carrier_down_behind_the_gateway_fails_its_requests_for_a_while_and_not_the_others(
+    gateway, kdniao
+) -> None:
+    gateway.carrier_down("YTO", 0.3)
+    assert (await kdniao.issue(order("s-1", "YTO"))).result == "retry"
+    assert (await kdniao.issue(order("s-2", "SF"))).result == "ok"
+    await asyncio.sleep(0.35)
+    assert (await kdniao.issue(order("s-1", "YTO"))).result == "ok"
+    assert [b.shipment for b in gateway.issued] == ["s-2", "s-1"]
+
+
+def test_the_simulated_carrier_refuses_the_same_few_addresses_every_run() -> None:
+    from simulator.gateway_plan import REFUSAL_SHARE, refused_address
+
+    codes = [f"o-r-{i:05d}-1" for i in range(5_000)]
+    refused = [c for c in codes if refused_address({"OrderCode": c})]
+    assert abs(len(refused) / len(codes) - REFUSAL_SHARE) < 0.01
+    assert refused == [c for c in codes if refused_address({"OrderCode": c})]
