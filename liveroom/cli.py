@@ -38,8 +38,14 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from liveroom.app import create_app
     from server.serving import serve
+    from server.settings import SettingsError
     from store.migrate import upgrade
 
+    try:
+        settings.check_gateway()  # a gateway missing a setting: refused before anything starts, naming it
+    except SettingsError as error:
+        print(f"liveroom serve: {error}", file=sys.stderr)
+        return 2
     upgrade(settings.database_url)
     serve(create_app(settings), settings, host=args.host, port=args.port, log_level=args.log_level)
     return 0

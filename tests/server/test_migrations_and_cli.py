@@ -78,6 +78,22 @@ def test_ops_token_takes_dash_as_its_subject(tmp_path: Path, monkeypatch: pytest
     assert cli.main(["token", "ops", "everyone"]) == 2
 
 
+def test_serve_refuses_to_start_a_carrier_gateway_without_its_settings_naming_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LIVEROOM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("LIVEROOM_CARRIER_GATEWAY", "kdniao")
+    monkeypatch.setenv("LIVEROOM_KDNIAO_APPKEY", "key")
+    monkeypatch.delenv("LIVEROOM_KDNIAO_BUSINESS_ID", raising=False)
+    assert cli.main(["serve", "--port", "1"]) == 2
+    said = capsys.readouterr().err
+    assert "LIVEROOM_KDNIAO_BUSINESS_ID" in said and "LIVEROOM_KDNIAO_APPKEY" not in said
+    assert not (tmp_path / "cli.db").exists()  # refused before anything was written
+    monkeypatch.setenv("LIVEROOM_CARRIER_GATEWAY", "fedex")
+    assert cli.main(["serve", "--port", "1"]) == 2
+    assert "sandbox, kdniao, kuaidi100" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["serve", "migrate", "token", "settle"])
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
