@@ -28,12 +28,14 @@ from server.api.screens import ScreenActions
 from server.clock import system_clock
 from server.context import AppContext
 from server.gateways import Gateway
+from server.observe import Observe
 from server.serving import event_loop, http_parser
 from server.settings import Settings
 from store.engine import create_engine, inline_sqlite_active
 from store.instance import resolve_secrets
 from store.sql import precompiled_insert_works
 from store.uow import Envelope, Writer
+from telemetry import metrics
 from web import actions, pages
 from web.frames import render_frame
 
@@ -130,10 +132,11 @@ async def _start_waybill_worker(app: Starlette, context: AppContext, gateway: Ga
 
 class LiveroomApp(Starlette):
     """Starlette with realtime/wire.py's RawSend around everything, Starlette's error middleware included: it
-    must see the server's own `send` (the hub's direct writes, /healthz's parser)."""
+    must see the server's own `send` (the hub's direct writes, /healthz's parser). Inside it, server/observe.py's
+    Observe (request ids, request latency) sees every answer, a 500 included."""
 
     def build_middleware_stack(self) -> Any:
-        return RawSend(super().build_middleware_stack())
+        return RawSend(Observe(super().build_middleware_stack()))
 
 
 def create_app(
@@ -195,6 +198,7 @@ def create_app(
                 await stop()
             await writer.stop()
             await engine.dispose()
+            metrics.process_stopped()  # its gauges leave the aggregate of the processes (multiprocess mode)
 
     app = LiveroomApp(
         routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *actions.routes, *pages.routes,

@@ -47,6 +47,7 @@ def _environment(port: int) -> dict[str, str]:
     env.setdefault("LIVEROOM_KUAIDI100_SALT", "demo-kuaidi100-salt")
     env.setdefault("LIVEROOM_PUBLIC_URL", f"http://127.0.0.1:{port}")
     env.setdefault("LIVEROOM_CARRIER_GATEWAY", "kdniao")
+    env.setdefault("LIVEROOM_LOG_FORMAT", "text")  # a person reads the demo's log; `liveroom serve` writes JSON
     if env["LIVEROOM_CARRIER_GATEWAY"] == "kdniao" and "LIVEROOM_KDNIAO_API_URL" not in env:
         gateway_port = int(env.get("LIVEROOM_DEMO_GATEWAY_PORT") or _free_port())
         env["LIVEROOM_DEMO_GATEWAY_PORT"] = str(gateway_port)

@@ -28,6 +28,7 @@ import orjson
 
 from realtime.wire import Wire, encode_text
 from store.tasks import cancel_and_wait
+from telemetry.metrics import SLOW_SCREENS_CUT, frame_bytes_sent, frames_sent, hub_subscribers
 
 log = logging.getLogger("liveroom.hub")
 
@@ -54,6 +55,15 @@ class ProjectionsView(Protocol):
 
 def is_feed(topic: str) -> bool:
     return topic.endswith(":feed")
+
+
+def topic_kind(topic: str) -> str:
+    """The metrics' name for a topic's kind: room_stock, room_board, room_feed, room_questions, leader, ops, order
+    (ids left out: one series per kind, however many rooms and orders)."""
+    head, _, rest = topic.partition(":")
+    if head == "room":
+        return "room_" + rest.rpartition(":")[2]
+    return head
 
 
 @dataclass(eq=False)
@@ -143,6 +153,7 @@ class Hub:
         # a storm of (re)connections; dropped when the topic changes (mark_dirty) or loses its last subscriber.
         self._snapshots: dict[str, dict[Format, tuple[int, str]]] = {}
         self.frames_rendered = 0
+        self._encoded: dict[str, bytes] = {}  # this tick's frames, encoded once (flush)
         self.ticks = 0
         self.wired = 0  # screens attached with a Wire (direct transport writes) / without one: for /healthz
         self.unwired = 0
@@ -188,8 +199,15 @@ class Hub:
             self.wired += 1
         try:
             for topic in topics:
-                await connection.send_text(self._first_frame(topic, fmt, since))
-                self.subscribers.setdefault(topic, set()).add(subscriber)
+                first = self._first_frame(topic, fmt, since)
+                await connection.send_text(first)
+                kind = topic_kind(topic)
+                frames_sent.get(kind).inc()
+                frame_bytes_sent.get(kind).inc(len(encode_text(first)))
+                subs = self.subscribers.setdefault(topic, set())
+                if subscriber not in subs:
+                    subs.add(subscriber)
+                    hub_subscribers.get(kind).inc()
                 if is_feed(topic):
                     self.feed_sent.setdefault(topic, self.projections.feed_seq(topic))
         except BaseException:  # gone (or given up on) halfway: not left behind in the topics it joined
@@ -209,8 +227,9 @@ class Hub:
         self.waiting.discard(subscriber)
         for topic in subscriber.topics:
             subs = self.subscribers.get(topic)
-            if subs is not None:
+            if subs is not None and subscriber in subs:
                 subs.discard(subscriber)
+                hub_subscribers.get(topic_kind(topic)).dec()
                 if not subs:
                     del self.subscribers[topic]
                     self.feed_sent.pop(topic, None)
@@ -227,6 +246,7 @@ class Hub:
                 log.info("cut a screen on %s: it took no frames for %.0f s", ",".join(subscriber.topics),
                          now - subscriber.progress_at)
                 self.cut += 1
+                SLOW_SCREENS_CUT.inc()
                 self._unlink(subscriber)
                 if subscriber.wire is not None:
                     subscriber.wire.abort()  # the endpoint's receive loop then sees the disconnect
@@ -276,6 +296,8 @@ class Hub:
         """Render every dirty topic once per format and hand the frame to its subscribers."""
         dirty, self.dirty = self.dirty, set()
         touched: dict[Subscriber, None] = {}
+        encoded: dict[str, bytes] = {}
+        self._encoded = encoded
         for topic in dirty:
             subscribers = self.subscribers.get(topic)
             if subscribers:
@@ -284,14 +306,7 @@ class Hub:
                     self._flush_feed(topic, subscribers)
                 else:
                     self._flush_state(topic, subscribers)
-        encoded: dict[str, bytes] = {}
-
-        def encode(frame: str) -> bytes:
-            data = encoded.get(frame)
-            if data is None:
-                data = encoded[frame] = encode_text(frame)
-            return data
-
+        encode = self._encode
         for subscriber in touched:  # each screen gets this tick's frames back to back
             subscriber.pump(encode)
             if subscriber.task is not None:
@@ -299,15 +314,31 @@ class Hub:
         if self.waiting:
             self._cut_stalled()
 
+    def _encode(self, frame: str) -> bytes:
+        """A frame's WebSocket bytes, encoded once per tick for every screen it goes to."""
+        data = self._encoded.get(frame)
+        if data is None:
+            data = self._encoded[frame] = encode_text(frame)
+        return data
+
+    def _count(self, topic: str, handed: dict[str, int]) -> None:
+        """Frames handed to screens this tick (frame → how many screens): two counter bumps per topic."""
+        kind = topic_kind(topic)
+        frames_sent.get(kind).inc(sum(handed.values()))
+        frame_bytes_sent.get(kind).inc(sum(len(self._encode(frame)) * n for frame, n in handed.items()))
+
     def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
         data = self.projections.snapshot(topic) or {}
         frames: dict[Format, str] = {}
+        handed: dict[str, int] = {}
         for subscriber in list(subscribers):
             frame = frames.get(subscriber.fmt)
             if frame is None:
                 frame = frames[subscriber.fmt] = self.render(topic, "snapshot", data, subscriber.fmt,
                                                              self.projections.applied)
             subscriber.offer_state(topic, frame)
+            handed[frame] = handed.get(frame, 0) + 1
+        self._count(topic, handed)
 
     def _flush_feed(self, topic: str, subscribers: set[Subscriber]) -> None:
         last = self.feed_sent.get(topic, 0)
@@ -321,12 +352,16 @@ class Hub:
         seq = self.projections.feed_seq(topic)
         self.feed_sent[topic] = seq
         frames: dict[Format, str] = {}
+        handed: dict[str, int] = {}
         for subscriber in list(subscribers):
             frame = frames.get(subscriber.fmt)
             if frame is None:
                 frame = frames[subscriber.fmt] = self.render(topic, "item", {"items": items}, subscriber.fmt, seq)
-            if not subscriber.offer_feed(frame):
+            if subscriber.offer_feed(frame):
+                handed[frame] = handed.get(frame, 0) + 1
+            else:
                 asyncio.get_running_loop().create_task(self._overflow(subscriber))
+        self._count(topic, handed)
 
     def revoke(self, role: str, subject: str, revoked_us: int) -> int:
         """Close (4401) every socket opened with a token of (role, subject) issued at or before `revoked_us`;
@@ -352,6 +387,7 @@ class Hub:
         """A client that cannot keep up with a feed reconnects and resumes from a snapshot (1013: try again)."""
         if subscriber.closed:
             return
+        SLOW_SCREENS_CUT.inc()
         await self.detach(subscriber)
         await close_bounded(subscriber.connection, subscriber.wire, 1013, "too slow: reconnect")
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.tokens import Checked, Claim
 from realtime.bus import Bus, InProcessBus, RedisStreamBus
 from realtime.hub import HtmlRenderer, Hub
+from realtime.lag import LagSampler
 from realtime.projections import Projections
 from realtime.relay import Follower, Relay
 from store.tasks import cancel_and_wait
@@ -79,6 +80,7 @@ class Realtime:
         self.hub = Hub(self.projections, tick_ms=tick_ms, html=html, stall_s=self.screen_limits.stall_s)
         self.follower = Follower(engine, self.projections, self.hub.mark_dirty)
         self.relay = Relay(self.bus)
+        self.lag = LagSampler(engine, lambda: self.follower.applied, clock)
         self.projections.on_revoked = self.hub.revoke
 
     async def start(self) -> Callable[[list[tuple[int, dict[str, object]]]], None]:
@@ -87,6 +89,7 @@ class Realtime:
         await self.bus.start(self.follower.receive)
         await self.follower.start()
         self.hub.start()
+        self.lag.start()
         self._clock_task = asyncio.create_task(self._clock_ticks(), name="liveroom-clock-topics")
         return self.relay.committed
 
@@ -98,6 +101,7 @@ class Realtime:
 
     async def stop(self) -> None:
         await cancel_and_wait(self._clock_task)
+        await self.lag.stop()
         await self.hub.stop()
         await self.follower.stop()
         await self.relay.stop()

@@ -1,20 +1,32 @@
-"""Logging that cannot flood the disk: the same message, over and over, is written a few times per window and then
-summed up in one line.
+"""Logging that cannot flood the disk, one JSON object per line (or text, for `make demo`), with the request each
+line belongs to.
+
+Flooding: the same message, over and over, is written a few times per window and then summed up in one line.
 
 "The same message" is its template, not its text: the logger's name, the format string before its arguments are
 filled in, and the type of the exception it carries. A bad request repeated 10,000 times a second (uvicorn's
 "Invalid HTTP request received.", one writer failure per poisoned order) is `limit` lines and, once the window
 rolls, one "suppressed K similar messages" line; a different message still passes at once.
+
+Lines: with LIVEROOM_LOG_FORMAT=json (the default of `liveroom serve`) each record is one JSON object (time, level,
+logger, message, request_id, order and leader where known); the request id is the client's X-Request-ID or a made
+one, carried in a context variable from server/observe.py's middleware to every line written for the request.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 # What the app installs the filter on: liveroom's own loggers, and the one uvicorn logs bad requests to.
 LOGGER_PREFIX = "liveroom"
@@ -130,3 +142,116 @@ def install(rate_limit: RateLimit | None = None) -> RateLimit:
         if not any(isinstance(f, RateLimit) for f in logger.filters):
             logger.addFilter(limit)
     return limit
+
+
+# --- one JSON object per line, with the request it belongs to ----------------------------------------------------
+
+LOG_FORMAT_ENV = "LIVEROOM_LOG_FORMAT"  # "json" (the default of `liveroom serve`) or "text" (`make demo`)
+REQUEST_ID_HEADER = "x-request-id"
+MAX_REQUEST_ID = 100
+_CONTEXT_KEYS = ("order", "leader")  # named in a line when the request (path or body) or the record names them
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """The request a log line is written for: its id, what the handler bound (`bind`), its ASGI scope (whose path
+    parameters, once routed, name the order or leader of routes like /api/v1/orders/{order})."""
+
+    request_id: str
+    scope: Any = None
+    fields: dict[str, str] | None = None
+
+
+_request: ContextVar[RequestContext | None] = ContextVar("liveroom_request", default=None)
+
+
+def request_id(presented: str | None) -> str:
+    """The client's X-Request-ID when it is printable ASCII of 1 to 100 characters, else a fresh uuid4 hex."""
+    if presented and len(presented) <= MAX_REQUEST_ID and all(" " < c <= "~" for c in presented):
+        return presented
+    return uuid.uuid4().hex
+
+
+def begin_request(rid: str, scope: Any = None) -> Token[RequestContext | None]:
+    return _request.set(RequestContext(rid, scope))
+
+
+def end_request(token: Token[RequestContext | None]) -> None:
+    _request.reset(token)
+
+
+def current_request_id() -> str | None:
+    context = _request.get()
+    return context.request_id if context is not None else None
+
+
+def bind(**fields: str) -> None:
+    """Name what this request is about (order=..., leader=...) in the log lines written while it is handled."""
+    context = _request.get()
+    if context is not None:
+        context.fields = {**(context.fields or {}), **fields}
+
+
+def _context_fields(record: logging.LogRecord) -> dict[str, str]:
+    found: dict[str, str] = {}
+    context = _request.get()
+    if context is not None:
+        found["request_id"] = context.request_id
+        params = context.scope.get("path_params") if isinstance(context.scope, dict) else None
+        for key in _CONTEXT_KEYS:
+            value = (context.fields or {}).get(key) or (params or {}).get(key)
+            if value:
+                found[key] = str(value)
+    for key in ("request_id", *_CONTEXT_KEYS):  # logger.x(..., extra={"order": ...}) names it too
+        value = getattr(record, key, None)
+        if value:
+            found[key] = str(value)
+    return found
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO-8601), level, logger, message, and request_id / order / leader
+    where known; a traceback goes in `exception`, on the same line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_context_fields(record),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def log_format(env: dict[str, str] | None = None) -> str:
+    """LIVEROOM_LOG_FORMAT: "json" unless it says "text"."""
+    value = (os.environ if env is None else env).get(LOG_FORMAT_ENV, "json").strip().lower()
+    return "text" if value == "text" else "json"
+
+
+def config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
+    """The logging configuration `liveroom serve` gives uvicorn (its `log_config`): every logger — liveroom's, the
+    root, uvicorn's — writes to stderr in `fmt` at `level`."""
+    formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": TEXT_FORMAT}
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"liveroom": formatter},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "liveroom",
+                                "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+    }

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover
     HttpToolsProtocol = None
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from server import logs
 from server.settings import Settings
 
 log = logging.getLogger("liveroom.serving")
@@ -368,8 +369,10 @@ def fitted(limits: Limits, file_limit: int) -> Limits:
 
 
 def server_config(app: Any, settings: Settings, *, host: str, port: int, log_level: str = "info",
-                  lifespan: str = "auto", limits: Limits | None = None, parser: str = "auto") -> uvicorn.Config:
-    """The uvicorn Config liveroom runs with; the gate it uses is `config.liveroom_gate`."""
+                  lifespan: str = "auto", limits: Limits | None = None, parser: str = "auto",
+                  log_config: dict[str, Any] | None = None) -> uvicorn.Config:
+    """The uvicorn Config liveroom runs with; the gate it uses is `config.liveroom_gate`. `log_config`: how
+    logging is set up (`serve` passes server/logs.py's; None keeps uvicorn's, as the in-process test servers do)."""
     http, ws, gate = protocols(limits or Limits.of(settings), parser)
     config = uvicorn.Config(
         app,
@@ -386,6 +389,7 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
         # does not wait for such connections longer than this.
         timeout_graceful_shutdown=5,
         loop="auto",  # uvloop when installed (a dependency of liveroom), for `serve`; tests run in their own loop
+        **({"log_config": log_config} if log_config is not None else {}),
     )
     config.liveroom_gate = gate  # type: ignore[attr-defined]
     return config
@@ -395,7 +399,8 @@ def serve(app: Any, settings: Settings, *, host: str, port: int, log_level: str 
     """`liveroom serve`: raise the file limit, fit the connection cap under it, run uvicorn until stopped."""
     file_limit = raise_file_limit()
     limits = fitted(Limits.of(settings), file_limit)
-    config = server_config(app, settings, host=host, port=port, log_level=log_level, limits=limits)
+    config = server_config(app, settings, host=host, port=port, log_level=log_level, limits=limits,
+                           log_config=logs.config(logs.log_format(), log_level))
     # uvicorn's Config has set up logging by now: this line shows at the `info` level, like uvicorn's own.
     logging.getLogger("uvicorn.error").info("open-file limit %s; at most %s connections, %s per address",
                                             file_limit, limits.max_connections, limits.max_connections_per_address)

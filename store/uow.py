@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
 from store.tasks import cancel_and_wait
+from telemetry.metrics import WRITER_BATCH, WRITER_COMMIT_SECONDS
 
 log = logging.getLogger("liveroom.writer")
 
@@ -164,6 +166,7 @@ class Writer:
             await self._execute(batch)
 
     async def _execute(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
         try:
             results, envelopes = await self._transaction([p.command for p in batch])
         except asyncio.CancelledError:
@@ -186,6 +189,8 @@ class Writer:
             await self._execute(batch[:half])
             await self._execute(batch[half:])
             return
+        WRITER_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        WRITER_BATCH.observe(len(batch))
         self.batches += 1
         self.commands += len(batch)
         if self.on_commit is not None and envelopes:

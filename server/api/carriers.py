@@ -13,9 +13,10 @@ is refused and named in the answer, while the others apply.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -33,6 +34,7 @@ from server.api.common import Body, When, ctx, parse, read_body, require_api_key
 from server.api.errors import ApiError, error_body, from_domain, from_validation, json_response
 from server.api.times import field_time
 from server.services.tracking import Outcome, Report, Trace, apply_reports
+from telemetry.metrics import CARRIER_PUSHES
 
 Waybill = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{1,40}$")]
 
@@ -302,10 +304,31 @@ async def track(request: Request) -> Response:
     return json_response(outcome.tracked[0].view())
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def counted(source: str, endpoint: Endpoint) -> Endpoint:
+    """`liveroom_carrier_pushes_total{source, result}`: a push answered 200 applied (a Kdniao push that applied some
+    of its waybills and refused others too), any other answer or refusal refused."""
+    applied, refused = CARRIER_PUSHES.labels(source, "applied"), CARRIER_PUSHES.labels(source, "refused")
+
+    @functools.wraps(endpoint)
+    async def push(request: Request) -> Response:
+        try:
+            response = await endpoint(request)
+        except Exception:
+            refused.inc()
+            raise
+        (applied if response.status_code == 200 else refused).inc()
+        return response
+
+    return push
+
+
 routes = [
-    Route("/api/v1/carriers/kdniao/push", kdniao_push, methods=["POST"]),
-    Route("/api/v1/carriers/kuaidi100/push", kuaidi100_push, methods=["POST"]),
-    Route("/api/v1/tracking", track, methods=["POST"]),
+    Route("/api/v1/carriers/kdniao/push", counted("kdniao", kdniao_push), methods=["POST"]),
+    Route("/api/v1/carriers/kuaidi100/push", counted("kuaidi100", kuaidi100_push), methods=["POST"]),
+    Route("/api/v1/tracking", counted("api", track), methods=["POST"]),
 ]
 
 BODIES = {("POST", "/api/v1/tracking"): TrackingBody}

@@ -213,6 +213,7 @@ def _docs() -> dict[tuple[str, str], Doc]:
         ("POST", "/api/v1/notices"): Doc(_upsert(a.Notice), KEY, links={
             "WithdrawNotice": ("DELETE", "/api/v1/notices/{notice}", {"notice": _id("notice")})}),
         ("DELETE", "/api/v1/notices/{notice}"): Doc({"200": a.Notice}, KEY),
+        ("GET", "/metrics"): Doc({"200": BaseModel}, KEY, media="text/plain"),
     }
 
 
@@ -226,6 +227,7 @@ def modules() -> list[Any]:
         coupons,
         growth,
         kit,
+        metrics,
         notices,
         orders,
         questions,
@@ -237,7 +239,7 @@ def modules() -> list[Any]:
 
     return [catalog, coupons, questions, visits, orders, carriers, carrier_capacity, reads, growth, kit, reminders,
             notices, review,
-            admin]
+            admin, metrics]
 
 
 def operation_id(method: str, path: str) -> str:
@@ -296,8 +298,9 @@ def _operation(route: Route, method: str, doc: Doc, body: type[BaseModel] | None
     if description.strip():
         operation["description"] = " ".join(description.split())
     for status, model in doc.ok.items():
-        if doc.media is not None:
-            binary = {"type": "string", "contentMediaType": doc.media}
+        if doc.media is not None:  # an image, or text (the Prometheus format of /metrics)
+            binary = {"type": "string"} if doc.media.startswith("text/") else {
+                "type": "string", "contentMediaType": doc.media}
             operation["responses"][status] = {"description": "OK", "content": {doc.media: {"schema": binary}}}
             continue
         answer: dict[str, Any] = {

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.address import Address
+from domain.errors import DomainError
 from domain.tokens import Claim
 from server.api import order_answers
 from server.api.common import (
@@ -30,8 +31,10 @@ from server.api.common import (
 )
 from server.api.errors import ApiError, json_response
 from server.context import AppContext
+from server.logs import bind
 from server.services import order_changes, order_reads
 from server.services import orders as placing
+from telemetry import metrics
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -108,11 +111,25 @@ def order_answer(app: AppContext) -> placing.Answering:
     return lambda decision: order_answers.placed(decision, app.tracking_url(decision.order, decision.at))
 
 
+# Refusals of the body's shape are one reason on the orders counter: which field was wrong is the answer's business.
+_SHAPE_CODES = frozenset({"malformed_json", "invalid_field", "missing_field", "too_large"})
+
+
 async def place_order(request: Request) -> Response:
-    require_api_key(request)
-    body = await parse(request, OrderBody)
-    app = ctx(request)
-    answer = await placing.place(app, order_request(body), order_answer(app))
+    try:
+        require_api_key(request)
+        body = await parse(request, OrderBody)
+        bind(order=body.order)
+        app = ctx(request)
+        answer = await placing.place(app, order_request(body), order_answer(app))
+    except DomainError as refused:
+        metrics.order_refused("validation" if refused.code in _SHAPE_CODES else refused.code)
+        raise
+    except Exception:
+        metrics.order_refused("error")
+        raise
+    if answer.status_code == 201:  # a replay (200) answers an order already counted
+        metrics.order_accepted()
     return json_response(answer.body, answer.status_code)
 
 

@@ -37,6 +37,7 @@ from server.services import waybill_outcomes, waybill_rows
 from store import models
 from store.tasks import cancel_and_wait
 from store.uow import Tx
+from telemetry.metrics import WAYBILL_REQUESTS
 
 log = logging.getLogger("liveroom.waybills")
 
@@ -256,7 +257,9 @@ class WaybillWorker:
 
         async def send(claim: Claim) -> tuple[Claim, Outcome]:
             async with gate:
-                return claim, await call(self.gateway, claim, t.call_s)
+                outcome = await call(self.gateway, claim, t.call_s)
+            WAYBILL_REQUESTS.labels(claim.kind, outcome.result).inc()
+            return claim, outcome
 
         while True:
             claims = await self.ctx.writer.call(functools.partial(
