@@ -129,11 +129,12 @@ async def test_each_process_reports_its_outbox_bus_and_event_loop_lag(tmp_path: 
 
 
 async def test_metrics_need_the_api_key(tmp_path: Path) -> None:
-    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as live:
-        async with httpx.AsyncClient(base_url=live.url) as anonymous:
-            assert (await anonymous.get("/metrics")).status_code == 401
-            wrong = await anonymous.get("/metrics", headers={"Authorization": "Bearer not-the-key"})
-            assert wrong.status_code == 403 and "liveroom_orders_total" not in wrong.text
+    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as live, httpx.AsyncClient(
+        base_url=live.url
+    ) as anonymous:
+        assert (await anonymous.get("/metrics")).status_code == 401
+        wrong = await anonymous.get("/metrics", headers={"Authorization": "Bearer not-the-key"})
+        assert wrong.status_code == 403 and "liveroom_orders_total" not in wrong.text
 
 
 async def test_with_several_processes_one_scrape_adds_up_what_each_process_counted(
