@@ -52,8 +52,12 @@ async def test_a_request_id_sent_comes_back_and_is_on_the_log_line_written_for_t
 async def test_a_request_without_a_usable_id_gets_a_made_one_each(tmp_path: Path) -> None:
     async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as live:
         plain = [(await live.http.get("/healthz")).headers["x-request-id"] for _ in range(2)]
-        too_long = (await live.http.get("/healthz", headers={"X-Request-ID": "x" * 101})).headers["x-request-id"]
-        unprintable = (await live.http.get("/healthz", headers={"X-Request-ID": "a b"})).headers["x-request-id"]
+        too_long = (await live.http.get("/healthz", headers={"X-Request-ID": "x" * 101})).headers[
+            "x-request-id"
+        ]
+        unprintable = (await live.http.get("/healthz", headers={"X-Request-ID": "a b"})).headers[
+            "x-request-id"
+        ]
         refused = await live.http.get("/api/v1/orders/o-none", headers={"X-Request-ID": "r-404"})
     made = [*plain, too_long, unprintable]
     assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in made) and len(set(made)) == 4
@@ -61,7 +65,9 @@ async def test_a_request_without_a_usable_id_gets_a_made_one_each(tmp_path: Path
 
 
 def test_a_log_line_names_the_order_the_request_bound_and_is_one_json_object() -> None:
-    record = logging.LogRecord("liveroom.writer", logging.WARNING, __file__, 1, "two\nlines %s", ("here",), None)
+    record = logging.LogRecord(
+        "liveroom.writer", logging.WARNING, __file__, 1, "two\nlines %s", ("here",), None
+    )
     token = logs.begin_request("rid-1")
     try:
         logs.bind(order="o-9", leader="lead-a")
@@ -69,9 +75,15 @@ def test_a_log_line_names_the_order_the_request_bound_and_is_one_json_object() -
     finally:
         logs.end_request(token)
     assert "\n" not in text
-    assert json.loads(text) == {"time": json.loads(text)["time"], "level": "WARNING", "logger": "liveroom.writer",
-                                "message": "two\nlines here", "request_id": "rid-1", "order": "o-9",
-                                "leader": "lead-a"}
+    assert json.loads(text) == {
+        "time": json.loads(text)["time"],
+        "level": "WARNING",
+        "logger": "liveroom.writer",
+        "message": "two\nlines here",
+        "request_id": "rid-1",
+        "order": "o-9",
+        "leader": "lead-a",
+    }
     outside = json.loads(logs.JsonFormatter().format(record))
     assert "request_id" not in outside and "order" not in outside
 
@@ -81,15 +93,23 @@ def _serve(database_url: str, log_format: str | None, log_path: Path) -> Iterato
     """`liveroom serve --log-level info`, its stderr in `log_path` (read it once the server stopped)."""
     upgrade(database_url)
     port = free_port()
-    env = {**os.environ, "LIVEROOM_DATABASE_URL": database_url, "LIVEROOM_API_KEY": API_KEY,
-           "LIVEROOM_SECRET": SECRET, "LIVEROOM_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env = {
+        **os.environ,
+        "LIVEROOM_DATABASE_URL": database_url,
+        "LIVEROOM_API_KEY": API_KEY,
+        "LIVEROOM_SECRET": SECRET,
+        "LIVEROOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
     env.pop("LIVEROOM_LOG_FORMAT", None)
     if log_format is not None:
         env["LIVEROOM_LOG_FORMAT"] = log_format
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "liveroom.cli", "serve", "--port", str(port), "--log-level", "info"],
-            env=env, stdout=subprocess.DEVNULL, stderr=log)
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30

@@ -69,7 +69,9 @@ async def test_a_placed_order_and_a_refused_one_move_the_counters_they_should(da
     assert moved("liveroom_http_request_duration_seconds_count", **route, status="409") == 1
     assert moved("liveroom_http_request_duration_seconds_sum", **route) > 0
     assert moved("liveroom_writer_batch_size_count") >= 1 and moved("liveroom_writer_batch_size_sum") >= 1
-    assert moved("liveroom_writer_commit_seconds_count") >= 1 and moved("liveroom_writer_commit_seconds_sum") > 0
+    assert (
+        moved("liveroom_writer_commit_seconds_count") >= 1 and moved("liveroom_writer_commit_seconds_sum") > 0
+    )
 
 
 async def test_request_latency_is_labelled_by_route_template_never_by_raw_path(tmp_path: Path) -> None:
@@ -82,11 +84,21 @@ async def test_request_latency_is_labelled_by_route_template_never_by_raw_path(t
     routes = label_values(samples, "liveroom_http_request_duration_seconds_count", "route")
     assert "/api/v1/orders/{order}" in routes and "unmatched" in routes
     assert not any("o-t" in route for route in routes)
-    assert value(samples, "liveroom_http_request_duration_seconds_count", route="/api/v1/orders/{order}",
-                 method="GET", status="404") >= 3
+    assert (
+        value(
+            samples,
+            "liveroom_http_request_duration_seconds_count",
+            route="/api/v1/orders/{order}",
+            method="GET",
+            status="404",
+        )
+        >= 3
+    )
 
 
-async def test_a_screen_shows_in_hub_subscribers_by_topic_kind_and_counts_the_frames_it_gets(tmp_path: Path) -> None:
+async def test_a_screen_shows_in_hub_subscribers_by_topic_kind_and_counts_the_frames_it_gets(
+    tmp_path: Path,
+) -> None:
     async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as live:
         await seed_catalog(SeedClient(live.http))
         before = await scrape(live.http)
@@ -102,12 +114,20 @@ async def test_a_screen_shows_in_hub_subscribers_by_topic_kind_and_counts_the_fr
         await _until(lambda: live.hub.connections == 0)
         after = await scrape(live.http)
     kind = {"kind": "room_stock"}
-    assert value(during, "liveroom_hub_subscribers", **kind) == value(before, "liveroom_hub_subscribers", **kind) + 1
-    assert value(after, "liveroom_hub_subscribers", **kind) == value(before, "liveroom_hub_subscribers", **kind)
-    assert value(during, "liveroom_frames_sent_total", **kind) >= value(before, "liveroom_frames_sent_total",
-                                                                         **kind) + 2
+    assert (
+        value(during, "liveroom_hub_subscribers", **kind)
+        == value(before, "liveroom_hub_subscribers", **kind) + 1
+    )
+    assert value(after, "liveroom_hub_subscribers", **kind) == value(
+        before, "liveroom_hub_subscribers", **kind
+    )
+    assert (
+        value(during, "liveroom_frames_sent_total", **kind)
+        >= value(before, "liveroom_frames_sent_total", **kind) + 2
+    )
     assert value(during, "liveroom_frame_bytes_sent_total", **kind) > value(
-        before, "liveroom_frame_bytes_sent_total", **kind)
+        before, "liveroom_frame_bytes_sent_total", **kind
+    )
 
 
 async def test_each_process_reports_its_outbox_bus_and_event_loop_lag(tmp_path: Path) -> None:
@@ -118,7 +138,8 @@ async def test_each_process_reports_its_outbox_bus_and_event_loop_lag(tmp_path: 
         while True:
             samples = await scrape(live.http)
             if {process} <= label_values(samples, "liveroom_event_loop_lag_seconds", "process") and {
-                    process} <= label_values(samples, "liveroom_outbox_lag_events", "process"):
+                process
+            } <= label_values(samples, "liveroom_outbox_lag_events", "process"):
                 break
             assert time.monotonic() < deadline, "no lag samples within 10 s"
             await asyncio.sleep(0.2)
@@ -129,9 +150,10 @@ async def test_each_process_reports_its_outbox_bus_and_event_loop_lag(tmp_path: 
 
 
 async def test_metrics_need_the_api_key(tmp_path: Path) -> None:
-    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as live, httpx.AsyncClient(
-        base_url=live.url
-    ) as anonymous:
+    async with (
+        live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as live,
+        httpx.AsyncClient(base_url=live.url) as anonymous,
+    ):
         assert (await anonymous.get("/metrics")).status_code == 401
         wrong = await anonymous.get("/metrics", headers={"Authorization": "Bearer not-the-key"})
         assert wrong.status_code == 403 and "liveroom_orders_total" not in wrong.text
@@ -145,12 +167,15 @@ async def test_with_several_processes_one_scrape_adds_up_what_each_process_count
     env = {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with serve_process(database_url, env) as first, serve_process(database_url, env) as second:
-        async with httpx.AsyncClient(base_url=first, headers=headers, timeout=30) as a, httpx.AsyncClient(
-            base_url=second, headers=headers, timeout=30
-        ) as b:
+        async with (
+            httpx.AsyncClient(base_url=first, headers=headers, timeout=30) as a,
+            httpx.AsyncClient(base_url=second, headers=headers, timeout=30) as b,
+        ):
             await seed_catalog(SeedClient(a))
             for i, http in enumerate([a, a, b, b, b]):
-                answer = await http.post("/api/v1/orders", json=order_body(f"o-p{i}", f"v-p{i}", [("tea", 1)]))
+                answer = await http.post(
+                    "/api/v1/orders", json=order_body(f"o-p{i}", f"v-p{i}", [("tea", 1)])
+                )
                 assert answer.status_code == 201, answer.text
             refused = await b.post("/api/v1/orders", json=order_body("o-px", "v-px", [("tea", 1000)]))
             assert refused.status_code == 409
@@ -165,8 +190,16 @@ async def test_with_several_processes_one_scrape_adds_up_what_each_process_count
     for scraped in (samples, from_b):  # either process answers for both
         assert value(scraped, "liveroom_orders_total", result="accepted") == 5
         assert value(scraped, "liveroom_orders_total", result="refused", reason="sold_out") == 1
-        assert value(scraped, "liveroom_http_request_duration_seconds_count", method="POST",
-                     route="/api/v1/orders", status="201") == 5
+        assert (
+            value(
+                scraped,
+                "liveroom_http_request_duration_seconds_count",
+                method="POST",
+                route="/api/v1/orders",
+                status="201",
+            )
+            == 5
+        )
     assert value(samples, "liveroom_writer_batch_size_sum") >= 5 + 1
 
 
