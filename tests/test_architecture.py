@@ -82,7 +82,18 @@ ROOT = DOMAIN.parent
 # server, realtime and web; server and realtime use store and domain and never each other; store uses domain;
 # web renders and never reaches the database; the simulator is a client that talks HTTP only.
 # telemetry (metrics) is a leaf beside domain: the layers that do the work count into it, it imports nothing of ours.
-OURS = {"domain", "store", "server", "realtime", "web", "liveroom", "simulator", "migrations", "bench", "telemetry"}
+OURS = {
+    "domain",
+    "store",
+    "server",
+    "realtime",
+    "web",
+    "liveroom",
+    "simulator",
+    "migrations",
+    "bench",
+    "telemetry",
+}
 MAY_IMPORT = {
     "domain": {"domain"},
     "telemetry": {"telemetry"},
