@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.tokens import Checked, Claim
 from realtime.bus import Bus, InProcessBus, RedisStreamBus
 from realtime.hub import HtmlRenderer, Hub
+from realtime.marks import ProcessMark
 from realtime.projections import Projections
 from realtime.relay import Follower, Relay
 from store.tasks import cancel_and_wait
@@ -80,12 +81,14 @@ class Realtime:
         self.follower = Follower(engine, self.projections, self.hub.mark_dirty)
         self.relay = Relay(self.bus)
         self.projections.on_revoked = self.hub.revoke
+        self.marks = ProcessMark(engine, clock, lambda: self.follower.applied, self.reload)
 
     async def start(self) -> Callable[[list[tuple[int, dict[str, object]]]], None]:
         """Load the read models, start following the bus; returns the writer's on-commit hook."""
         await self.projections.load(self.engine)
         await self.bus.start(self.follower.receive)
         await self.follower.start()
+        await self.marks.start()
         self.hub.start()
         self._clock_task = asyncio.create_task(self._clock_ticks(), name="liveroom-clock-topics")
         return self.relay.committed
@@ -96,8 +99,14 @@ class Realtime:
             await asyncio.sleep(1.0)
             self.hub.mark_dirty(self.projections.clock_topics())
 
+    async def reload(self) -> None:
+        """Load the read models afresh (events were pruned that this process had not applied) and redraw."""
+        await self.projections.load(self.engine)
+        self.hub.mark_dirty(set(self.projections.topics()))
+
     async def stop(self) -> None:
         await cancel_and_wait(self._clock_task)
+        await self.marks.stop()
         await self.hub.stop()
         await self.follower.stop()
         await self.relay.stop()
