@@ -10,6 +10,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from seed import START, order_body, seed_catalog, share_code
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from realtime.projections import Projections
 from realtime.projections.growth import KINDS as GROWTH_KINDS
 from realtime.projections.retention import read_by_load
 from server.services.scheduler import Scheduler
+from server.settings import Settings, SettingsError
 from store import models, retention
 
 DAY = timedelta(days=1)
@@ -178,3 +180,11 @@ async def test_a_process_away_while_its_events_were_pruned_reloads_and_shows_wha
     async with service.ctx.engine.connect() as conn:
         assert (await retention.live_marks(conn, service.clock()))[mark.process] == live.projections.applied
     await mark.stop()
+
+
+def test_the_retention_period_is_14_days_unless_set_and_a_wrong_value_is_refused_naming_the_setting() -> None:
+    assert Settings.from_env({}).outbox_retention_days == 14
+    assert Settings.from_env({"LIVEROOM_OUTBOX_RETENTION_DAYS": "30"}).outbox_retention_days == 30
+    for wrong in ("0", "-3", "2.5", "two weeks"):
+        with pytest.raises(SettingsError, match="LIVEROOM_OUTBOX_RETENTION_DAYS"):
+            Settings.from_env({"LIVEROOM_OUTBOX_RETENTION_DAYS": wrong})
