@@ -31,6 +31,7 @@ from server.gateways import Gateway
 from server.observe import Observe
 from server.serving import event_loop, http_parser
 from server.settings import Settings
+from store.backup import live_lock
 from store.engine import create_engine, inline_sqlite_active
 from store.instance import resolve_secrets
 from store.sql import precompiled_insert_works
@@ -160,6 +161,8 @@ def create_app(
         # Here, not at import: uvicorn configures logging before the lifespan runs and would replace our filters.
         logs.install()
         settings.check_gateway()  # a carrier gateway without a setting it needs fails here, naming the setting
+        # SQLite: a shared lock on `<db>.lock` for the process's lifetime; `liveroom restore` refuses while held.
+        lock = live_lock(settings.database_url)
         engine = create_engine(settings.database_url)
         resolved = await resolve_secrets(engine, settings)
         writer = Writer(engine, clock)
@@ -181,9 +184,10 @@ def create_app(
             stops.append(realtime.stop)
             await _start_waybill_worker(app, context, gateway, run_waybill_worker, stops)
             if run_scheduler:
+                from realtime.projections.retention import read_by_load
                 from server.services.scheduler import Scheduler
 
-                scheduler = Scheduler(context)
+                scheduler = Scheduler(context, keep=read_by_load)
                 scheduler.start()
                 stops.append(scheduler.stop)
             for hook in on_start:
@@ -199,6 +203,8 @@ def create_app(
             await writer.stop()
             await engine.dispose()
             metrics.process_stopped()  # its gauges leave the aggregate of the processes (multiprocess mode)
+            if lock is not None:
+                lock.close()
 
     app = LiveroomApp(
         routes=[Route("/healthz", healthz), *api_routes(), *ws.routes, *actions.routes, *pages.routes,

@@ -1,4 +1,4 @@
-"""`liveroom serve | migrate | token | settle` (API.md, "Running it")."""
+"""`liveroom serve | migrate | token | settle | backup | restore` (API.md, "Running it")."""
 
 from __future__ import annotations
 
@@ -119,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     settle.add_argument("--as-of", type=_parse_time, default=None, help="ISO-8601 time (default: now)")
     settle.set_defaults(run=cmd_settle)
 
+    from liveroom.cli_data import add_parsers as add_data
     from liveroom.cli_simulate import add_parser as add_simulate
 
+    add_data(commands)
     add_simulate(commands)
     return parser
 

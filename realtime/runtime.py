@@ -18,6 +18,7 @@ from domain.tokens import Checked, Claim
 from realtime.bus import Bus, InProcessBus, RedisStreamBus
 from realtime.hub import HtmlRenderer, Hub
 from realtime.lag import LagSampler
+from realtime.marks import ProcessMark
 from realtime.projections import Projections
 from realtime.relay import Follower, Relay
 from store.tasks import cancel_and_wait
@@ -82,12 +83,14 @@ class Realtime:
         self.relay = Relay(self.bus)
         self.lag = LagSampler(engine, lambda: self.follower.applied, clock)
         self.projections.on_revoked = self.hub.revoke
+        self.marks = ProcessMark(engine, clock, lambda: self.follower.applied, self.reload)
 
     async def start(self) -> Callable[[list[tuple[int, dict[str, object]]]], None]:
         """Load the read models, start following the bus; returns the writer's on-commit hook."""
         await self.projections.load(self.engine)
         await self.bus.start(self.follower.receive)
         await self.follower.start()
+        await self.marks.start()
         self.hub.start()
         self.lag.start()
         self._clock_task = asyncio.create_task(self._clock_ticks(), name="liveroom-clock-topics")
@@ -99,9 +102,15 @@ class Realtime:
             await asyncio.sleep(1.0)
             self.hub.mark_dirty(self.projections.clock_topics())
 
+    async def reload(self) -> None:
+        """Load the read models afresh (events were pruned that this process had not applied) and redraw."""
+        await self.projections.load(self.engine)
+        self.hub.mark_dirty(set(self.projections.topics()))
+
     async def stop(self) -> None:
         await cancel_and_wait(self._clock_task)
         await self.lag.stop()
+        await self.marks.stop()
         await self.hub.stop()
         await self.follower.stop()
         await self.relay.stop()

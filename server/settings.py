@@ -21,6 +21,14 @@ class SettingsError(ValueError):
     """A setting is missing or wrong: the process refuses to start, naming it."""
 
 
+def _retention_days(value: str | None) -> int:
+    if not value:
+        return Settings.outbox_retention_days
+    if not (value.strip().isascii() and value.strip().isdigit()) or int(value) < 1:
+        raise SettingsError(f"LIVEROOM_OUTBOX_RETENTION_DAYS takes a whole number of days, at least 1, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./liveroom.db"
@@ -59,6 +67,9 @@ class Settings:
     # well above a gateway call's bound, 20 s), and how long an open circuit stops requests to its carrier.
     waybill_lease_s: float = 60.0
     gateway_cool_down_s: float = 30.0
+    # The outbox keeps events this many days, then prunes those every live process has applied (README, "Data that
+    # lasts"; store/retention.py). A room's post-live review is built from its events: export it within this time.
+    outbox_retention_days: int = 14
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -100,6 +111,7 @@ class Settings:
             kuaidi100_carriers=tuple(c.upper() for c in _csv(env.get("LIVEROOM_KUAIDI100_CARRIERS"))),
             waybill_lease_s=float(env.get("LIVEROOM_WAYBILL_LEASE_S") or cls.waybill_lease_s),
             gateway_cool_down_s=float(env.get("LIVEROOM_GATEWAY_COOL_DOWN_S") or cls.gateway_cool_down_s),
+            outbox_retention_days=_retention_days(env.get("LIVEROOM_OUTBOX_RETENTION_DAYS")),
         )
 
     def check_gateway(self) -> None:

@@ -20,3 +20,10 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`. Safe to run at every start: a migrated database is left as it is."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def known_revisions() -> set[str]:
+    """Every migration revision this version of liveroom has (a restored backup must be at one of them)."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()}

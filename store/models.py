@@ -395,6 +395,14 @@ outbox = Table(  # domain events, written in the same transaction as the change 
     _ts("created_at"),
 )
 
+process_marks = Table(  # each server process's follower: the outbox seq it has applied (store/retention.py)
+    "process_marks",
+    metadata,
+    Column("process", String(80), primary_key=True),  # host:pid:random, new at every start
+    Column("applied_seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    _ts("seen_at"),  # written every few seconds; a mark not seen for the grace period holds nothing back
+)
+
 # --- shipping promises (pprom) --------------------------------------------------------------------------------
 # A room's promise by payment time (domain/promise.py, as its JSON list; null: none) and each order's ship_by.
 rooms.append_column(Column("ship_promise", JSON, nullable=True))

@@ -1,17 +1,20 @@
 """The background tasks that run the time-based jobs on the process's own clock: settlement and stuck parcels
-(every 30 s), pre-live reminders (queued once a room starts and, with `LIVEROOM_NOTIFY_URL`, delivered; every 5 s)."""
+(every 30 s), pre-live reminders (queued once a room starts and, with `LIVEROOM_NOTIFY_URL`, delivered; every 5 s),
+and outbox pruning (every 5 min, with a rule of what rebuilds read: store/retention.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 
 from domain import growth
 from server.context import AppContext
 from server.services import reminders
 from server.services.notifier import Notifier
 from server.services.settlement import settle_all
+from store import retention
 from store.tasks import cancel_and_wait
 
 log = logging.getLogger("liveroom.scheduler")
@@ -19,10 +22,12 @@ log = logging.getLogger("liveroom.scheduler")
 
 class Scheduler:
     """Every `interval` seconds: settle as of `ctx.clock()`; every `reminder_interval` seconds: queue and deliver
-    pre-live reminders. A failed run is logged; the next one comes."""
+    pre-live reminders; every `prune_interval` seconds, with `keep` (what rebuilds read), prune the outbox. A failed
+    run is logged; the next one comes."""
 
     def __init__(self, ctx: AppContext, interval: float = 30.0, *, reminder_interval: float = 5.0,
-                 retry_after: Sequence[float] = growth.RETRY_AFTER_S) -> None:
+                 retry_after: Sequence[float] = growth.RETRY_AFTER_S, keep: retention.KeepRule | None = None,
+                 prune_interval: float = 300.0) -> None:
         if interval <= 0 or reminder_interval <= 0:
             raise ValueError("the scheduler's interval must be positive")
         self.ctx = ctx
@@ -33,6 +38,10 @@ class Scheduler:
         self.failures = 0
         self.reminder_runs = 0
         self.reminder_failures = 0
+        self.keep = keep
+        self.prune_interval = prune_interval
+        self.prune_runs = 0
+        self.prune_failures = 0
         self.notifier = Notifier(ctx.settings.notify_url, ctx.settings.secret) if ctx.settings.notify_url else None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -44,6 +53,9 @@ class Scheduler:
                 asyncio.create_task(self._loop(self.run_reminders, self.reminder_interval, "reminders"),
                                     name="liveroom-reminders"),
             ]
+            if self.keep is not None:
+                self._tasks.append(asyncio.create_task(self._loop(self.run_pruning, self.prune_interval, "pruning"),
+                                                       name="liveroom-outbox-pruning"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -71,6 +83,19 @@ class Scheduler:
             log.info("reminders: %(queued)d queued, %(sent)d sent, %(retry)d to retry, %(failed)d failed", report)
         return report
 
+    async def run_pruning(self) -> retention.PruneReport:
+        """Delete the outbox events older than the retention period that every live process has applied."""
+        if self.keep is None:
+            return retention.PruneReport()
+        report = await retention.prune_outbox(
+            self.ctx.writer, now=self.ctx.clock(), keep=self.keep,
+            retention=timedelta(days=self.ctx.settings.outbox_retention_days))
+        self.prune_runs += 1
+        if report.deleted:
+            log.info("outbox: pruned %d events below seq %s (%d kept for rebuilds)", report.deleted, report.floor,
+                     report.kept)
+        return report
+
     async def _loop(self, job: Callable[[], Awaitable[object]], interval: float, name: str) -> None:
         while True:
             await asyncio.sleep(interval)
@@ -81,6 +106,8 @@ class Scheduler:
             except Exception:
                 if name == "reminders":
                     self.reminder_failures += 1
+                elif name == "pruning":
+                    self.prune_failures += 1
                 else:
                     self.failures += 1
                 log.exception("scheduled %s failed; trying again in %s s", name, interval)

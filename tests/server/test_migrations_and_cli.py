@@ -94,7 +94,7 @@ def test_serve_refuses_to_start_a_carrier_gateway_without_its_settings_naming_th
     assert "sandbox, kdniao, kuaidi100" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "token", "settle"])
+@pytest.mark.parametrize("command", ["serve", "migrate", "token", "settle", "backup", "restore"])
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
