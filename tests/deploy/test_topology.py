@@ -152,7 +152,11 @@ async def test_a_rolling_restart_under_two_hundred_orders_a_second_loses_nothing
             await asyncio.sleep(0.5)
 
     try:
+        began = time.monotonic()
         answers = await _burst(topology, "roll", rate=200, seconds=4, during=rolling_restart)
+        print(f"{len(answers)} orders in {time.monotonic() - began:.1f} s; stops {stops}; "
+              f"closes {[s.close_codes for s in screens]}; "
+              f"resumed by snapshot {[s.snapshots_after_reconnect for s in screens]}")
         acknowledged = {a.json()["order"] for a in answers if _acknowledged(a)}
         assert len(acknowledged) == len(answers)
         async with topology.client() as http:
