@@ -92,7 +92,9 @@ async def test_a_screen_through_nginx_gets_every_feed_item_whichever_process_too
 
 async def _burst(topology: Topology, prefix: str, rate: float, seconds: float,
                  during: Any = None) -> list[httpx.Response]:
-    """Orders at `rate` per second for `seconds` (each retried until decided), while `during()` runs."""
+    """Orders offered at `rate` per second for `seconds` and on until `during()` is done, each retried until decided.
+    The rate is what is offered: on a 2-core machine that also runs nginx, PostgreSQL, Redis, three servers (one of
+    them starting) and this client, fewer are placed per second (the rolling restart prints how many)."""
     async with topology.client(max_connections=200, max_keepalive_connections=50) as http:
         tasks: list[asyncio.Task[httpx.Response]] = []
         side = asyncio.create_task(during()) if during is not None else None
