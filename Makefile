@@ -4,15 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := redis-server chromium fonts-wqy-microhei postgresql
+APT_PACKAGES := redis-server chromium fonts-wqy-microhei postgresql nginx
 
 .PHONY: demo test bench lint system venv serve clean
 
-# Debian packages the tests drive for real (Redis, PostgreSQL, Chromium, a CJK font). Installed only as root and
+# Debian packages the tests drive for real (Redis, PostgreSQL, nginx, Chromium, a CJK font). Installed only as root and
 # only when something is missing; elsewhere the tests that need them skip with the reason printed.
 system:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing="$$missing fonts-wqy-microhei"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \

@@ -171,6 +171,7 @@ def create_app(
         app.state.screen_actions = ScreenActions(context)
         writer.start()
         stops: list[Any] = []
+        started: Realtime | None = None
         try:
             realtime = Realtime(engine, clock, redis_url=resolved.redis_url, tick_ms=resolved.tick_ms,
                                 html=render_frame, check=context.check_token,
@@ -180,8 +181,7 @@ def create_app(
                                                            resolved.ws_message_window_s),
                                 at_risk_hours=resolved.at_risk_hours)
             writer.on_commit = await realtime.start()
-            app.state.realtime = realtime
-            stops.append(realtime.stop)
+            started = app.state.realtime = realtime
             await _start_waybill_worker(app, context, gateway, run_waybill_worker, stops)
             if run_scheduler:
                 from realtime.projections.retention import read_by_load
@@ -198,9 +198,13 @@ def create_app(
             _settle_garbage_collector()
             yield
         finally:
+            # Those that submit writes stop first; the writer then commits what it holds and answers its callers;
+            # realtime stops last, so the relay still publishes those last commits to the other processes.
             for stop in reversed(stops):
                 await stop()
             await writer.stop()
+            if started is not None:
+                await started.stop()
             await engine.dispose()
             metrics.process_stopped()  # its gauges leave the aggregate of the processes (multiprocess mode)
             if lock is not None:

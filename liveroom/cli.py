@@ -36,19 +36,58 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from liveroom.app import create_app
-    from server.serving import serve
     from server.settings import SettingsError
     from store.migrate import upgrade
 
+    if args.workers > 1 and not settings.redis_url:
+        print(f"liveroom serve: --workers {args.workers} needs LIVEROOM_REDIS_URL (the event bus that carries every"
+              " commit to the other processes' screens); set it, e.g. LIVEROOM_REDIS_URL=redis://127.0.0.1:6379/0",
+              file=sys.stderr)
+        return 2
     try:
         settings.check_gateway()  # a gateway missing a setting: refused before anything starts, naming it
     except SettingsError as error:
         print(f"liveroom serve: {error}", file=sys.stderr)
         return 2
+    if args.worker_of is not None:  # one of a supervisor's workers: it migrated already
+        return _serve_worker(settings, args)
     upgrade(settings.database_url)
+    if args.workers > 1:
+        from liveroom.workers import run_workers
+
+        return run_workers(args.workers, args.host, args.port, args.log_level)
+    from liveroom.app import create_app
+    from server.serving import serve
+
     serve(create_app(settings), settings, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def _serve_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """A `--workers` supervisor's worker (liveroom/workers.py): serve on the inherited socket, and write one byte
+    to the supervisor's pipe once listening."""
+    import os
+    import socket
+
+    from liveroom.app import create_app
+    from server.serving import serve
+
+    listen_fd, ready_fd = (int(part) for part in args.worker_of.split(":"))
+    sock = socket.socket(fileno=listen_fd)  # family and type read off the descriptor
+
+    def ready() -> None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+
+    serve(create_app(settings), settings, host=args.host, port=args.port, log_level=args.log_level,
+          sockets=[sock], on_ready=ready)
+    return 0
+
+
+def _workers(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"--workers takes a whole number from 1 to 256, not {text!r}")
+    return int(text)
 
 
 async def _resolved(settings: Settings) -> Settings:
@@ -101,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
+                       help="server processes over one database (N > 1 needs LIVEROOM_REDIS_URL; default 1)")
+    serve.add_argument("--worker-of", default=None, help=argparse.SUPPRESS)  # LISTEN_FD:READY_FD, workers.py
     serve.set_defaults(run=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")

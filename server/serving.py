@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ WS_MAX_SIZE = 64 * 1024
 FILES_RESERVED = 1024  # file handles kept for the database, logs and refusals in flight (MAX_LINGERING)
 LINGER_S = 1.0  # a refused connection is held this long at most, so its client reads the 503 (not a reset)
 FRESH_S = 1.0  # a connection this young that has sent nothing may not have been read yet: evicted last
+SHUTDOWN_GRACE_S = 5  # on SIGTERM: requests in flight get this long to be answered before the lifespan stops
 MAX_LINGERING = 512  # beyond this many refusals in flight, a refused connection is reset at once
 
 _REFUSAL_BODY = b'{"error":"busy","detail":"too many connections: try again shortly"}'
@@ -386,8 +389,8 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
         ws_per_message_deflate=False,  # one encoding of a frame serves every screen
         ws_max_size=WS_MAX_SIZE,
         # A client that never reads keeps its connection's close waiting on a full buffer: stopping the server
-        # does not wait for such connections longer than this.
-        timeout_graceful_shutdown=5,
+        # does not wait for such connections longer than this (then the lifespan's stop: well within 10 s).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         loop="auto",  # uvloop when installed (a dependency of liveroom), for `serve`; tests run in their own loop
         **({"log_config": log_config} if log_config is not None else {}),
     )
@@ -395,8 +398,27 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, log_lev
     return config
 
 
-def serve(app: Any, settings: Settings, *, host: str, port: int, log_level: str = "info") -> None:
-    """`liveroom serve`: raise the file limit, fit the connection cap under it, run uvicorn until stopped."""
+class _Server(uvicorn.Server):
+    """uvicorn's Server, telling `on_ready` once it listens (a `--workers` supervisor waits for that before it
+    stops the worker a new one replaces, liveroom/workers.py)."""
+
+    on_ready: Callable[[], None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.on_ready is not None:
+            self.on_ready()
+
+
+def serve(app: Any, settings: Settings, *, host: str, port: int, log_level: str = "info",
+          sockets: list[socket.socket] | None = None, on_ready: Callable[[], None] | None = None) -> None:
+    """`liveroom serve`: raise the file limit, fit the connection cap under it, run uvicorn until stopped.
+
+    `sockets`: listen on these (a `--workers` supervisor's shared socket) instead of binding host:port.
+    SIGTERM or SIGINT: uvicorn stops accepting, closes idle connections, lets requests in flight be answered
+    (the writer keeps committing until the lifespan ends), closes every WebSocket with 1012 (service restart),
+    then the lifespan stops the writer after its last batch. Requests get SHUTDOWN_GRACE_S; the whole stop stays
+    well within the 10 s a supervisor (liveroom/workers.py, systemd's TimeoutStopSec) allows."""
     file_limit = raise_file_limit()
     limits = fitted(Limits.of(settings), file_limit)
     config = server_config(app, settings, host=host, port=port, log_level=log_level, limits=limits,
@@ -404,4 +426,6 @@ def serve(app: Any, settings: Settings, *, host: str, port: int, log_level: str 
     # uvicorn's Config has set up logging by now: this line shows at the `info` level, like uvicorn's own.
     logging.getLogger("uvicorn.error").info("open-file limit %s; at most %s connections, %s per address",
                                             file_limit, limits.max_connections, limits.max_connections_per_address)
-    uvicorn.Server(config).run()
+    server = _Server(config)
+    server.on_ready = on_ready
+    server.run(sockets=sockets)

@@ -122,6 +122,7 @@ class Writer:
         self.max_batch = max_batch
         self.linger = linger
         self._last_batch = 0
+        self._busy = False  # a batch is being written (stop() lets it finish)
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -133,7 +134,14 @@ class Writer:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="liveroom-writer")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop after the batch being written has committed and its callers have their answers, and after what
+        is already queued (a SIGTERM's graceful stop, liveroom/workers.py); past `grace_s`, cancel it anyway."""
+        if self._task is not None and not self._task.done():
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace_s
+            while (self._busy or not self._queue.empty()) and loop.time() < deadline and not self._task.done():
+                await asyncio.sleep(0.005)
         await cancel_and_wait(self._task)
         self._task = None
 
@@ -163,7 +171,11 @@ class Writer:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._last_batch = len(batch)
-            await self._execute(batch)
+            self._busy = True
+            try:
+                await self._execute(batch)
+            finally:
+                self._busy = False
 
     async def _execute(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()

@@ -127,9 +127,10 @@ def served_process(
     *,
     soft_file_limit: int | None = None,
     pids: list[int] | None = None,
+    port: int | None = None,
 ) -> Iterator[ServedProcess]:
-    """`serve_process`, with the process itself at hand (to kill it)."""
-    port = free_port()
+    """`serve_process`, with the process itself at hand (to kill it); `port`: listen there (default: a free one)."""
+    port = port or free_port()
     environment = {
         **os.environ,
         "LIVEROOM_DATABASE_URL": database_url,

@@ -98,8 +98,11 @@
     setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
   })();
   // Screens on a wall or a phone must come back quickly after a server restart or a lift: retry within seconds.
+  // Full jitter: anywhere from 0 to a ceiling that doubles per failed try (500 ms, 1 s, 2 s, 4 s, then 5 s). A
+  // restarting process closes all its sockets at once (1012); spread like this, its thousand screens come back
+  // over half a second, never all in the same millisecond, and each is sent the truth again on arrival.
   htmx.config.wsReconnectDelay = function (retries) {
-    return Math.min(5000, 400 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
+    return Math.random() * Math.min(5000, 500 * Math.pow(2, retries));
   };
   // Writes are htmx form posts answered with fragments (web/actions.py); when no answer comes at all, the form's
   // status says so (a retry of a replenishment then sends the same id, so nothing is added twice).

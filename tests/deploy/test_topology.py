@@ -1,0 +1,177 @@
+"""The production topology, through nginx (deploy/nginx/liveroom.conf) in front of three `liveroom serve` processes
+over one PostgreSQL and one Redis (issue 15): no oversell across processes, every feed item on every screen
+whichever process took the order, a process killed or restarted mid-burst loses no acknowledged order and no feed
+item, and a SIGTERM closes screens with 1012 and ends the process within 10 s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from seed import ROOM, order_body
+from topology import BULK, FeedScreen, Topology, place
+
+from domain import tokens
+
+FEED = "room:room-1:feed"
+
+
+def _host_token(topology: Topology) -> str:
+    return tokens.mint(topology.secret, "host", "room-1")
+
+
+def _writer_commands(topology: Topology) -> dict[int, int]:
+    return {
+        index: httpx.get(served.url + "/healthz", timeout=5).json()["writer_commands"]
+        for index, served in topology.fleet.served.items()
+    }
+
+
+async def _screens(topology: Topology, count: int) -> list[FeedScreen]:
+    """`count` screens opened one after another: nginx's round robin puts consecutive ones on different processes."""
+    screens = []
+    for _ in range(count):
+        screen = FeedScreen(topology.ws_url, FEED, _host_token(topology))
+        await screen.start()
+        screens.append(screen)
+    return screens
+
+
+def _acknowledged(response: httpx.Response) -> bool:
+    return response.status_code in (200, 201)
+
+
+async def test_two_hundred_orders_racing_for_fifty_units_over_three_processes_sell_exactly_fifty(
+    topology: Topology,
+) -> None:
+    async with topology.client() as http:
+        sku = "race-mug"
+        assert (await http.put(f"/api/v1/skus/{sku}", json={"name": "限量杯", "price_cents": 3_900,
+                                                              "category": "home"})).status_code in (200, 201)
+        assert (await http.put(f"/api/v1/skus/{sku}/stock/GZ", json={"on_hand": 50})).status_code in (200, 201)
+        room = await http.put("/api/v1/rooms/room-1", json={**ROOM, "skus": [*ROOM["skus"], BULK, sku]})
+        assert room.status_code in (200, 201), room.text
+    before = _writer_commands(topology)
+
+    async with topology.client(max_connections=100, max_keepalive_connections=100) as http:
+        answers = await asyncio.gather(
+            *(place(http, order_body(f"race-{i}", f"race-v-{i}", [(sku, 1)])) for i in range(200))
+        )
+        accepted = [a for a in answers if a.status_code == 201]
+        refused = [a for a in answers if a.status_code == 409]
+        assert len(accepted) == 50, [a.status_code for a in answers]
+        assert len(refused) == 150
+        assert {a.json()["error"] for a in refused} == {"sold_out"}
+        stock = (await http.get(f"/api/v1/skus/{sku}/stock")).json()
+        assert stock["available"] == 0
+        assert all(w["available"] >= 0 and w["reserved"] <= w["on_hand"] for w in stock["warehouses"])
+        assert sum(w["reserved"] for w in stock["warehouses"]) == 50
+    after = _writer_commands(topology)
+    assert all(after[i] > before[i] for i in after), f"not every process took orders: {before} -> {after}"
+
+
+async def test_a_screen_through_nginx_gets_every_feed_item_whichever_process_took_the_order(
+    topology: Topology,
+) -> None:
+    screens = await _screens(topology, 3)
+    try:
+        async with topology.client() as http:
+            answers = await asyncio.gather(
+                *(place(http, order_body(f"feed-{i}", f"feed-v-{i}", [(BULK, 1)])) for i in range(30))
+            )
+        assert all(a.status_code == 201 for a in answers)
+        placed = {f"feed-{i}" for i in range(30)}
+        for screen in screens:
+            assert await screen.wait_for(placed) == set()
+    finally:
+        for screen in screens:
+            await screen.stop()
+
+
+async def _burst(topology: Topology, prefix: str, rate: float, seconds: float,
+                 during: Any = None) -> list[httpx.Response]:
+    """Orders offered at `rate` per second for `seconds` and on until `during()` is done, each retried until decided.
+    The rate is what is offered: on a 2-core machine that also runs nginx, PostgreSQL, Redis, three servers (one of
+    them starting) and this client, fewer are placed per second (the rolling restart prints how many)."""
+    async with topology.client(max_connections=200, max_keepalive_connections=50) as http:
+        tasks: list[asyncio.Task[httpx.Response]] = []
+        side = asyncio.create_task(during()) if during is not None else None
+        began = time.monotonic()
+        i = 0
+        while time.monotonic() - began < seconds or (side is not None and not side.done()):
+            due = began + i / rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            body = order_body(f"{prefix}-{i}", f"{prefix}-v-{i}", [(BULK, 1)])
+            tasks.append(asyncio.create_task(place(http, body, give_up_s=30)))
+            i += 1
+        if side is not None:
+            await side
+        return list(await asyncio.gather(*tasks))
+
+
+async def test_a_process_killed_mid_burst_loses_no_acknowledged_order_and_its_screens_miss_nothing(
+    topology: Topology,
+) -> None:
+    screens = await _screens(topology, 3)
+    victim = 1
+
+    async def kill_then_restart() -> None:
+        await asyncio.sleep(1.5)
+        topology.fleet.kill(victim)
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(topology.fleet.start, victim)
+
+    try:
+        answers = await _burst(topology, "kill", rate=100, seconds=4, during=kill_then_restart)
+        acknowledged = {a.json()["order"] for a in answers if _acknowledged(a)}
+        assert len(acknowledged) == len(answers)  # every order was decided in the end, through the others
+        async with topology.client() as http:
+            for order in sorted(acknowledged):
+                assert (await http.get(f"/api/v1/orders/{order}")).status_code == 200, order
+        for screen in screens:
+            assert await screen.wait_for(acknowledged) == set()
+        assert sum(len(s.close_codes) for s in screens) >= 1, "no screen was on the killed process"
+        assert sum(s.connections for s in screens) > len(screens)  # the cut one came back through nginx
+    finally:
+        for screen in screens:
+            await screen.stop()
+
+
+async def test_a_rolling_restart_under_two_hundred_orders_a_second_loses_nothing_and_closes_screens_with_1012(
+    topology: Topology,
+) -> None:
+    screens = await _screens(topology, 3)
+    stops: list[tuple[int, float, int]] = []
+
+    async def rolling_restart() -> None:
+        await asyncio.sleep(1.0)
+        for index in range(3):
+            elapsed, status = await asyncio.to_thread(topology.fleet.terminate, index)
+            stops.append((index, elapsed, status))
+            await asyncio.to_thread(topology.fleet.start, index)
+            await asyncio.sleep(0.5)
+
+    try:
+        began = time.monotonic()
+        answers = await _burst(topology, "roll", rate=200, seconds=4, during=rolling_restart)
+        print(f"{len(answers)} orders in {time.monotonic() - began:.1f} s; stops {stops}; "
+              f"closes {[s.close_codes for s in screens]}; "
+              f"resumed by snapshot {[s.snapshots_after_reconnect for s in screens]}")
+        acknowledged = {a.json()["order"] for a in answers if _acknowledged(a)}
+        assert len(acknowledged) == len(answers)
+        async with topology.client() as http:
+            for order in sorted(acknowledged):
+                assert (await http.get(f"/api/v1/orders/{order}")).status_code == 200, order
+        for screen in screens:
+            assert await screen.wait_for(acknowledged) == set()
+        assert [index for index, _, _ in stops] == [0, 1, 2]
+        for index, elapsed, status in stops:
+            assert elapsed < 10, f"process {index} took {elapsed:.1f} s to stop"
+            assert status in (0, -15), f"process {index} exited with {status}"
+        codes = [code for screen in screens for code in screen.close_codes]
+        assert codes and set(codes) == {1012}, codes
+    finally:
+        for screen in screens:
+            await screen.stop()
