@@ -36,6 +36,11 @@ KEYS = (
     "ws_kib_per_idle_connection",
     "rebuild_s_per_100k_orders",
     "oversold_units",
+    "scaleout_orders_per_s_1",
+    "scaleout_orders_per_s_2",
+    "scaleout_orders_per_s_3",
+    "scaleout_lock_share",
+    "scaleout_ceiling_processes",
 )
 
 
@@ -57,11 +62,20 @@ ROWS = (
     Row("ws_kib_per_idle_connection", "≤ 30 KiB", lambda v, _: v <= 30),
     Row("rebuild_s_per_100k_orders", "≤ 3 s", lambda v, _: v <= 3),
     Row("oversold_units", "= 0", lambda v, _: v == 0),
+    # PostgreSQL, N processes (bench/scaleout.py); the baseline of 2 and 3 processes is one process.
+    Row("scaleout_orders_per_s_1", "—", None),
+    Row("scaleout_orders_per_s_2", "—", None, "scaleout_orders_per_s_1"),
+    Row("scaleout_orders_per_s_3", "—", None, "scaleout_orders_per_s_1"),
+    Row("scaleout_lock_share", "—", None),
+    Row("scaleout_ceiling_processes", "≥ 8 processes", lambda v, _: v >= 8),
 )
 
 
 def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tuple[str, ...]]]:
-    from bench import fanout, flash_sale, ingest, latency, memory, rebuild
+    from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout
+
+    scaleout_keys = ("scaleout_orders_per_s_1", "scaleout_orders_per_s_2", "scaleout_orders_per_s_3",
+                     "scaleout_lock_share", "scaleout_ceiling_processes")
 
     if quick:
         return {
@@ -75,6 +89,8 @@ def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tu
                                             leaders=30), ("order_to_screen_ms_p50", "order_to_screen_ms_p99")),
             "fanout": (lambda: fanout.run(clients=200, warmup=0.5, duration=2, orders=20),
                        ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
+            "scaleout": (lambda: scaleout.run(duration=1, warmup=0.3, workers=8, leaders=10, durable=False),
+                         scaleout_keys),
         }
     return {
         "rebuild": (rebuild.run, ("rebuild_s_per_100k_orders",)),
@@ -83,6 +99,7 @@ def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tu
         "ingest": (ingest.run, ("ingest_orders_per_s", "ingest_baseline_per_s")),
         "latency": (latency.run, ("order_to_screen_ms_p50", "order_to_screen_ms_p99")),
         "fanout": (fanout.run, ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
+        "scaleout": (scaleout.run, scaleout_keys),
     }
 
 
@@ -143,6 +160,16 @@ def note(name: str, details: dict[str, Any]) -> str:
         if name == "rebuild":
             return (f"{details['orders']:,} orders, {details['outbox_rows']:,} outbox rows, {details['db_mib']} MiB: "
                     f"load {details['load_s']} s (writing them took {details['write_s']} s)")
+        if name == "scaleout":
+            runs = details["runs"]
+            waits = "; ".join(
+                f"{n} procs: lock held {r['lock_utilization']:.0%} of the time, wait share per process "
+                + "/".join(f"{p['wait_share']:.2f}" for p in r["per_process"])
+                + f", {r['held_ms_per_order']} ms held per order, mean batch "
+                + "/".join(str(p["mean_batch"]) for p in r["per_process"])
+                + f", PostgreSQL CPU {r['postgres_cpu']}"
+                for n, r in runs.items())
+            return f"PostgreSQL {details['postgres']}; {waits}; lock-bound {details['lock_bound_orders_per_s']}/s"
         if name == "flash":
             return (f"{details['buyers']:,} buyers, {details['stock_units']} units: {details['accepted_units']} sold, "
                     f"{details['reserved_units']} reserved, answers {details['statuses']}")
@@ -161,9 +188,30 @@ def markdown(figures: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _previous(out: Path, benchmarks: dict[str, tuple[Callable[[], dict[str, Any]], tuple[str, ...]]],
+              chosen: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The figures and details of the benchmarks not chosen, from the last run written to `out` (none if none)."""
+    figures: dict[str, Any] = dict.fromkeys(KEYS)
+    details: dict[str, Any] = {}
+    try:
+        latest = json.loads((out / "latest.json").read_text())
+        earlier = json.loads((out / "details.json").read_text())
+    except (OSError, ValueError):
+        return figures, details
+    for name, (_, keys) in benchmarks.items():
+        if name in chosen:
+            continue
+        figures.update({key: latest.get(key) for key in keys})
+        if name in earlier:
+            details[name] = {**earlier[name], "measured_at": earlier.get("run_at")}
+    return figures, details
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="", help="comma-separated: rebuild,flash,memory,ingest,latency,fanout")
+    parser.add_argument("--only", default="",
+                        help="comma-separated: rebuild,flash,memory,ingest,latency,fanout,scaleout (the figures "
+                             "of the others are kept from the last run in the same --out folder)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the machinery works")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write the results (default bench/results; --quick: a temp folder)")
@@ -174,9 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
 
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="liveroom-bench-quick-")) if args.quick else RESULTS
     meta: dict[str, Any] = {"machine": machine(), "run_at": datetime.now(UTC).isoformat(timespec="seconds")}
     figures: dict[str, Any] = dict.fromkeys(KEYS)
     details: dict[str, Any] = {}
+    if set(chosen) != set(benchmarks):  # a partial run: what it does not measure stays as last measured
+        figures, details = _previous(args.out, benchmarks, chosen)
     failed: list[str] = []
     began = time.monotonic()
     print(f"liveroom bench — {meta['machine']['nproc']} cores, Python {meta['machine']['python']}"
@@ -202,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
         if line:
             print(f"    ({line}; {details[name]['seconds']} s)", flush=True)
 
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="liveroom-bench-quick-")) if args.quick else RESULTS
     args.out.mkdir(parents=True, exist_ok=True)
     latest = {**figures, **meta}
     (args.out / "latest.json").write_text(json.dumps(latest, indent=2, ensure_ascii=False) + "\n")

@@ -46,13 +46,15 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def ingest_client(channel: Channel, port: int, catalog: Catalog, prefix: str, workers: int,
+async def ingest_client(channel: Channel, port: int | list[int], catalog: Catalog, prefix: str, workers: int,
                         seed_: int) -> dict[str, Any]:
+    """`workers` closed-loop connections; given several ports (servers), dealt over them in turn."""
     maker = OrderMaker(catalog, prefix, seed_)
-    connections = [await connect(HOST, port) for _ in range(workers)]
+    ports = [port] if isinstance(port, int) else port
+    connections = [await connect(HOST, ports[i % len(ports)]) for i in range(workers)]
 
-    def make_request() -> bytes:
-        return post_request(HOST, port, "/api/v1/orders", maker.encoded(), API_KEY)
+    def make_request() -> bytes:  # the Host header names the first server: all of them serve the same site
+        return post_request(HOST, ports[0], "/api/v1/orders", maker.encoded(), API_KEY)
 
     channel.send("ready")
     start, measure_from, stop_at = await channel.recv()

@@ -28,7 +28,13 @@ from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
 from store.tasks import cancel_and_wait
-from telemetry.metrics import WRITER_BATCH, WRITER_COMMIT_SECONDS
+from telemetry.metrics import (
+    WRITER_BATCH,
+    WRITER_BUSY_SECONDS,
+    WRITER_COMMIT_SECONDS,
+    WRITER_LOCK_HELD_SECONDS,
+    WRITER_LOCK_WAIT_SECONDS,
+)
 
 log = logging.getLogger("liveroom.writer")
 
@@ -129,6 +135,11 @@ class Writer:
         self.batches = 0  # committed transactions
         self.commands = 0  # commands answered from a committed transaction
         self.failed_transactions = 0  # transactions that failed as a whole and were split (or failed their one)
+        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters): waiting for the global write lock
+        # (asked → granted), holding it (granted → commit or rollback done), busy (a batch taken → answered).
+        self.lock_wait_s = 0.0
+        self.lock_held_s = 0.0
+        self.busy_s = 0.0
 
     def start(self) -> None:
         if self._task is None:
@@ -172,10 +183,14 @@ class Writer:
                 batch.append(self._queue.get_nowait())
             self._last_batch = len(batch)
             self._busy = True
+            began = time.perf_counter()
             try:
                 await self._execute(batch)
             finally:
                 self._busy = False
+                busy = time.perf_counter() - began
+                self.busy_s += busy
+                WRITER_BUSY_SECONDS.inc(busy)
 
     async def _execute(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
@@ -211,20 +226,31 @@ class Writer:
             _settle(pending.future, result)
 
     async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
-        async with self.engine.begin() as conn:
-            tx = Tx(conn, self.clock())
-            if tx.dialect == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-            elif tx.dialect == "sqlite":
-                # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until its
-                # commit, even with another process writing the same file, and waiting for the lock is always safe.
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            results: list[Any] = []
-            for group in _groups(commands):
-                results.extend(await type(group[0]).run_batch(tx, group))
-            for finish in tx.before_commit.values():
-                await finish()
-            return results, await _append_outbox(conn, tx)
+        granted = 0.0  # when this transaction got the global write lock (0: not yet)
+        try:
+            async with self.engine.begin() as conn:
+                tx = Tx(conn, self.clock())
+                asked = time.perf_counter()
+                if tx.dialect == "postgresql":
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+                elif tx.dialect == "sqlite":
+                    # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until
+                    # its commit, even with another process writing the same file, and waiting for it is safe.
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                granted = time.perf_counter()
+                self.lock_wait_s += granted - asked
+                WRITER_LOCK_WAIT_SECONDS.inc(granted - asked)
+                results: list[Any] = []
+                for group in _groups(commands):
+                    results.extend(await type(group[0]).run_batch(tx, group))
+                for finish in tx.before_commit.values():
+                    await finish()
+                return results, await _append_outbox(conn, tx)
+        finally:
+            if granted:  # held until the commit (or the rollback) has returned: the lock is released with it
+                held = time.perf_counter() - granted
+                self.lock_held_s += held
+                WRITER_LOCK_HELD_SECONDS.inc(held)
 
 
 def _groups(commands: list[Command[Any]]) -> list[list[Command[Any]]]:

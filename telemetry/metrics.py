@@ -42,6 +42,16 @@ WRITER_BATCH = Histogram(
 WRITER_COMMIT_SECONDS = Histogram(
     "liveroom_writer_commit_seconds", "One writer transaction, begin to commit",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+# The global write lock (store/uow.py: pg_advisory_xact_lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), per
+# transaction: waiting for it (asked → granted, one round trip when nobody holds it) and holding it (granted →
+# commit or rollback done); and the writer's busy time (a batch taken → its callers answered). bench/scaleout.py
+# reads them to measure the share of a process's time under the lock (issue 15, "Scale-out, measured honestly").
+WRITER_LOCK_WAIT_SECONDS = Counter(
+    "liveroom_writer_lock_wait_seconds", "Seconds the writer waited for the global write lock (asked to granted)")
+WRITER_LOCK_HELD_SECONDS = Counter(
+    "liveroom_writer_lock_held_seconds", "Seconds the writer held the global write lock (granted to commit/rollback)")
+WRITER_BUSY_SECONDS = Counter(
+    "liveroom_writer_busy_seconds", "Seconds the writer was busy with a batch (taken to every caller answered)")
 OUTBOX_LAG = Gauge(
     "liveroom_outbox_lag_events", "Newest committed outbox seq minus the newest this process has applied",
     ["process"], multiprocess_mode="livesum")

@@ -12,12 +12,15 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is not an installed package: it runs from the checkout
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as bench_main  # noqa: E402
-from bench import fanout, flash_sale, ingest, latency, memory, rebuild  # noqa: E402
+from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout  # noqa: E402
+from bench.services import Unavailable  # noqa: E402
 
 
 def a_number(value: object) -> bool:
@@ -70,3 +73,33 @@ def test_the_run_writes_exactly_the_figures_the_issue_names(tmp_path: Path) -> N
     assert latest["oversold_units"] == 0 and latest["ingest_orders_per_s"] is None
     assert set(latest["machine"]) == {"nproc", "python"}
     assert "| `oversold_units` | 0 |" in (tmp_path / "latest.md").read_text()
+
+
+def test_scaleout_measures_the_share_of_time_the_global_write_lock_is_held_and_the_ceiling_it_implies() -> None:
+    try:
+        result = scaleout.run(duration=0.8, warmup=0.3, workers=6, leaders=5, counts=(1, 2), durable=False)
+    except Unavailable as why:
+        pytest.skip(f"scale-out bench skipped: {why}")
+    share, ceiling = result["scaleout_lock_share"], result["scaleout_ceiling_processes"]
+    assert 0 < share <= 1 and ceiling == round(1 / share, 1) >= 1
+    assert result["scaleout_orders_per_s_1"] > 0 and result["scaleout_orders_per_s_2"] > 0
+    runs = result["details"]["runs"]
+    one, two = runs["1"], runs["2"]
+    assert set(one["statuses"]) == set(two["statuses"]) == {201}, (one["error_samples"], two["error_samples"])
+    assert share == round(one["held_s"] / one["wall_s"], 3)  # the one-process run defines the share
+    assert len(two["per_process"]) == 2  # both processes wrote, each counted on its own
+    for process in [*one["per_process"], *two["per_process"]]:
+        assert process["transactions"] > 0 and process["wait_s"] >= 0
+        assert 0 < process["held_s"] <= process["busy_s"] <= process["wall_s"] * 1.05
+    assert 0 < two["lock_utilization"] <= 1.05  # one lock: held at most all of the time, summed over processes
+
+
+def test_a_partial_run_keeps_the_other_figures_of_the_last_run(tmp_path: Path) -> None:
+    (tmp_path / "latest.json").write_text(json.dumps({"ingest_orders_per_s": 1234.5, "oversold_units": 7}))
+    (tmp_path / "details.json").write_text(json.dumps({"run_at": "earlier", "ingest": {"per_s": 1234.5}}))
+    assert bench_main.main(["--quick", "--only", "flash", "--out", str(tmp_path)]) == 0
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    assert latest["ingest_orders_per_s"] == 1234.5 and latest["oversold_units"] == 0
+    assert latest["scaleout_lock_share"] is None  # never measured there
+    details = json.loads((tmp_path / "details.json").read_text())
+    assert details["ingest"]["measured_at"] == "earlier"

@@ -72,6 +72,8 @@ async def test_a_placed_order_and_a_refused_one_move_the_counters_they_should(da
     assert (
         moved("liveroom_writer_commit_seconds_count") >= 1 and moved("liveroom_writer_commit_seconds_sum") > 0
     )
+    held, busy = moved("liveroom_writer_lock_held_seconds_total"), moved("liveroom_writer_busy_seconds_total")
+    assert 0 < held <= busy and moved("liveroom_writer_lock_wait_seconds_total") > 0  # the lock's share of the writer
 
 
 async def test_request_latency_is_labelled_by_route_template_never_by_raw_path(tmp_path: Path) -> None:

@@ -60,3 +60,37 @@ async def test_an_idle_writer_commits_a_lone_command_without_waiting(tmp_path: P
         began = time.monotonic()
         await writer.call(_noop)
         assert time.monotonic() - began < 1.0  # far below the two-second linger
+
+
+async def test_the_writer_counts_the_time_it_waits_for_and_holds_the_global_write_lock(database_url: str) -> None:
+    """Two writers over one database (two processes, in production): while the first holds the lock, the second
+    waits for it, and each counts its waiting and holding time inside its busy time (bench/scaleout.py)."""
+    engines = [create_engine(database_url) for _ in range(2)]
+    writers = [Writer(engine, lambda: datetime.now(UTC)) for engine in engines]
+    holding = asyncio.Event()
+
+    async def hold(tx: Tx) -> int:
+        await tx.conn.execute(text("SELECT 1"))
+        holding.set()
+        await asyncio.sleep(0.3)  # under the lock
+        return 1
+
+    for writer in writers:
+        writer.start()
+    try:
+        await writers[1].call(_noop)  # the schema-less first connection of each, before the timing
+        await writers[0].call(_noop)
+        waited_before = writers[1].lock_wait_s
+        first = asyncio.create_task(writers[0].call(hold))
+        await holding.wait()
+        await writers[1].call(_noop)
+        await first
+    finally:
+        for writer in writers:
+            await writer.stop()
+        for engine in engines:
+            await engine.dispose()
+    holder, waiter = writers
+    assert holder.lock_held_s >= 0.3 and holder.busy_s >= holder.lock_held_s + holder.lock_wait_s
+    assert waiter.lock_wait_s - waited_before >= 0.2  # it asked while the other held the lock
+    assert waiter.busy_s >= waiter.lock_held_s + waiter.lock_wait_s and waiter.lock_held_s > 0
