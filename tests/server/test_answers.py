@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from growth_seed import check_growth_answers
-from seed import KDNIAO_APPKEY, KUAIDI100_SALT, order_body, seed_catalog, share_code
+from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, order_body, seed_catalog, share_code
 
 from server.api import answers, review_answers
 from server.api.carrier_capacity import CarrierView, CarrierViews
@@ -349,6 +349,11 @@ async def test_every_route_answers_what_the_document_says_it_answers(service: An
 
     await check_growth_answers(api, service)
     await check_carrier_answers(api)
+    metrics = await service.client.get("/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+    documented = api.document["paths"]["/metrics"]["get"]["responses"]["200"]
+    assert metrics.status_code == 200 and metrics.headers["content-type"].split(";")[0] in documented["content"]
+    assert "liveroom_orders_total" in metrics.text
+    api.seen.add(("get", "/metrics"))
 
     every = {(m, p) for p, ops in api.document["paths"].items() for m in ops}
     assert every - api.seen == set()
