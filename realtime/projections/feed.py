@@ -206,7 +206,8 @@ def growth_items(records: Iterable[tuple[int, dict[str, Any]]], state: dict[str,
                  keep: int = CAPACITY + 1) -> dict[str, Any]:
     """What the feeds take from growth events, folded on from `state` (a checkpoint's, or nothing): each room's
     newest `keep` recruits and completed tasks (oldest first; one more than a feed holds, so a feed filled from
-    them knows whether it reaches back to its start) and the (room, task, leader) whose completion is in the feed already."""
+    them knows whether it reaches back to its start) and the (room, task, leader) whose completion is in the feed
+    already."""
     done = {(room, task, leader) for room, task, leader in (state or {}).get("done", ())}
     items = {room: list(found) for room, found in (state or {}).get("items", {}).items()}
     for seq, record in records:

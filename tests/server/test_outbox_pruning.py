@@ -16,8 +16,7 @@ from seed import START, order_body, seed_catalog, share_code
 from sqlalchemy import func, select
 
 from realtime.marks import ProcessMark
-from realtime.projections import Projections
-from realtime.projections import growth_checkpoint
+from realtime.projections import Projections, growth_checkpoint
 from realtime.projections.retention import read_by_load
 from server.services.scheduler import Scheduler
 from server.settings import Settings, SettingsError
