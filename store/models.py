@@ -403,6 +403,15 @@ process_marks = Table(  # each server process's follower: the outbox seq it has 
     _ts("seen_at"),  # written every few seconds; a mark not seen for the grace period holds nothing back
 )
 
+read_checkpoints = Table(  # a read model folded up to an outbox seq, so the events it folded can be pruned
+    "read_checkpoints",  # (realtime/projections/growth_checkpoint.py; store/retention.py)
+    metadata,
+    Column("name", String(40), primary_key=True),  # growth
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),  # events folded: seq <= this
+    Column("state", JSON, nullable=False),
+    _ts("taken_at"),
+)
+
 # --- shipping promises (pprom) --------------------------------------------------------------------------------
 # A room's promise by payment time (domain/promise.py, as its JSON list; null: none) and each order's ship_by.
 rooms.append_column(Column("ship_promise", JSON, nullable=True))

@@ -6,8 +6,9 @@ them, and never one that a process or a rebuild still reads.
   reloads from a snapshot when it comes back (it sees `pruned_through` above its own seq).
 - The floor is the lowest live mark. An event is pruned when its seq is below the floor (so the newest row always
   stays: `max(seq)` is what a loading process's snapshot is stamped with, and SQLite hands out `max(rowid) + 1`),
-  it is older than the retention period, its kind is not one a rebuild replays in full, and it is not among the
-  rows a rebuild reads (`Keep`, given by realtime/projections/retention.py).
+  it is older than the retention period, it is not of a kind a rebuild replays past a checkpoint (`Keep.kinds`
+  above `Keep.kinds_after`), and it is not among the rows a rebuild reads (`Keep.seqs`). The rule is given by
+  realtime/projections/retention.py; it may first bring a read checkpoint up to date through the writer.
 - `pruned_through` (the instance table) is the highest seq ever pruned: a process whose follower is below it may
   have missed an event, and reloads.
 - Pruning runs in bounded batches, each one transaction through the writer, with a pause between them.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import models
@@ -36,13 +37,15 @@ PRUNED_THROUGH = "outbox_pruned_through"  # key in the instance table
 
 @dataclass(frozen=True)
 class Keep:
-    """What must stay however old: kinds a rebuild replays in full, and single rows a rebuild reads."""
+    """What must stay however old: events of `kinds` after seq `kinds_after` (a rebuild replays them on top of a
+    checkpoint taken at `kinds_after`; 0: every one), and single rows a rebuild reads."""
 
     kinds: frozenset[str] = frozenset()
+    kinds_after: int = 0
     seqs: frozenset[int] = frozenset()
 
 
-KeepRule = Callable[[AsyncConnection, int, datetime], Awaitable[Keep]]  # (conn, below seq, now) -> Keep
+KeepRule = Callable[[Writer, int, datetime], Awaitable[Keep]]  # (writer, below seq, now) -> Keep
 
 
 @dataclass
@@ -92,14 +95,14 @@ async def prune_outbox(writer: Writer, *, now: datetime, retention: timedelta, k
             return report  # nobody says what they applied: nothing is known to be safe
         report.floor = floor = min(marks.values())
         report.live = sorted(marks)
-        kept = await keep(conn, floor, now)
+    kept = await keep(writer, floor, now)
     outbox = models.outbox
     cutoff = now - retention
     after = 0
     while True:
         query = select(outbox.c.seq).where(outbox.c.seq > after, outbox.c.seq < floor, outbox.c.created_at <= cutoff)
         if kept.kinds:
-            query = query.where(outbox.c.kind.not_in(sorted(kept.kinds)))
+            query = query.where(or_(outbox.c.kind.not_in(sorted(kept.kinds)), outbox.c.seq <= kept.kinds_after))
         async with engine.connect() as conn:
             seqs = [int(seq) for seq in (await conn.execute(query.order_by(outbox.c.seq).limit(batch))).scalars()]
         if not seqs:

@@ -12,6 +12,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
+async def snapshot_transaction(conn: AsyncConnection) -> None:
+    """Make every read on `conn` see one moment of the database."""
+    if conn.dialect.name == "postgresql":
+        await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    elif conn.dialect.name == "sqlite":
+        # The driver opens a transaction only before a write; a read transaction in WAL mode is a snapshot
+        # from its first read on, so open one explicitly.
+        await conn.exec_driver_sql("BEGIN")
+
+
 def _insert(conn: AsyncConnection, table: Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import URL, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.tokens import epoch_us
 from realtime.projections.board import Boards
@@ -41,6 +41,7 @@ from realtime.projections.catalog import Catalog, refreshed_topics
 from realtime.projections.feed import CAPACITY, RoomFeeds
 from realtime.projections.growth import KINDS as GROWTH_KINDS
 from realtime.projections.growth import Growth, growth_records
+from realtime.projections.growth_checkpoint import read_checkpoint
 from realtime.projections.leader import CommissionBook, LeaderViews
 from realtime.projections.ops import OpsView
 from realtime.projections.order import CAPACITY as ORDER_CAPACITY
@@ -48,6 +49,7 @@ from realtime.projections.order import TOUCHING, OrderTimelines
 from realtime.projections.stock import StockBoard
 from store import models
 from store.engine import create_engine
+from store.sql import snapshot_transaction
 
 __all__ = ["Projections"]
 
@@ -66,16 +68,6 @@ class _Models:
     leaders: LeaderViews
     ops: OpsView
     growth: Growth
-
-
-async def _snapshot_transaction(conn: AsyncConnection) -> None:
-    """Make every read on `conn` see one moment of the database."""
-    if conn.dialect.name == "postgresql":
-        await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    elif conn.dialect.name == "sqlite":
-        # The driver opens a transaction only before a write; a read transaction in WAL mode is a snapshot
-        # from its first read on, so open one explicitly.
-        await conn.exec_driver_sql("BEGIN")
 
 
 class Projections:
@@ -208,15 +200,16 @@ class Projections:
     async def _read(self, engine: AsyncEngine, now: datetime) -> tuple[_Models, int]:
         fresh = self._blank()
         async with engine.connect() as conn:
-            await _snapshot_transaction(conn)
+            await snapshot_transaction(conn)
             outbox = models.outbox
             upto = int((await conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0)))).scalar_one())
             await fresh.catalog.load(conn)
             await fresh.boards.load(conn)
             await fresh.stock.load(conn, now)
-            growth = await growth_records(conn, upto)
-            await fresh.feeds.load(conn, upto, growth)
-            await fresh.growth.load(conn, growth)
+            checkpoint = await read_checkpoint(conn)  # the growth fold up to its seq; the events after it replayed
+            growth = await growth_records(conn, upto, after=checkpoint.seq)
+            await fresh.feeds.load(conn, upto, growth, checkpoint.feed)
+            await fresh.growth.load(conn, growth, checkpoint.growth)
             await fresh.commission.load(conn)
             await fresh.leaders.load(conn)
             await fresh.ops.load(conn, upto, now)

@@ -170,9 +170,10 @@ class RoomFeeds:
     # --- load ------------------------------------------------------------------------------------------------
 
     async def load(self, conn: AsyncConnection, upto: int,
-                   growth: Iterable[tuple[int, dict[str, Any]]] = ()) -> None:
+                   growth: Iterable[tuple[int, dict[str, Any]]] = (), checkpoint: dict[str, Any] | None = None) -> None:
         """The newest `capacity` items of every room: order_accepted events straight from the outbox, merged with
-        the recruits and completed tasks among `growth` (every growth event up to `upto`, oldest first)."""
+        the recruits and completed tasks of the growth checkpoint (`checkpoint`: `growth_items`' state up to its
+        seq, if any) and those among `growth` (the growth events after it up to `upto`, oldest first)."""
         outbox = models.outbox
         room = outbox.c.payload["room"].as_string()
         ranked = (
@@ -191,13 +192,35 @@ class RoomFeeds:
         for seq, payload in rows:
             per_room.setdefault(payload["room"], []).append(order_item(seq, payload))
         orders = {name: len(items) for name, items in per_room.items()}
-        for seq, payload in growth:
-            kind = payload.get("kind")
-            item = (recruit_item(seq, payload) if kind == "leader_recruited"
-                    else self._task_done(seq, payload) if kind == "task_progressed" else None)
-            if item is not None:
-                per_room.setdefault(payload["room"], []).append(item)
+        state = growth_items(growth, checkpoint, keep=max(self.capacity, CAPACITY) + 1)
+        self.done = {(r, task, leader) for r, task, leader in state["done"]}
+        for name, items in state["items"].items():
+            per_room.setdefault(name, []).extend(items)
         for name, items in per_room.items():
             items.sort(key=lambda item: item["seq"], reverse=True)
             complete = orders.get(name, 0) < self.capacity and len(items) <= self.capacity
             self.ring(name).fill(items[: self.capacity], complete=complete)
+
+
+def growth_items(records: Iterable[tuple[int, dict[str, Any]]], state: dict[str, Any] | None = None,
+                 keep: int = CAPACITY + 1) -> dict[str, Any]:
+    """What the feeds take from growth events, folded on from `state` (a checkpoint's, or nothing): each room's
+    newest `keep` recruits and completed tasks (oldest first; one more than a feed holds, so a feed filled from
+    them knows whether it reaches back to its start) and the (room, task, leader) whose completion is in the feed
+    already."""
+    done = {(room, task, leader) for room, task, leader in (state or {}).get("done", ())}
+    items = {room: list(found) for room, found in (state or {}).get("items", {}).items()}
+    for seq, record in records:
+        kind, item = record.get("kind"), None
+        if kind == "leader_recruited":
+            item = recruit_item(seq, record)
+        elif kind == "task_progressed" and record.get("done"):
+            key = (record["room"], record["task"], record["leader"])
+            if key not in done:
+                done.add(key)
+                item = task_item(seq, record)
+        if item is not None:
+            found = items.setdefault(record["room"], [])
+            found.append(item)
+            del found[:-keep]
+    return {"done": sorted([list(key) for key in done]), "items": items}

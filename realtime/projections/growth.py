@@ -22,8 +22,11 @@ Definitions (the same folded live or replayed on load, which is what makes a res
   `visitor_watching` with `watched`, ordered = an accepted order, became_leader = `leader_recruited`; per leader,
   the step counts for the leader the event names (the recruit's upline for became_leader).
 
-`load` replays the growth events from the outbox up to the load's seq, and reads who ordered from the orders table
-(one row per `order_accepted`, in the same snapshot): no event is read twice and `apply` does no I/O.
+`load` starts from the growth checkpoint (the fold up to some seq, `dump`ed into the `read_checkpoints` table by
+growth_checkpoint.py before each pruning run, so that the events it covers can be pruned), replays the growth events
+after it up to the load's seq, and reads who ordered from the orders table (one row per `order_accepted`, in the
+same snapshot): no event is read twice and `apply` does no I/O. Who ordered is never in a checkpoint: the orders
+table tells it whole, and the fold gives the same figures whichever of orders and growth events comes first.
 """
 
 from __future__ import annotations
@@ -362,10 +365,69 @@ class Growth:
                              "points": self.points.get(leader, 0)})
         return {"rooms": rooms, "inviters": inviters}
 
+    # --- checkpoint: the fold as JSON (sets as sorted lists, keys as lists: a JSON object keeps no order) --------
+
+    def dump(self) -> dict[str, Any]:
+        """Everything folded from growth events (who ordered is left out: the orders table tells it on load)."""
+        def funnel(f: Funnel) -> dict[str, list[str]]:
+            return {step: sorted(seen) for step, seen in f.steps.items()}
+
+        return {
+            "points": self.points,
+            "points_recent": self.points_recent,
+            "progress": [[leader, room, task, p.goal, p.invited, p.watched, p.done]
+                         for leader, tasks in self.progress.items() for (room, task), p in tasks.items()],
+            "recruits": self.recruits,
+            "viewers": [[room, visitor, v.leader, v.first_seen, v.last_seen, v.watched_s]
+                        for (room, visitor), v in self.viewers.items()],
+            "bound": [[room, leader, sorted(visitors)] for (room, leader), visitors in self.bound.items()],
+            "notes": [[leader, visitor, tags, note] for (leader, visitor), (tags, note) in self.notes.items()],
+            "questions": list(self.questions.values()),
+            "room_questions": self.room_questions,
+            "leader_questions": self.leader_questions,
+            "room_funnels": {room: funnel(f) for room, f in self.room_funnels.items()},
+            "leader_funnels": [[room, leader, funnel(f)] for (room, leader), f in self.leader_funnels.items()],
+            "reminder_states": [[room, visitor, leader, state]
+                                for (room, visitor), (leader, state) in self.reminder_states.items()],
+            "room_reminders": {room: r.counts for room, r in self.room_reminders.items()},
+            "leader_reminders": [[room, leader, r.counts] for (room, leader), r in self.leader_reminders.items()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """The fold `dump` wrote, into this blank instance (before who ordered is read)."""
+        def funnel(steps: dict[str, list[str]]) -> Funnel:
+            f = Funnel()
+            for step, seen in steps.items():
+                f.steps[step] = set(seen)
+            return f
+
+        self.points = {leader: int(n) for leader, n in state["points"].items()}
+        self.points_recent = {leader: list(entries) for leader, entries in state["points_recent"].items()}
+        for leader, room, task, goal, invited, watched, done in state["progress"]:
+            self.progress.setdefault(leader, {})[(room, task)] = Progress(goal, invited, watched, done)
+        self.recruits = {upline: list(entries) for upline, entries in state["recruits"].items()}
+        for room, visitor, leader, first_seen, last_seen, watched_s in state["viewers"]:
+            self.viewers[(room, visitor)] = Viewer(leader, first_seen, last_seen, watched_s)
+        self.bound = {(room, leader): set(visitors) for room, leader, visitors in state["bound"]}
+        self.notes = {(leader, visitor): (list(tags), note) for leader, visitor, tags, note in state["notes"]}
+        self.questions = {entry["question"]: dict(entry) for entry in state["questions"]}
+        self.room_questions = {room: list(ids) for room, ids in state["room_questions"].items()}
+        self.leader_questions = {leader: list(ids) for leader, ids in state["leader_questions"].items()}
+        self.room_funnels = {room: funnel(steps) for room, steps in state["room_funnels"].items()}
+        self.leader_funnels = {(room, leader): funnel(steps) for room, leader, steps in state["leader_funnels"]}
+        self.reminder_states = {(room, visitor): (leader, st) for room, visitor, leader, st in state["reminder_states"]}
+        self.room_reminders = {room: Reminders(dict(counts)) for room, counts in state["room_reminders"].items()}
+        self.leader_reminders = {(room, leader): Reminders(dict(counts))
+                                 for room, leader, counts in state["leader_reminders"]}
+
     # --- load ------------------------------------------------------------------------------------------------
 
-    async def load(self, conn: AsyncConnection, records: Iterable[tuple[int, Record]]) -> None:
-        """Who ordered where (the orders table), then the growth events replayed in seq order."""
+    async def load(self, conn: AsyncConnection, records: Iterable[tuple[int, Record]],
+                   state: dict[str, Any] | None = None) -> None:
+        """The checkpoint's fold (`state`, if any), who ordered where (the orders table), then the growth events
+        after the checkpoint replayed in seq order."""
+        if state is not None:
+            self.restore(state)
         o = models.orders
         dirty: set[str] = set()
         for room, visitor, leader in await conn.execute(select(o.c.room, o.c.visitor, o.c.leader)):
@@ -375,9 +437,11 @@ class Growth:
             self.on_event(seq, record, dirty)
 
 
-async def growth_records(conn: AsyncConnection, upto: int) -> list[tuple[int, Record]]:
-    """Every growth event up to `upto`, oldest first (the feed takes its recruits and completed tasks from them)."""
+async def growth_records(conn: AsyncConnection, upto: int, after: int = 0) -> list[tuple[int, Record]]:
+    """The growth events after `after` (a checkpoint's seq) up to `upto`, oldest first (the feed takes its recruits
+    and completed tasks from them)."""
     outbox = models.outbox
     rows = await conn.execute(select(outbox.c.seq, outbox.c.payload)
-                              .where(outbox.c.kind.in_(KINDS), outbox.c.seq <= upto).order_by(outbox.c.seq))
+                              .where(outbox.c.kind.in_(KINDS), outbox.c.seq > after, outbox.c.seq <= upto)
+                              .order_by(outbox.c.seq))
     return [(int(seq), payload) for seq, payload in rows]

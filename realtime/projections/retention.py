@@ -1,8 +1,10 @@
 """What a rebuild reads from the outbox, so that pruning (store/retention.py) never takes it away: a process
 loaded after a prune shows what one that never stopped shows (tests/realtime/test_pruned_rebuild.py).
 
-- growth events, every one: points, tasks, recruits, prospects, questions, reminders and funnels are folded from
-  them alone (growth.py), so they are kept however old;
+- growth events after the growth checkpoint: points, tasks, recruits, prospects, questions, reminders, funnels and
+  the feeds' recruits and completed tasks are folded from them (growth.py, feed.py); a load starts from the
+  checkpoint (growth_checkpoint.py) and replays only the events after it, so the rule first brings the checkpoint
+  up to date and the growth events it covers are pruned like any other;
 - each room's newest `feed.CAPACITY` accepted orders: the feed's ring buffer is filled from them (feed.py);
 - the newest exceptions of the ops feed (ops.py, the rule in `_exceptions_query`);
 - the newest `waybill_requested` (whether the gateway panel shows at all) and the waybills issued or refused in the
@@ -19,19 +21,29 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from realtime.projections import growth_checkpoint
 from realtime.projections.feed import CAPACITY as FEED_CAPACITY
 from realtime.projections.gateway import ISSUED, REFUSED, REQUESTED
 from realtime.projections.growth import KINDS as GROWTH_KINDS
 from realtime.projections.ops import _exceptions_query
 from store import models
 from store.retention import Keep
+from store.uow import Writer
 
 EXCEPTIONS_CAPACITY = FEED_CAPACITY  # the ops exceptions feed is a Ring of the same capacity (ops.py)
 GATEWAY_WINDOW = timedelta(hours=25)  # the gateway panel's load reads back at most a China day and 5 minutes
 
 
-async def read_by_load(conn: AsyncConnection, below: int, now: datetime) -> Keep:
-    """The rows below seq `below` that a load, now or later, reads from the outbox."""
+async def read_by_load(writer: Writer, below: int, now: datetime) -> Keep:
+    """The rows below seq `below` that a load, now or later, reads from the outbox (the growth checkpoint is
+    brought up to date first: the growth events it covers are no longer read)."""
+    checkpoint = await growth_checkpoint.take(writer, now)
+    async with writer.engine.connect() as conn:
+        seqs = await _read_back(conn, below, now)
+    return Keep(kinds=frozenset(GROWTH_KINDS), kinds_after=checkpoint, seqs=seqs)
+
+
+async def _read_back(conn: AsyncConnection, below: int, now: datetime) -> frozenset[int]:
     outbox = models.outbox
     newest = int((await conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0)))).scalar_one())
     room = outbox.c.payload["room"].as_string()
@@ -49,4 +61,4 @@ async def read_by_load(conn: AsyncConnection, below: int, now: datetime) -> Keep
     seqs |= set((await conn.execute(
         select(outbox.c.seq).where(outbox.c.kind.in_((ISSUED, REFUSED)), outbox.c.seq < below,
                                    outbox.c.created_at >= now - GATEWAY_WINDOW))).scalars())
-    return Keep(kinds=frozenset(GROWTH_KINDS), seqs=frozenset(int(seq) for seq in seqs if seq < below))
+    return frozenset(int(seq) for seq in seqs if seq < below)

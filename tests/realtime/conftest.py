@@ -33,6 +33,7 @@ class RecordedApp:
     clock: ManualClock
     committed: list[Envelope] = field(default_factory=list)
     fed: int = 0  # how many of `committed` were handed to `follow` so far
+    realtime: Any = None  # the app's own realtime (its follower and process mark)
 
     @property
     def engine(self) -> Any:
@@ -77,6 +78,7 @@ async def recorded_app(database_url: str) -> AsyncIterator[RecordedApp]:
             headers={"Authorization": f"Bearer {API_KEY}"},
         ) as client:
             recorded = RecordedApp(client, app.state.ctx, clock)
+            recorded.realtime = getattr(app.state, "realtime", None)
             writer = recorded.ctx.writer
             forward = writer.on_commit  # the app's own realtime keeps running beside the recording
 

@@ -204,5 +204,5 @@ def test_a_restored_backup_of_an_older_migration_is_migrated_up_and_stale_wal_fi
     for stale in ("target.db-wal", "target.db-shm"):  # gone, or SQLite's own: never the crash's leftovers
         assert not (tmp_path / stale).exists() or b"left over" not in (tmp_path / stale).read_bytes()
     with sqlite3.connect(target) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0011"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0012"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -11,12 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from growth_seed import growth_room, visit, watch
 from seed import START, order_body, seed_catalog, share_code
 from sqlalchemy import func, select
 
 from realtime.marks import ProcessMark
-from realtime.projections import Projections
-from realtime.projections.growth import KINDS as GROWTH_KINDS
+from realtime.projections import Projections, growth_checkpoint
 from realtime.projections.retention import read_by_load
 from server.services.scheduler import Scheduler
 from server.settings import Settings, SettingsError
@@ -59,10 +59,13 @@ async def another_process(service: Any, name: str, applied: int, seen: Any) -> N
 
 
 async def an_old_session_then_a_fresh_one(service: Any) -> tuple[dict[int, str], int]:
-    """Twenty orders 20 days ago, then (the clock moved on) five today. Returns the old session's rows and the
-    first seq of today's."""
-    await seed_catalog(service)
-    code = await share_code(service, "lead-a")
+    """Twenty orders 20 days ago, with visits and heartbeats (growth events: bound, entered, watching, points), then
+    (the clock moved on) five today. Returns the old session's rows and the first seq of today's."""
+    codes = await growth_room(service, min_watch_s=60)
+    code = codes["lead-a"]
+    for visitor in ("v-g1", "v-g2"):
+        await visit(service, visitor, code)
+        await watch(service, visitor, 150)
     for i in range(20):
         await place(service, f"old-{i}", code if i % 2 else None)
     old = await rows(service)
@@ -82,12 +85,16 @@ async def test_old_events_every_live_process_has_applied_are_pruned_by_the_sched
     report = await scheduler(service).run_pruning()
 
     left = await rows(service)
-    prunable = {seq for seq, kind in old.items() if kind not in GROWTH_KINDS and kind != "order_accepted"}
+    prunable = {seq for seq, kind in old.items() if kind != "order_accepted"}
     assert report.deleted == len(prunable) > 0
     assert not prunable & set(left)
-    # Kept however old: what a rebuild reads (each room's newest orders for its feed, the growth events).
+    # Growth events go too: a rebuild starts from the growth checkpoint, taken before pruning, past all of them.
+    assert {"visitor_bound", "visitor_entered", "visitor_watching", "points_earned"} <= {
+        kind for seq, kind in old.items() if seq in prunable}
+    async with service.ctx.engine.connect() as conn:
+        assert (await growth_checkpoint.read_checkpoint(conn)).seq >= max(old)
+    # Kept however old: what a rebuild reads (each room's newest orders for its feed).
     assert {seq for seq, kind in old.items() if kind == "order_accepted"} <= set(left)
-    assert {seq for seq, kind in old.items() if kind in GROWTH_KINDS} <= set(left)
     assert all(seq in left for seq in range(first_new, max(left) + 1))  # today's, every one
     async with service.ctx.engine.connect() as conn:
         assert await retention.pruned_through(conn) == max(prunable)
@@ -105,7 +112,7 @@ async def test_an_old_event_a_live_process_has_not_applied_yet_is_kept(service: 
     left = await rows(service)
     assert report.floor == behind and report.deleted > 0
     assert all(seq in left for seq in old if seq >= behind)  # it still needs these: all kept, 20 days old or not
-    assert not [seq for seq in left if seq < behind and old[seq] not in GROWTH_KINDS and old[seq] != "order_accepted"]
+    assert not [seq for seq in left if seq < behind and old[seq] != "order_accepted"]
 
 
 async def test_events_younger_than_the_retention_period_are_kept_though_every_process_applied_them(
