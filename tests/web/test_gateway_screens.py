@@ -136,4 +136,11 @@ async def test_screenshots_of_the_gateway_on_the_wall_and_the_phone_in_chinese_a
                                    lang=lang)
         await leader.locator(".parcel[data-shipment='o-s3-1']").scroll_into_view_if_needed()
         await shot(leader, f"leader-{suffix}")
+        # The order no carrier would take waits on the phone with the carrier's own words and the address form.
+        held = leader.locator("form.held-order[data-order='o-s2']")
+        await held.scroll_into_view_if_needed()
+        said = "快递回复：收件地址超区，无法派送" if lang is None else "Carrier says: 收件地址超区，无法派送"
+        await held.locator(".carrier-reason", has_text=said).wait_for(timeout=SEE)
+        await held.locator("[data-flag='carrier_refused']").wait_for(timeout=SEE)
+        await shot(leader, f"leader-held-{suffix}")
         await leader.context.close()
