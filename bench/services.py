@@ -2,7 +2,8 @@
 dir, and an empty redis-server, both on free loopback ports. Where one cannot start, `Unavailable` says exactly why
 (the smoke test turns that into a skip; `make bench` reports it as the benchmark's failure).
 
-(tests/support/realparts.py does the same for the tests, with pytest's skip; the bench does not import the tests.)
+The one implementation of both: tests/support/realparts.py adapts it for the tests (an `Unavailable` becomes
+pytest's skip, PostgreSQL runs without fsync); the bench never imports the tests.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def _pg_bin(name: str) -> str | None:
 class Postgres:
     port: int
     data: Path
+    name_prefix: str = "bench"
     _made: int = 0
 
     def url(self, database: str) -> str:
@@ -46,7 +48,7 @@ class Postgres:
 
     def create_database(self) -> str:
         self._made += 1
-        name = f"bench{os.getpid()}_{self._made}"
+        name = f"{self.name_prefix}{os.getpid()}_{self._made}"
         psql = _pg_bin("psql")
         assert psql is not None
         subprocess.run([psql, "-h", HOST, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-q", "-c",
@@ -73,9 +75,12 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def postgres_server(*, durable: bool = True) -> Iterator[Postgres]:
+def postgres_server(*, durable: bool = True, name_prefix: str = "bench",
+                    remove_in_background: bool = False) -> Iterator[Postgres]:
     """A fresh cluster. `durable`: PostgreSQL's defaults (fsync, synchronous commit: a commit waits for its WAL to
-    reach the disk, as in production); otherwise fsync and synchronous commit off (fast, for smoke tests)."""
+    reach the disk, as in production); otherwise fsync and synchronous commit off (fast, for tests).
+    `remove_in_background`: its files are removed by a detached `rm` (a test session leaves hundreds of databases,
+    whose hundreds of thousands of files took minutes to remove at exit)."""
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl or not _pg_bin("psql"):
         raise Unavailable("no initdb/pg_ctl/psql binaries installed (apt-get install postgresql)")
@@ -99,10 +104,14 @@ def postgres_server(*, durable: bool = True) -> Iterator[Postgres]:
         shutil.rmtree(root, ignore_errors=True)
         raise Unavailable(f"PostgreSQL did not start: {failure} {detail}") from failure
     try:
-        yield Postgres(port, data)
+        yield Postgres(port, data, name_prefix)
     finally:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        if remove_in_background:
+            subprocess.Popen(["rm", "-rf", str(root)], start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _has_user(name: str) -> bool:
@@ -113,26 +122,36 @@ def _has_user(name: str) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """An empty redis-server without persistence; its URL without the database number (add `/N`)."""
+def start_redis(port: int, workdir: str | Path) -> subprocess.Popen[bytes] | None:
+    """An empty redis-server (no persistence) on `port`; None if it does not accept connections within 10 s."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise Unavailable("no redis-server binary installed (apt-get install redis-server)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="liveroom-bench-redis-")
+    Path(workdir).mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen([binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-                                "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.terminate()
+                return None
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """An empty redis-server without persistence; its URL without the database number (add `/N`)."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="liveroom-redis-")
+    process = start_redis(port, workdir)
+    if process is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise Unavailable("redis-server did not accept connections within 10 s")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((HOST, port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise Unavailable("redis-server did not accept connections within 10 s") from None
-                time.sleep(0.05)
         yield f"redis://{HOST}:{port}"
     finally:
         process.terminate()
