@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: system $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
