@@ -26,6 +26,7 @@ from server.context import AppContext
 from server.services import waybill_rows
 from server.services.order_book import OrderBook, load_book
 from server.services.order_writes import flush, record
+from server.settings import Settings
 from store import models
 from store.sql import insert_many
 from store.uow import Command, Tx, log_failure
@@ -108,7 +109,7 @@ class PlaceOrder(Command[OrderAnswer]):
         if decision.waybills_wanted and not gateway_issues:
             decision = decision.with_waybills(self.app.waybills.issue(tx, list(decision.waybills_wanted)))
         answer = self.answer(decision)
-        wanted = _requests(decision, waybill_rows.mode(settings), tx.now)
+        wanted = _requests(decision, settings, tx.now)
         record(tx, book, decision, request.body_hash, answer)
         book.existing[request.order] = (request.body_hash, answer)
         if wanted:
@@ -120,12 +121,12 @@ class PlaceOrder(Command[OrderAnswer]):
         return OrderAnswer(201, answer)
 
 
-def _requests(decision: ordering.OrderDecision, mode: str, now: Any) -> list[dict[str, Any]]:
+def _requests(decision: ordering.OrderDecision, settings: Settings, now: Any) -> list[dict[str, Any]]:
     """What the gateway must be asked for this order's parcels: an `issue` each (kdniao), a `subscribe` for each
     local waybill (kuaidi100), nothing in sandbox mode or while the order is held."""
-    if mode == waybill_rows.SANDBOX or not decision.waybills_wanted:
+    if settings.carrier_gateway == waybill_rows.SANDBOX or not decision.waybills_wanted:
         return []
-    if waybill_rows.issued_by_gateway_mode(mode):
+    if waybill_rows.issued_by_gateway(settings):
         return [waybill_rows.request_row("issue", p.shipment, decision.order, p.carrier, now)
                 for p in decision.shipments]
     return [waybill_rows.request_row("subscribe", p.shipment, decision.order, p.carrier, now, p.waybill)

@@ -28,17 +28,9 @@ W = models.waybill_requests
 SANDBOX, KDNIAO, KUAIDI100 = "sandbox", "kdniao", "kuaidi100"
 
 
-def mode(settings: Settings) -> str:
-    return settings.carrier_gateway
-
-
 def issued_by_gateway(settings: Settings) -> bool:
     """Waybills come from the gateway after the commit (shipments wait `awaiting_waybill`), not at once."""
-    return issued_by_gateway_mode(settings.carrier_gateway)
-
-
-def issued_by_gateway_mode(gateway: str) -> bool:
-    return gateway == KDNIAO
+    return settings.carrier_gateway == KDNIAO
 
 
 def request_row(kind: str, shipment: str, order: str, carrier: str, now: datetime,
@@ -69,7 +61,7 @@ async def request_waybills(tx: Tx, settings: Settings, order: str, room: str, le
     """Parcels (shipment, carrier, waybill) booked again (a held order released, a re-route): in kdniao mode a
     new `issue` for each — the waybill they had, if any, is cancelled at the gateway and a request still queued
     for another carrier is dropped; in kuaidi100 mode a `subscribe` for each new local waybill."""
-    if not parcels or mode(settings) == SANDBOX:
+    if not parcels or settings.carrier_gateway == SANDBOX:
         return
     shipments = [s for s, _, _ in parcels]
     if issued_by_gateway(settings):
@@ -118,7 +110,7 @@ async def refused_carriers(tx: Tx, shipment: str) -> frozenset[str]:
 async def order_cancelled(tx: Tx, settings: Settings, order: str) -> None:
     """A cancelled order: waybills the gateway issued are cancelled there (Kdniao 1147); waybills still awaited
     are no longer wanted (an issue already in flight that lands anyway gets its cancel from the worker)."""
-    if mode(settings) == SANDBOX:
+    if settings.carrier_gateway == SANDBOX:
         return
     s = models.shipments
     rows = list(await tx.conn.execute(select(s.c.shipment, s.c.carrier, s.c.waybill, s.c.order_code)
