@@ -14,7 +14,7 @@ from simulator.gateway import TestGateway
 TROUBLED_CARRIER = "YTO"
 REFUSAL_SHARE = 0.04  # of the troubled carrier's bookings: an address it does not serve
 REFUSAL_REASON = "超区件：收件地址不在派送范围"
-OUTAGE_FIRST_S = 90.0  # wall seconds into the session
+OUTAGE_FIRST_S = 40.0  # wall seconds into the session: a demo shows a circuit opening within its first minute
 OUTAGE_EVERY_S = 600.0
 OUTAGE_S = 25.0
 
