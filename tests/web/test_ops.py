@@ -333,6 +333,8 @@ async def upcoming_room_with_reminders(live: LiveServer) -> None:
 
 async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, live: LiveServer) -> None:
     await busy_room(live)
+    # A carrier with a big capacity: its raise button reads +20k / +2万, the widest the carriers' rows get.
+    await live.http.put("/api/v1/carriers/JTSD", json={"daily_capacity": 100_000})
     for lang, name in ((None, "ops-zh"), ("en", "ops-en")):
         page = await ops_page(browser, live, lang=lang)
         await page.locator("#ops-exceptions [data-kind='warehouse_down']").first.wait_for(timeout=SEE)
@@ -357,6 +359,12 @@ async def test_the_wall_fits_1920_by_1080_in_chinese_and_english(browser: Any, l
             ".map(el => [el.className, el.scrollHeight, el.clientHeight])"
         )
         assert overflowing == [], f"a panel's content runs out of it: {overflowing}"
+        too_wide = await page.evaluate(
+            "() => [...document.querySelectorAll('.ops-grid > .panel')]"
+            ".filter(el => el.scrollWidth > el.clientWidth + 1)"
+            ".map(el => [el.className, el.scrollWidth, el.clientWidth])"
+        )
+        assert too_wide == [], f"a panel's content runs out of its side: {too_wide}"
         await page.context.close()
 
 
