@@ -54,7 +54,7 @@ _OUTBOX_LOCK = 7_411_001
 _WRITE_LOCK = 7_411_002
 _ROOM_NS = 7_411
 VISITOR_NS = 7_412  # per-visitor locks (bindings are global per visitor): order_book takes them when scoped
-_MAX_PARALLEL = 4  # room transactions one process runs at once (rooms bucketed by a stable hash)
+_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))  # room transactions a process runs at once
 
 
 def lock_key(name: str) -> int:
