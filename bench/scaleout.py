@@ -65,6 +65,8 @@ COUNTERS = {
     "held_s": "liveroom_writer_lock_held_seconds_total",
     "wait_s": "liveroom_writer_lock_wait_seconds_total",
     "busy_s": "liveroom_writer_busy_seconds_total",
+    "room_held_s": "liveroom_writer_room_lock_held_seconds_total",
+    "room_wait_s": "liveroom_writer_room_lock_wait_seconds_total",
     "batches": "liveroom_writer_batch_size_count",
     "commands": "liveroom_writer_batch_size_sum",
 }
@@ -91,8 +93,8 @@ def share_and_ceiling(held_s: float, wall_s: float) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def fleet(postgres: Postgres, redis_url: str, count: int, leaders: int) -> Iterator[tuple[list[ServerProcess],
-                                                                                          Catalog]]:
+def fleet(postgres: Postgres, redis_url: str, count: int, leaders: int,
+          rooms: int = 1) -> Iterator[tuple[list[ServerProcess], Catalog]]:
     """`count` liveroom processes over a fresh database and Redis database `count`; the room seeded via the first."""
     database_url = postgres.create_database()
     ports = [free_port() for _ in range(count)]
@@ -105,7 +107,7 @@ def fleet(postgres: Postgres, redis_url: str, count: int, leaders: int) -> Itera
             argv = [sys.executable, "-m", "liveroom.cli", "serve", "--port", str(port), "--log-level", "warning"]
             servers.append(ServerProcess(argv, port, env).start())
             if i == 0:  # migrated and seeded once, before the others start
-                catalog = asyncio.run(_seed(servers[0], leaders))
+                catalog = asyncio.run(_seed(servers[0], leaders, rooms))
         assert catalog is not None
         yield servers, catalog
     finally:
@@ -113,9 +115,9 @@ def fleet(postgres: Postgres, redis_url: str, count: int, leaders: int) -> Itera
             server.cleanup()
 
 
-async def _seed(server: ServerProcess, leaders: int) -> Catalog:
+async def _seed(server: ServerProcess, leaders: int, rooms: int = 1) -> Catalog:
     async with api(server) as client:
-        return await seed(client, leaders=leaders, linked=leaders)
+        return await seed(client, leaders=leaders, linked=leaders, rooms=rooms)
 
 
 def measure(servers: list[ServerProcess], catalog: Catalog, postgres: Postgres, *, workers: int, client_procs: int,
@@ -152,6 +154,8 @@ def measure(servers: list[ServerProcess], catalog: Catalog, postgres: Postgres, 
             "held_s": round(d["held_s"], 3),
             "wait_s": round(d["wait_s"], 3),
             "busy_s": round(d["busy_s"], 3),
+            "room_held_s": round(d["room_held_s"], 3),
+            "room_wait_s": round(d["room_wait_s"], 3),
             "held_share": round(d["held_s"] / wall, 3),
             "wait_share": round(d["wait_s"] / wall, 3),
             "busy_share": round(d["busy_s"] / wall, 3),
@@ -184,13 +188,14 @@ def measure(servers: list[ServerProcess], catalog: Catalog, postgres: Postgres, 
 
 
 def run(*, duration: float = 10.0, warmup: float = 3.0, workers: int = 64, client_procs: int = 1,
-        leaders: int = 300, counts: tuple[int, ...] = (1, 2, 3), durable: bool = True) -> dict[str, Any]:
+        leaders: int = 300, counts: tuple[int, ...] = (1, 2, 3), durable: bool = True,
+        rooms: int = 1) -> dict[str, Any]:
     """Raises bench.services.Unavailable when PostgreSQL or redis-server cannot start here."""
     assert counts and counts[0] == 1, "the share is measured on the one-process run, first"
     runs: dict[int, dict[str, Any]] = {}
     with postgres_server(durable=durable) as postgres, redis_server() as redis_url:
         for n in counts:
-            with fleet(postgres, redis_url, n, leaders) as (servers, catalog):
+            with fleet(postgres, redis_url, n, leaders, rooms) as (servers, catalog):
                 runs[n] = measure(servers, catalog, postgres, workers=workers, client_procs=client_procs,
                                   warmup=warmup, duration=duration)
     one = runs[1]
@@ -207,6 +212,8 @@ def run(*, duration: float = 10.0, warmup: float = 3.0, workers: int = 64, clien
                        "time, throughput capped at orders_per_s_1 / s"),
             "postgres": "durable (fsync, synchronous_commit on)" if durable else "fsync and synchronous_commit off",
             "cores": os.cpu_count(),
+            "rooms": rooms,
+            "room_locks": os.environ.get("LIVEROOM_ROOM_LOCKS", "1") != "0",
             "lock_bound_orders_per_s": round(one["per_s"] / share, 1),
             "runs": {str(n): r for n, r in runs.items()},
         },

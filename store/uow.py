@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +36,8 @@ from telemetry.metrics import (
     WRITER_COMMIT_SECONDS,
     WRITER_LOCK_HELD_SECONDS,
     WRITER_LOCK_WAIT_SECONDS,
+    WRITER_ROOM_LOCK_HELD_SECONDS,
+    WRITER_ROOM_LOCK_WAIT_SECONDS,
 )
 
 log = logging.getLogger("liveroom.writer")
@@ -42,6 +46,32 @@ R = TypeVar("R")
 Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the relay publishes after commit
 # Serializes outbox appends across processes on PostgreSQL, so sequence order is commit order for the relay.
 _OUTBOX_LOCK = 7_411_001
+# Room-scoped writing (PostgreSQL only, prototype of issue 15): a command that names its rooms (`Command.rooms`)
+# takes _WRITE_LOCK shared and one exclusive lock per room (two-key advisory locks in namespace _ROOM_NS, sorted);
+# any other command takes _WRITE_LOCK exclusive, i.e. waits for every room transaction and holds everyone off.
+# Every transaction then takes _OUTBOX_LOCK for its tail only (shared-counter updates deferred to `before_commit`,
+# the outbox append, the commit), so seq order stays commit order and the Follower is unchanged.
+_WRITE_LOCK = 7_411_002
+_ROOM_NS = 7_411
+VISITOR_NS = 7_412  # per-visitor locks (bindings are global per visitor): order_book takes them when scoped
+_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))  # room transactions a process runs at once
+
+
+def lock_key(name: str) -> int:
+    """A stable int4 key for a two-key advisory lock (a collision only makes two names wait for each other)."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+async def lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> None:
+    """Exclusive transaction locks on (namespace, key) for each name, in ascending key order (no deadlock)."""
+    keys = sorted({lock_key(n) for n in names})
+    if keys:
+        await conn.execute(text("SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) AS k"),
+                           {"ns": namespace, "keys": keys})
+
+
+def room_locks_enabled() -> bool:
+    return os.environ.get("LIVEROOM_ROOM_LOCKS", "1") != "0"
 
 
 @dataclass
@@ -55,6 +85,9 @@ class Tx:
     before_commit: dict[str, Callable[[], Awaitable[None]]] = field(
         default_factory=dict
     )  # once each, by name
+    # Room-scoped (PostgreSQL): other rooms' transactions run at the same time, so rows shared between rooms (stock,
+    # carrier days, the waybill counter, bindings) must be locked or updated guarded in `before_commit`.
+    scoped: bool = False
 
     @property
     def dialect(self) -> str:
@@ -68,6 +101,11 @@ class Command(Generic[R]):
     """A write. Subclasses implement `run`; those that come in bursts also override `run_batch`."""
 
     batch_group: ClassVar[str | None] = None  # consecutive commands of one group go to run_batch together
+
+    def rooms(self) -> frozenset[str] | None:
+        """The rooms this command writes, when it writes nothing shared beyond what its run guards (see `Tx.scoped`);
+        None: it needs the global write lock (the default: catalog, settlement, carriers, shipping, ...)."""
+        return None
 
     async def run(self, tx: Tx) -> R:
         raise NotImplementedError
@@ -122,6 +160,7 @@ class Writer:
         max_batch: int = 500,
         linger: float = 0.002,
         on_commit: Callable[[list[Envelope]], None] | None = None,
+        room_locks: bool | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -130,6 +169,8 @@ class Writer:
         self._last_batch = 0
         self._busy = False  # a batch is being written (stop() lets it finish)
         self.on_commit = on_commit
+        self.room_locks = (room_locks_enabled() if room_locks is None else room_locks) and (
+            engine.dialect.name == "postgresql")
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions
@@ -137,8 +178,12 @@ class Writer:
         self.failed_transactions = 0  # transactions that failed as a whole and were split (or failed their one)
         # Cumulative seconds (also the liveroom_writer_*_seconds_total counters): waiting for the global write lock
         # (asked → granted), holding it (granted → commit or rollback done), busy (a batch taken → answered).
+        # With room locks, "the global write lock" is _WRITE_LOCK held exclusive (commands without rooms) or the
+        # _OUTBOX_LOCK tail of a room transaction: what serializes every writer. Room locks are counted apart.
         self.lock_wait_s = 0.0
         self.lock_held_s = 0.0
+        self.room_lock_wait_s = 0.0
+        self.room_lock_held_s = 0.0
         self.busy_s = 0.0
 
     def start(self) -> None:
@@ -185,12 +230,42 @@ class Writer:
             self._busy = True
             began = time.perf_counter()
             try:
-                await self._execute(batch)
+                if self.room_locks:
+                    await self._execute_by_room(batch)
+                else:
+                    await self._execute(batch)
             finally:
                 self._busy = False
                 busy = time.perf_counter() - began
                 self.busy_s += busy
                 WRITER_BUSY_SECONDS.inc(busy)
+
+    async def _execute_by_room(self, batch: list[_Pending]) -> None:
+        """Commands with rooms run as concurrent transactions, one per bucket of rooms (arrival order kept within
+        a room); commands without rooms wait for those before them and run together under the global lock."""
+        buckets: dict[int, list[_Pending]] = {}
+        solo: list[_Pending] = []
+        for pending in batch:
+            rooms = pending.command.rooms()
+            if rooms is None:
+                await self._run_buckets(buckets)
+                buckets = {}
+                solo.append(pending)
+                continue
+            if solo:
+                await self._execute(solo)
+                solo = []
+            key = min(lock_key(r) for r in rooms) % _MAX_PARALLEL if len(rooms) == 1 else -1
+            buckets.setdefault(key, []).append(pending)
+        await self._run_buckets(buckets)
+        if solo:
+            await self._execute(solo)
+
+    async def _run_buckets(self, buckets: dict[int, list[_Pending]]) -> None:
+        if len(buckets) == 1:
+            await self._execute(next(iter(buckets.values())))
+        elif buckets:
+            await asyncio.gather(*(self._execute(b) for b in buckets.values()))
 
     async def _execute(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
@@ -226,31 +301,67 @@ class Writer:
             _settle(pending.future, result)
 
     async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
-        granted = 0.0  # when this transaction got the global write lock (0: not yet)
+        granted = 0.0  # when this transaction got the lock that serializes every writer (0: not yet)
+        room_granted = 0.0  # when it got its room locks (room-scoped transactions only)
         try:
             async with self.engine.begin() as conn:
                 tx = Tx(conn, self.clock())
                 asked = time.perf_counter()
-                if tx.dialect == "postgresql":
+                rooms = _rooms(commands) if self.room_locks else None
+                if rooms is not None:
+                    tx.scoped = True
+                    await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _WRITE_LOCK})
+                    await lock_names(conn, _ROOM_NS, sorted(rooms))
+                    room_granted = time.perf_counter()
+                    self.room_lock_wait_s += room_granted - asked
+                    WRITER_ROOM_LOCK_WAIT_SECONDS.inc(room_granted - asked)
+                elif self.room_locks:
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+                elif tx.dialect == "postgresql":
                     await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
                 elif tx.dialect == "sqlite":
                     # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until
                     # its commit, even with another process writing the same file, and waiting for it is safe.
                     await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                granted = time.perf_counter()
-                self.lock_wait_s += granted - asked
-                WRITER_LOCK_WAIT_SECONDS.inc(granted - asked)
+                if rooms is None:
+                    granted = time.perf_counter()
+                    self.lock_wait_s += granted - asked
+                    WRITER_LOCK_WAIT_SECONDS.inc(granted - asked)
                 results: list[Any] = []
                 for group in _groups(commands):
                     results.extend(await type(group[0]).run_batch(tx, group))
+                if rooms is not None:
+                    # The tail: deferred shared-counter updates, the outbox, the commit. One writer at a time
+                    # here, so outbox seqs are consecutive and in commit order, as without room locks.
+                    tail_asked = time.perf_counter()
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+                    granted = time.perf_counter()
+                    self.lock_wait_s += granted - tail_asked
+                    WRITER_LOCK_WAIT_SECONDS.inc(granted - tail_asked)
                 for finish in tx.before_commit.values():
                     await finish()
                 return results, await _append_outbox(conn, tx)
         finally:
+            ended = time.perf_counter()
             if granted:  # held until the commit (or the rollback) has returned: the lock is released with it
-                held = time.perf_counter() - granted
+                held = ended - granted
                 self.lock_held_s += held
                 WRITER_LOCK_HELD_SECONDS.inc(held)
+            if room_granted:
+                held = ended - room_granted
+                self.room_lock_held_s += held
+                WRITER_ROOM_LOCK_HELD_SECONDS.inc(held)
+
+
+def _rooms(commands: list[Command[Any]]) -> frozenset[str] | None:
+    """The rooms a transaction of these commands locks, or None when one of them needs the global lock."""
+    found: set[str] = set()
+    for command in commands:
+        rooms = command.rooms()
+        if rooms is None:
+            return None
+        found |= rooms
+    return frozenset(found)
 
 
 def _groups(commands: list[Command[Any]]) -> list[list[Command[Any]]]:

@@ -50,6 +50,11 @@ WRITER_LOCK_WAIT_SECONDS = Counter(
     "liveroom_writer_lock_wait_seconds", "Seconds the writer waited for the global write lock (asked to granted)")
 WRITER_LOCK_HELD_SECONDS = Counter(
     "liveroom_writer_lock_held_seconds", "Seconds the writer held the global write lock (granted to commit/rollback)")
+# Room-scoped writing (PostgreSQL, LIVEROOM_ROOM_LOCKS): the per-room locks, which only same-room writers share.
+WRITER_ROOM_LOCK_WAIT_SECONDS = Counter(
+    "liveroom_writer_room_lock_wait_seconds", "Seconds the writer waited for room locks (asked to granted)")
+WRITER_ROOM_LOCK_HELD_SECONDS = Counter(
+    "liveroom_writer_room_lock_held_seconds", "Seconds the writer held room locks (summed over concurrent ones)")
 WRITER_BUSY_SECONDS = Counter(
     "liveroom_writer_busy_seconds", "Seconds the writer was busy with a batch (taken to every caller answered)")
 OUTBOX_LAG = Gauge(
