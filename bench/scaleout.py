@@ -213,7 +213,6 @@ def run(*, duration: float = 10.0, warmup: float = 3.0, workers: int = 64, clien
             "postgres": "durable (fsync, synchronous_commit on)" if durable else "fsync and synchronous_commit off",
             "cores": os.cpu_count(),
             "rooms": rooms,
-            "room_locks": os.environ.get("LIVEROOM_ROOM_LOCKS", "1") != "0",
             "lock_bound_orders_per_s": round(one["per_s"] / share, 1),
             "runs": {str(n): r for n, r in runs.items()},
         },

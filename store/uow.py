@@ -14,11 +14,12 @@ transactions (about 2·log2 of the batch), never a transaction per command.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
+from store.sequencer import PAGE, SEQ_LOCK, Sequencer, move_pending
 from store.tasks import cancel_and_wait
 from telemetry.metrics import (
     WRITER_BATCH,
@@ -44,17 +46,17 @@ log = logging.getLogger("liveroom.writer")
 
 R = TypeVar("R")
 Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the relay publishes after commit
-# Serializes outbox appends across processes on PostgreSQL, so sequence order is commit order for the relay.
-_OUTBOX_LOCK = 7_411_001
-# Room-scoped writing (PostgreSQL only, prototype of issue 15): a command that names its rooms (`Command.rooms`)
-# takes _WRITE_LOCK shared and one exclusive lock per room (two-key advisory locks in namespace _ROOM_NS, sorted);
-# any other command takes _WRITE_LOCK exclusive, i.e. waits for every room transaction and holds everyone off.
-# Every transaction then takes _OUTBOX_LOCK for its tail only (shared-counter updates deferred to `before_commit`,
-# the outbox append, the commit), so seq order stays commit order and the Follower is unchanged.
+# PostgreSQL (issue 15): an order's transaction names its room (`Command.rooms`) and takes _WRITE_LOCK shared plus
+# one exclusive lock per room (two-key advisory locks in namespace _ROOM_NS, sorted), so orders of different rooms
+# run side by side in every process; what rooms share (stock rows, carrier days) is updated in the transaction's
+# tail (`before_commit`), its events go to outbox_pending last, and the sequencer (store/sequencer.py) gives them
+# their outbox seqs after the commit. A command without rooms takes _WRITE_LOCK exclusive: it waits for every room
+# transaction in flight and holds everyone off (catalog, settlement, carriers: rare, short).
 _WRITE_LOCK = 7_411_002
 _ROOM_NS = 7_411
 VISITOR_NS = 7_412  # per-visitor locks (bindings are global per visitor): order_book takes them when scoped
-_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))  # room transactions a process runs at once
+# Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order).
+_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))
 
 
 def lock_key(name: str) -> int:
@@ -68,10 +70,6 @@ async def lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]
     if keys:
         await conn.execute(text("SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) AS k"),
                            {"ns": namespace, "keys": keys})
-
-
-def room_locks_enabled() -> bool:
-    return os.environ.get("LIVEROOM_ROOM_LOCKS", "1") != "0"
 
 
 @dataclass
@@ -160,7 +158,6 @@ class Writer:
         max_batch: int = 500,
         linger: float = 0.002,
         on_commit: Callable[[list[Envelope]], None] | None = None,
-        room_locks: bool | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -169,17 +166,17 @@ class Writer:
         self._last_batch = 0
         self._busy = False  # a batch is being written (stop() lets it finish)
         self.on_commit = on_commit
-        self.room_locks = (room_locks_enabled() if room_locks is None else room_locks) and (
-            engine.dialect.name == "postgresql")
+        # PostgreSQL: room locks, events through outbox_pending and this process's sequencer (see above).
+        self.room_locks = engine.dialect.name == "postgresql"
+        self.sequencer = Sequencer(engine, self._published) if self.room_locks else None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions
         self.commands = 0  # commands answered from a committed transaction
         self.failed_transactions = 0  # transactions that failed as a whole and were split (or failed their one)
-        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters): waiting for the global write lock
-        # (asked → granted), holding it (granted → commit or rollback done), busy (a batch taken → answered).
-        # With room locks, "the global write lock" is _WRITE_LOCK held exclusive (commands without rooms) or the
-        # _OUTBOX_LOCK tail of a room transaction: what serializes every writer. Room locks are counted apart.
+        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters, telemetry/metrics.py): waiting for
+        # and holding what serializes every writer (SQLite's write lock; on PostgreSQL _WRITE_LOCK exclusive, or a
+        # room transaction's shared-row tail), the room locks apart, busy (a batch taken → answered).
         self.lock_wait_s = 0.0
         self.lock_held_s = 0.0
         self.room_lock_wait_s = 0.0
@@ -189,6 +186,12 @@ class Writer:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="liveroom-writer")
+        if self.sequencer is not None:
+            self.sequencer.start()
+
+    def _published(self, envelopes: list[Envelope]) -> None:
+        if self.on_commit is not None:
+            self.on_commit(envelopes)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop after the batch being written has committed and its callers have their answers, and after what
@@ -200,6 +203,8 @@ class Writer:
                 await asyncio.sleep(0.005)
         await cancel_and_wait(self._task)
         self._task = None
+        if self.sequencer is not None:  # the last commits' events into the outbox, their callers answered
+            await self.sequencer.stop()
 
     async def submit(self, command: Command[R]) -> R:
         if self._task is None:
@@ -295,14 +300,16 @@ class Writer:
         WRITER_BATCH.observe(len(batch))
         self.batches += 1
         self.commands += len(batch)
+        if self.sequencer is not None:  # answered once the sequencer has given the events their seqs
+            self.sequencer.committed(lambda: _settle_all(batch, results))
+            return
         if self.on_commit is not None and envelopes:
             self.on_commit(envelopes)
-        for pending, result in zip(batch, results, strict=True):
-            _settle(pending.future, result)
+        _settle_all(batch, results)
 
     async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
-        granted = 0.0  # when this transaction got the lock that serializes every writer (0: not yet)
-        room_granted = 0.0  # when it got its room locks (room-scoped transactions only)
+        held_from = 0.0  # since when this transaction holds what every writer shares (0: not yet)
+        room_granted = 0.0  # when it got its room locks (room transactions only)
         try:
             async with self.engine.begin() as conn:
                 tx = Tx(conn, self.clock())
@@ -315,42 +322,35 @@ class Writer:
                     room_granted = time.perf_counter()
                     self.room_lock_wait_s += room_granted - asked
                     WRITER_ROOM_LOCK_WAIT_SECONDS.inc(room_granted - asked)
-                elif self.room_locks:
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
-                elif tx.dialect == "postgresql":
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-                elif tx.dialect == "sqlite":
-                    # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until
-                    # its commit, even with another process writing the same file, and waiting for it is safe.
-                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                if rooms is None:
-                    granted = time.perf_counter()
-                    self.lock_wait_s += granted - asked
-                    WRITER_LOCK_WAIT_SECONDS.inc(granted - asked)
+                else:
+                    if self.room_locks:
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+                    else:
+                        # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true
+                        # until its commit, even with another process writing the same file, and waiting is safe.
+                        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    held_from = time.perf_counter()
+                    self.lock_wait_s += held_from - asked
+                    WRITER_LOCK_WAIT_SECONDS.inc(held_from - asked)
                 results: list[Any] = []
                 for group in _groups(commands):
                     results.extend(await type(group[0]).run_batch(tx, group))
                 if rooms is not None:
-                    # The tail: deferred shared-counter updates, the outbox, the commit. One writer at a time
-                    # here, so outbox seqs are consecutive and in commit order, as without room locks.
-                    tail_asked = time.perf_counter()
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-                    granted = time.perf_counter()
-                    self.lock_wait_s += granted - tail_asked
-                    WRITER_LOCK_WAIT_SECONDS.inc(granted - tail_asked)
+                    held_from = time.perf_counter()  # the tail: rows other rooms share, held from here to the commit
                 for finish in tx.before_commit.values():
                     await finish()
+                if self.sequencer is not None:
+                    await _append_pending(conn, tx)
+                    return results, []
                 return results, await _append_outbox(conn, tx)
         finally:
             ended = time.perf_counter()
-            if granted:  # held until the commit (or the rollback) has returned: the lock is released with it
-                held = ended - granted
-                self.lock_held_s += held
-                WRITER_LOCK_HELD_SECONDS.inc(held)
+            if held_from:  # held until the commit (or the rollback) has returned: the locks go with it
+                self.lock_held_s += ended - held_from
+                WRITER_LOCK_HELD_SECONDS.inc(ended - held_from)
             if room_granted:
-                held = ended - room_granted
-                self.room_lock_held_s += held
-                WRITER_ROOM_LOCK_HELD_SECONDS.inc(held)
+                self.room_lock_held_s += ended - room_granted
+                WRITER_ROOM_LOCK_HELD_SECONDS.inc(ended - room_granted)
 
 
 def _rooms(commands: list[Command[Any]]) -> frozenset[str] | None:
@@ -379,13 +379,51 @@ async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
     if not tx.events:
         return []
     records = [to_record(e) for e in tx.events]
-    # One multi-row INSERT; under the one writer (the advisory lock on PostgreSQL) its rows take consecutive
-    # seqs in the order given, so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep
-    # parameter order instead turns this into one INSERT per row on SQLite.)
+    # SQLite: one multi-row INSERT; under the file's one writer its rows take consecutive seqs in the order given,
+    # so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep parameter order instead turns
+    # this into one INSERT per row.)
     result = await conn.execute(
         insert(models.outbox).returning(models.outbox.c.seq),
         [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
     return list(zip(sorted(row.seq for row in result), records, strict=True))
+
+
+@contextlib.asynccontextmanager
+async def writers_held(engine: AsyncEngine) -> AsyncIterator[None]:
+    """PostgreSQL: every writer held off (the global write lock, exclusive: the room transactions in flight finish
+    first) and every committed event given its outbox seq, for as long as the block runs. A snapshot begun inside
+    sees no committed change whose events lack their seq, so a read model loaded from the tables and the outbox seq
+    it starts from agree (Projections.load). Keep the block short: writing waits for it. SQLite: nothing to do."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as hold:
+        await hold.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK})
+        await hold.commit()
+        try:
+            while True:
+                async with hold.begin():
+                    await hold.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK})
+                    moved = await move_pending(hold)
+                if len(moved) < PAGE:
+                    break
+            yield
+        finally:
+            await hold.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _WRITE_LOCK})
+            await hold.commit()
+
+
+async def _append_pending(conn: AsyncConnection, tx: Tx) -> None:
+    """PostgreSQL: the events into outbox_pending, the transaction's last statement (store/sequencer.py says why)."""
+    if tx.events:
+        await conn.execute(insert(models.outbox_pending),
+                           [{"kind": r["kind"], "payload": r, "created_at": tx.now}
+                            for r in (to_record(e) for e in tx.events)])
+
+
+def _settle_all(batch: list[_Pending], results: list[Any]) -> None:
+    for pending, result in zip(batch, results, strict=True):
+        _settle(pending.future, result)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:

@@ -32,6 +32,7 @@ from store.sql import insert_many
 from store.uow import Command, Tx, log_failure
 
 _REQUESTS = "waybill_requests"  # tx.cache: the requests the batch's orders queue, inserted with the batch
+_DECIDED = "room_decisions"  # tx.cache (room transactions): order id → the decision made with its serials reserved
 # How the API answers an order it decided (stored with the order, returned again for a replay of its body).
 Answering = Callable[[ordering.OrderDecision], dict[str, Any]]
 
@@ -84,10 +85,11 @@ class PlaceOrder(Command[OrderAnswer]):
             # so one that raises, refused or failing for any other reason, is simply left out: the others still
             # commit together, with the same few statements.
             try:
-                decision = None
                 if tx.scoped:  # decided first: waybill serials are reserved only once an order needs some
                     decision = await command.decide_scoped(tx, book, snapshot, orders[i:])
-                results.append(command.decide(tx, book, snapshot, decision))
+                    if decision is not None:
+                        tx.cache.setdefault(_DECIDED, {})[command.request.order] = decision
+                results.append(command.decide(tx, book, snapshot))
             except DomainError as refused:
                 results.append(refused)
             except Exception as failure:  # this order's caller gets it; the batch goes on
@@ -111,8 +113,7 @@ class PlaceOrder(Command[OrderAnswer]):
             await self.app.waybills.reserve(tx, wanted, block)
         return decision
 
-    def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot,
-               decided: ordering.OrderDecision | None = None) -> OrderAnswer:
+    def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot) -> OrderAnswer:
         request = self.request
         seen = book.existing.get(request.order)
         if seen is not None:
@@ -123,7 +124,7 @@ class PlaceOrder(Command[OrderAnswer]):
                     code="idempotency_conflict",
                 )
             return OrderAnswer(200, seen[1])
-        decision = decided or ordering.decide(request, snapshot)
+        decision = tx.cache.get(_DECIDED, {}).pop(request.order, None) or ordering.decide(request, snapshot)
         settings = self.app.settings
         gateway_issues = waybill_rows.issued_by_gateway(settings)
         # An order failing after this leaves a gap in the waybill serials, never a repeat. With a gateway that
