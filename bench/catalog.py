@@ -70,6 +70,7 @@ class Catalog:
     leaders: list[str] = field(default_factory=list)
     # More rooms (bench/scaleout.py --rooms): room -> its share codes; orders are dealt over them evenly.
     room_codes: dict[str, list[str]] = field(default_factory=dict)
+    room_skus: dict[str, list[str]] = field(default_factory=dict)  # room -> the SKUs it sells (default: skus)
 
 
 def room_body(skus: list[str]) -> dict[str, Any]:
@@ -146,15 +147,26 @@ async def seed(client: httpx.AsyncClient, *, leaders: int = 300, linked: int = 3
     codes = list(await asyncio.gather(*(link(leader) for leader in chosen)))
     pickup = {code for code, i in zip(codes, range(len(chosen)), strict=True) if "pickup_point" in leader_body(i)}
     room_codes: dict[str, list[str]] = {ROOM: codes} if rooms > 1 else {}
-    for r in range(2, rooms + 1):  # the same SKUs and stock, its own deal and share codes (the first 50 leaders)
+    room_skus: dict[str, list[str]] = {}
+    for r in range(2, rooms + 1):
+        # Another room of the brand, live at the same time: its own line of products (the same dozen, as SKUs of
+        # its own with the same stock), its own deal and share codes (the first 50 leaders: leaders, buyers,
+        # warehouses and carriers are shared with every room).
         room = f"room-{r}"
-        await _ok(await client.put(f"/api/v1/rooms/{room}", json=room_body(skus)))
+        own = {f"{sku}-r{r}": sku for sku in SKUS}
+        await asyncio.gather(*(put(f"/api/v1/skus/{mine}", {
+            "name": f"{SKUS[sku][0]} ({r})", "price_cents": SKUS[sku][1], "category": SKUS[sku][2],
+            "low_stock_units": 50}) for mine, sku in own.items()))
+        await asyncio.gather(*(put(f"/api/v1/skus/{mine}/stock/{warehouse}", {"on_hand": units})
+                               for mine in own for warehouse in STOCKED_IN))
+        room_skus[room] = list(own)
+        await _ok(await client.put(f"/api/v1/rooms/{room}", json=room_body(room_skus[room])))
         await _ok(await client.post(f"/api/v1/rooms/{room}/deals", json={
-            "sku": "mango", "leader": ids[0], "price_cents": 4_990, "quota": units // 10}))
+            "sku": f"mango-r{r}", "leader": ids[0], "price_cents": 4_990, "quota": units // 10}))
         room_codes[room] = list(await asyncio.gather(*(link(leader, room) for leader in chosen[:50])))
         pickup |= {code for code, i in zip(room_codes[room], range(50), strict=False)
                    if "pickup_point" in leader_body(i)}
-    return Catalog(ROOM, list(SKUS), codes, pickup, ids, room_codes)
+    return Catalog(ROOM, list(SKUS), codes, pickup, ids, room_codes, room_skus)
 
 
 class OrderMaker:
@@ -183,7 +195,8 @@ class OrderMaker:
         if codes and rng.random() < 0.85:
             code = codes[int(len(codes) * rng.random() ** 3)]  # power law: a few bring most
         lines = 1 if rng.random() < 0.6 else 2 if rng.random() < 0.75 else 3
-        skus = rng.sample(catalog.skus, min(lines, len(catalog.skus)))
+        offered = catalog.room_skus.get(room, catalog.skus)
+        skus = rng.sample(offered, min(lines, len(offered)))
         province, city, district, street = rng.choice(CITIES)
         body: dict[str, Any] = {
             "order": order,

@@ -67,6 +67,7 @@ COUNTERS = {
     "busy_s": "liveroom_writer_busy_seconds_total",
     "room_held_s": "liveroom_writer_room_lock_held_seconds_total",
     "room_wait_s": "liveroom_writer_room_lock_wait_seconds_total",
+    "seq_held_s": "liveroom_sequencer_lock_held_seconds_total",
     "batches": "liveroom_writer_batch_size_count",
     "commands": "liveroom_writer_batch_size_sum",
 }
@@ -156,6 +157,8 @@ def measure(servers: list[ServerProcess], catalog: Catalog, postgres: Postgres, 
             "busy_s": round(d["busy_s"], 3),
             "room_held_s": round(d["room_held_s"], 3),
             "room_wait_s": round(d["room_wait_s"], 3),
+            "sequencer_held_s": round(d["seq_held_s"], 3),
+            "serial_s": round(d["held_s"] + d["seq_held_s"], 3),
             "held_share": round(d["held_s"] / wall, 3),
             "wait_share": round(d["wait_s"] / wall, 3),
             "busy_share": round(d["busy_s"] / wall, 3),
@@ -167,7 +170,7 @@ def measure(servers: list[ServerProcess], catalog: Catalog, postgres: Postgres, 
             "server_cpu": round(d["cpu_s"] / wall, 2),
         })
     wall = sum(p["wall_s"] for p in processes) / n
-    held = sum(p["held_s"] for p in processes)
+    held = sum(p["serial_s"] for p in processes)
     pg_cpu = sum(pg_after[pid] - pg_before.get(pid, 0.0) for pid in pg_after)
     return {
         "processes": n,

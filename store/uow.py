@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
-from store.sequencer import PAGE, SEQ_LOCK, Sequencer, move_pending
+from store.sequencer import SEQ_LOCK, Sequencer, move_pending
 from store.tasks import cancel_and_wait
 from telemetry.metrics import (
     WRITER_BATCH,
@@ -335,10 +335,16 @@ class Writer:
                 results: list[Any] = []
                 for group in _groups(commands):
                     results.extend(await type(group[0]).run_batch(tx, group))
-                if rooms is not None:
-                    held_from = time.perf_counter()  # the tail: rows other rooms share, held from here to the commit
+                tail = time.perf_counter()
                 for finish in tx.before_commit.values():
                     await finish()
+                if rooms is not None:
+                    # The tail: the rows other rooms share (stock, carrier days) were updated just now and stay
+                    # locked to the commit: what an order of another room touching them would wait for. Counted
+                    # from the last of those updates (updating them, and waiting for them, counts as waiting).
+                    held_from = time.perf_counter()
+                    self.lock_wait_s += held_from - tail
+                    WRITER_LOCK_WAIT_SECONDS.inc(held_from - tail)
                 if self.sequencer is not None:
                     await _append_pending(conn, tx)
                     return results, []
@@ -389,11 +395,15 @@ async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
 
 
 @contextlib.asynccontextmanager
-async def writers_held(engine: AsyncEngine) -> AsyncIterator[None]:
+async def writers_held(engine: AsyncEngine, orphans_after_s: float = 3.0) -> AsyncIterator[None]:
     """PostgreSQL: every writer held off (the global write lock, exclusive: the room transactions in flight finish
     first) and every committed event given its outbox seq, for as long as the block runs. A snapshot begun inside
     sees no committed change whose events lack their seq, so a read model loaded from the tables and the outbox seq
-    it starts from agree (Projections.load). Keep the block short: writing waits for it. SQLite: nothing to do."""
+    it starts from agree (Projections.load). Keep the block short: writing waits for it. SQLite: nothing to do.
+
+    The pending events are left to the sequencers of the processes that committed them (each publishes what it
+    moves); only what is still pending after `orphans_after_s` (a process died between its commit and its pass)
+    is moved here, for the Followers to find in the outbox."""
     if engine.dialect.name != "postgresql":
         yield
         return
@@ -401,12 +411,16 @@ async def writers_held(engine: AsyncEngine) -> AsyncIterator[None]:
         await hold.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK})
         await hold.commit()
         try:
-            while True:
+            give_up = time.monotonic() + orphans_after_s
+            while (await hold.execute(select(models.outbox_pending.c.id).limit(1))).first() is not None:
+                await hold.commit()
+                if time.monotonic() < give_up:
+                    await asyncio.sleep(0.002)
+                    continue
                 async with hold.begin():
                     await hold.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK})
-                    moved = await move_pending(hold)
-                if len(moved) < PAGE:
-                    break
+                    await move_pending(hold)
+            await hold.commit()
             yield
         finally:
             await hold.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _WRITE_LOCK})
