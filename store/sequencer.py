@@ -40,28 +40,30 @@ log = logging.getLogger("liveroom.sequencer")
 
 Envelope = tuple[int, dict[str, Any]]
 SEQ_LOCK = 7_411_003  # one sequencer pass at a time, in every process over the database
-PAGE = 5_000  # pending rows per pass transaction
+PAGE = 500  # pending transactions per pass transaction
 TICK_S = 1.0  # a pass at least this often: rows a crashed process committed but never moved
 
 _pending = models.outbox_pending
 _NEXT_SEQS = text("SELECT nextval(pg_get_serial_sequence('outbox', 'seq')) FROM generate_series(1, :n)")
 
 
-async def move_pending(conn: AsyncConnection) -> list[Envelope]:
-    """One page of committed pending rows into the outbox, in id order, inside the caller's transaction (which must
-    hold SEQ_LOCK until its commit). Returns the envelopes in seq order."""
+async def move_pending(conn: AsyncConnection) -> tuple[list[Envelope], bool]:
+    """Up to a page of committed pending transactions' events into the outbox, in id order (each transaction's in
+    its own order), inside the caller's transaction (which must hold SEQ_LOCK until its commit). Returns the
+    envelopes in seq order, and whether a whole page was moved (there may be more)."""
     picked = select(_pending.c.id).order_by(_pending.c.id).limit(PAGE).scalar_subquery()
     rows = (await conn.execute(
         delete(_pending).where(_pending.c.id.in_(picked))
-        .returning(_pending.c.id, _pending.c.payload, _pending.c.created_at))).all()
+        .returning(_pending.c.id, _pending.c.events, _pending.c.created_at))).all()
     if not rows:
-        return []
+        return [], False
     rows.sort(key=lambda r: r.id)
-    seqs = sorted((await conn.execute(_NEXT_SEQS, {"n": len(rows)})).scalars())
+    events = [(record, row.created_at) for row in rows for record in row.events]
+    seqs = sorted((await conn.execute(_NEXT_SEQS, {"n": len(events)})).scalars())
     await conn.execute(insert(models.outbox), [
-        {"seq": seq, "kind": row.payload["kind"], "payload": row.payload, "created_at": row.created_at}
-        for seq, row in zip(seqs, rows, strict=True)])
-    return [(seq, row.payload) for seq, row in zip(seqs, rows, strict=True)]
+        {"seq": seq, "kind": record["kind"], "payload": record, "created_at": at}
+        for seq, (record, at) in zip(seqs, events, strict=True)])
+    return [(seq, record) for seq, (record, _) in zip(seqs, events, strict=True)], len(rows) == PAGE
 
 
 class Sequencer:
@@ -109,10 +111,10 @@ class Sequencer:
         after = self._take_after()  # taken before the pass: their commits are visible to its first statement
         try:
             while True:
-                envelopes = await self._move_page()
+                envelopes, more = await self._move_page()
                 if envelopes:
                     self.published(envelopes)
-                if len(envelopes) < PAGE:
+                if not more:
                     break
         except asyncio.CancelledError:
             self._after = after + self._after
@@ -131,18 +133,18 @@ class Sequencer:
             except Exception:
                 log.exception("answering after a sequencer pass failed")
 
-    async def _move_page(self) -> list[Envelope]:
+    async def _move_page(self) -> tuple[list[Envelope], bool]:
         granted = 0.0
         try:
             async with self.engine.begin() as conn:
                 # Nothing pending: a plain read, no lock, nothing to commit.
                 if (await conn.execute(select(_pending.c.id).limit(1))).first() is None:
-                    return []
+                    return [], False
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK})
                 granted = time.perf_counter()
-                envelopes = await move_pending(conn)
+                envelopes, more = await move_pending(conn)
             SEQUENCER_MOVED.inc(len(envelopes))
-            return envelopes
+            return envelopes, more
         finally:
             if granted:
                 held = time.perf_counter() - granted

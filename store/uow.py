@@ -428,11 +428,11 @@ async def writers_held(engine: AsyncEngine, orphans_after_s: float = 3.0) -> Asy
 
 
 async def _append_pending(conn: AsyncConnection, tx: Tx) -> None:
-    """PostgreSQL: the events into outbox_pending, the transaction's last statement (store/sequencer.py says why)."""
+    """PostgreSQL: the events into outbox_pending as one row, the transaction's last statement (store/sequencer.py
+    says why it must come last; one row keeps the tail, where shared rows are held, short)."""
     if tx.events:
         await conn.execute(insert(models.outbox_pending),
-                           [{"kind": r["kind"], "payload": r, "created_at": tx.now}
-                            for r in (to_record(e) for e in tx.events)])
+                           {"events": [to_record(e) for e in tx.events], "created_at": tx.now})
 
 
 def _settle_all(batch: list[_Pending], results: list[Any]) -> None:

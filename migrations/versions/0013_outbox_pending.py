@@ -25,8 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "outbox_pending",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("kind", sa.String(40), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_pending")),
     )
