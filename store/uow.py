@@ -54,7 +54,11 @@ Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the re
 # transaction in flight and holds everyone off (catalog, settlement, carriers: rare, short).
 _WRITE_LOCK = 7_411_002
 _ROOM_NS = 7_411
-VISITOR_NS = 7_412  # per-visitor locks (bindings are global per visitor): order_book takes them when scoped
+# Rows of no room that room transactions read and move, locked by name to the commit, always visitors first, then
+# leaders, each set sorted (no deadlock between two room transactions): a visitor's binding (orders, visits,
+# presence) and a leader's points balance (presence).
+VISITOR_NS = 7_412
+LEADER_NS = 7_413
 # Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order).
 _MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from live import SeedClient, serve_process
-from seed import API_KEY, ROOM, order_body, seed_catalog
+from seed import API_KEY, ROOM, order_body, seed_catalog, share_code
 from sqlalchemy import select, text
 
 from store import models
@@ -26,9 +26,10 @@ def in_room(body: dict[str, Any], room: str) -> dict[str, Any]:
     return {**body, "room": room}
 
 
-async def test_an_order_of_one_room_is_answered_while_another_rooms_writer_holds_its_lock(service: Any) -> None:
+async def test_orders_visits_and_heartbeats_of_one_room_are_answered_while_another_rooms_writer_holds_its_lock(service: Any) -> None:
     await seed_catalog(service)
     assert (await service.put("/api/v1/rooms/room-2", ROOM)).status_code in (200, 201)
+    code = await share_code(service, "lead-a", room="room-2")
     async with service.ctx.engine.connect() as held:
         # What a long transaction of room-1 holds (in another process, say) until its commit.
         await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _WRITE_LOCK})
@@ -36,6 +37,10 @@ async def test_an_order_of_one_room_is_answered_while_another_rooms_writer_holds
         other = await asyncio.wait_for(
             service.post("/api/v1/orders", in_room(order_body("o-2", "v-2", [("tea", 1)]), "room-2")), 10)
         assert other.status_code == 201, other.text
+        visit = await asyncio.wait_for(service.post("/api/v1/visits", {"visitor": "v-3", "code": code}), 10)
+        assert visit.status_code in (200, 201) and visit.json()["room"] == "room-2", visit.text
+        beat = await asyncio.wait_for(service.post("/api/v1/rooms/room-2/presence", {"visitor": "v-3"}), 10)
+        assert beat.status_code in (200, 201), beat.text
         same = asyncio.create_task(service.post("/api/v1/orders", order_body("o-1", "v-1", [("tea", 1)])))
         await asyncio.sleep(0.5)
         assert not same.done()  # room-1's order waits for room-1's lock ...
