@@ -9,7 +9,7 @@ import asyncio
 import time
 
 import httpx
-from orderload import OrderLoad
+from orderload import GAVE_UP, OrderLoad
 from seed import ROOM, order_body
 from sqlalchemy import select
 from topology import BULK, FeedScreen, Topology, place
@@ -89,6 +89,16 @@ async def test_a_screen_through_nginx_gets_every_feed_item_whichever_process_too
             await screen.stop()
 
 
+def _assert_every_order_acknowledged(load: OrderLoad) -> None:
+    """Every order offered was decided, and accepted: the stock is plentiful, so nothing may refuse one."""
+    assert not load.unanswered, f"orders that never got an answer: {load.unanswered[:10]}"
+    gave_up = sorted(order for order, answer in load.answers.items() if answer.status == GAVE_UP)
+    assert not gave_up, (f"{len(gave_up)} orders got only 502/503 or cut connections for {load.patience:.0f} s: "
+                         f"{gave_up[:10]}")
+    refused = sorted((order, a.status, a.error) for order, a in load.answers.items() if not a.acknowledged)
+    assert not refused, f"{len(refused)} orders refused: {refused[:10]}"
+
+
 async def _missing_from_database(topology: Topology, orders: set[str]) -> set[str]:
     """The orders of `orders` that the database (the one all the processes write) does not hold."""
     engine = create_engine(topology.fleet.database_url)
@@ -119,9 +129,7 @@ async def test_a_process_killed_mid_burst_loses_no_acknowledged_order_and_its_sc
         replays = sum(1 for answer in load.answers.values() if answer.status == 200)
         print(f"{len(load.answers)} orders ({replays} acknowledged by a replay); sent again after "
               f"{dict(load.retried)} (0: connection reset); closes {[s.close_codes for s in screens]}")
-        assert not load.unanswered, f"orders never answered: {load.unanswered[:10]}"
-        refused = {order: (a.status, a.error) for order, a in load.answers.items() if not a.acknowledged}
-        assert not refused, f"orders refused (stock is plentiful: nothing may refuse one): {refused}"
+        _assert_every_order_acknowledged(load)
         acknowledged = load.acknowledged
         assert await _missing_from_database(topology, acknowledged) == set()
         for screen in screens:
@@ -163,9 +171,7 @@ async def test_a_rolling_restart_under_two_hundred_orders_a_second_loses_nothing
               f"{load.connections} connections; "
               f"stops {stops}; closes {[s.close_codes for s in screens]}; "
               f"resumed by snapshot {[s.snapshots_after_reconnect for s in screens]}")
-        assert not load.unanswered, f"orders never answered: {load.unanswered[:10]}"
-        refused = {order: (a.status, a.error) for order, a in load.answers.items() if not a.acknowledged}
-        assert not refused, f"orders refused (stock is plentiful: nothing may refuse one): {refused}"
+        _assert_every_order_acknowledged(load)
         assert await _missing_from_database(topology, acknowledged) == set()
         for screen in screens:
             assert await screen.wait_for(acknowledged) == set()
@@ -175,9 +181,11 @@ async def test_a_rolling_restart_under_two_hundred_orders_a_second_loses_nothing
             assert status in (0, -15), f"process {index} exited with {status}"
         codes = [code for screen in screens for code in screen.close_codes]
         assert codes and set(codes) == {1012}, codes
-        # The load is the client's own doing: checked so that passing means the restart happened under the load the
-        # issue names (200 orders/s), not under whatever trickle a starved client managed.
-        assert achieved >= 180, f"the restart did not happen under the load the issue names: {achieved:.0f}/s"
+        # A check of the test's own load: passing means the restart happened under the load the issue names (200
+        # orders/s offered, at least 180/s of them acknowledged over the restart window), not under the trickle a
+        # client in the test's own event loop used to manage. A machine too busy to serve 200/s fails here, saying so.
+        assert achieved >= 180, (f"the restart did not happen under the load the issue names: {achieved:.0f} orders/s "
+                                 f"acknowledged of {offered:.0f}/s offered (longest wait {waits[-1]:.1f} s)")
     finally:
         for screen in screens:
             await screen.stop()
