@@ -59,13 +59,29 @@ _ROOM_NS = 7_411
 # presence) and a leader's points balance (presence).
 VISITOR_NS = 7_412
 LEADER_NS = 7_413
-# Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order).
-_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))
+# Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order). Two
+# measured best on 2 cores (bench/scaleout.py, 8 rooms, one process: 1 → 218 orders/s with the shared rows held
+# 0.04 of the time, 2 → 349/s and 0.08, 4 → 235/s and 0.19, 8 → 127/s and 0.24): more, smaller transactions
+# each pay a commit with the shared rows held.
+_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "2"))
 
 
 def lock_key(name: str) -> int:
     """A stable int4 key for a two-key advisory lock (a collision only makes two names wait for each other)."""
     return zlib.crc32(name.encode()) - 2**31
+
+
+async def try_lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> set[str]:
+    """The names whose (namespace, key) transaction lock was free and is now held by this transaction."""
+    by_key: dict[int, list[str]] = {}
+    for name in names:
+        by_key.setdefault(lock_key(name), []).append(name)
+    if not by_key:
+        return set()
+    got = await conn.execute(
+        text("SELECT k FROM unnest(CAST(:keys AS int[])) AS k WHERE pg_try_advisory_xact_lock(:ns, k)"),
+        {"ns": namespace, "keys": sorted(by_key)})
+    return {name for (key,) in got for name in by_key[key]}
 
 
 async def lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> None:
@@ -149,6 +165,19 @@ class FunctionCommand(Command[R]):
 class _Pending:
     command: Command[Any]
     future: asyncio.Future[Any]
+    deferred: int = 0  # times its room was busy in another process's transaction (it then waits the next time)
+
+
+_PATIENCE = 3  # times a command is deferred (its room busy in another process) before its transaction waits for it
+_RERUNS = 5  # times a room transaction is run again after deciding on rows another room changed meanwhile
+
+
+class StaleDecision(RuntimeError):
+    """A guarded update of a row rooms share found it changed since the batch read it (another room's transaction
+    committed in between): nothing of the transaction is kept and the writer runs the batch again on fresh rows."""
+
+
+_DEFERRED = object()  # a command's result when its room was taken elsewhere: it goes to the next transaction
 
 
 class Writer:
@@ -174,6 +203,8 @@ class Writer:
         self.room_locks = engine.dialect.name == "postgresql"
         self.sequencer = Sequencer(engine, self._published) if self.room_locks else None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self.parallel = _MAX_PARALLEL
+        self._retry: list[_Pending] = []  # deferred commands (their room was busy elsewhere): first in the next batch
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions
         self.commands = 0  # commands answered from a committed transaction
@@ -203,7 +234,8 @@ class Writer:
         if self._task is not None and not self._task.done():
             loop = asyncio.get_running_loop()
             deadline = loop.time() + grace_s
-            while (self._busy or not self._queue.empty()) and loop.time() < deadline and not self._task.done():
+            while ((self._busy or not self._queue.empty() or self._retry) and loop.time() < deadline
+                   and not self._task.done()):
                 await asyncio.sleep(0.005)
         await cancel_and_wait(self._task)
         self._task = None
@@ -223,7 +255,10 @@ class Writer:
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            if self._retry:
+                batch, self._retry = self._retry, []
+            else:
+                batch = [await self._queue.get()]
             # Busy (the last commit held several commands): the callers it just answered are sending their next
             # ones. Wait a moment (at most `linger`) until as many as then, plus those already waiting, are here,
             # so they share this commit instead of the next: a commit's fixed cost (loading, statements, the
@@ -264,7 +299,7 @@ class Writer:
             if solo:
                 await self._execute(solo)
                 solo = []
-            key = min(lock_key(r) for r in rooms) % _MAX_PARALLEL if len(rooms) == 1 else -1
+            key = min(lock_key(r) for r in rooms) % self.parallel if len(rooms) == 1 else -1
             buckets.setdefault(key, []).append(pending)
         await self._run_buckets(buckets)
         if solo:
@@ -276,16 +311,20 @@ class Writer:
         elif buckets:
             await asyncio.gather(*(self._execute(b) for b in buckets.values()))
 
-    async def _execute(self, batch: list[_Pending]) -> None:
+    async def _execute(self, batch: list[_Pending], reruns: int = _RERUNS) -> None:
         started = time.perf_counter()
         try:
-            results, envelopes = await self._transaction([p.command for p in batch])
+            results, envelopes = await self._transaction([p.command for p in batch], [p.deferred for p in batch])
         except asyncio.CancelledError:
             for pending in batch:
                 if not pending.future.done():
                     pending.future.cancel()
             raise
         except Exception as failure:
+            if isinstance(failure, StaleDecision) and self.room_locks and reruns > 0:
+                log.info("a batch of %d decided on rows changed since (%s); running it again", len(batch), failure)
+                await self._execute(batch, reruns - 1)
+                return
             self.failed_transactions += 1
             if len(batch) == 1:
                 log.error("write failed", exc_info=failure)
@@ -300,10 +339,14 @@ class Writer:
             await self._execute(batch[:half])
             await self._execute(batch[half:])
             return
+        later = [p for p, r in zip(batch, results, strict=True) if r is _DEFERRED]
+        for pending in later:
+            pending.deferred += 1
+        self._retry.extend(later)
         WRITER_COMMIT_SECONDS.observe(time.perf_counter() - started)
-        WRITER_BATCH.observe(len(batch))
+        WRITER_BATCH.observe(len(batch) - len(later))
         self.batches += 1
-        self.commands += len(batch)
+        self.commands += len(batch) - len(later)
         if self.sequencer is not None:  # answered once the sequencer has given the events their seqs
             self.sequencer.committed(lambda: _settle_all(batch, results))
             return
@@ -311,7 +354,8 @@ class Writer:
             self.on_commit(envelopes)
         _settle_all(batch, results)
 
-    async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
+    async def _transaction(self, commands: list[Command[Any]],
+                           deferred: Sequence[int] = ()) -> tuple[list[Any], list[Envelope]]:
         held_from = 0.0  # since when this transaction holds what every writer shares (0: not yet)
         room_granted = 0.0  # when it got its room locks (room transactions only)
         try:
@@ -319,10 +363,14 @@ class Writer:
                 tx = Tx(conn, self.clock())
                 asked = time.perf_counter()
                 rooms = _rooms(commands) if self.room_locks else None
+                runnable = commands
                 if rooms is not None:
                     tx.scoped = True
                     await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _WRITE_LOCK})
-                    await lock_names(conn, _ROOM_NS, sorted(rooms))
+                    got = await _take_rooms(conn, commands, deferred)
+                    runnable = [c for c in commands if _rooms_of(c) <= got]
+                    if len(runnable) == len(commands):
+                        runnable = commands
                     room_granted = time.perf_counter()
                     self.room_lock_wait_s += room_granted - asked
                     WRITER_ROOM_LOCK_WAIT_SECONDS.inc(room_granted - asked)
@@ -336,9 +384,10 @@ class Writer:
                     held_from = time.perf_counter()
                     self.lock_wait_s += held_from - asked
                     WRITER_LOCK_WAIT_SECONDS.inc(held_from - asked)
-                results: list[Any] = []
-                for group in _groups(commands):
-                    results.extend(await type(group[0]).run_batch(tx, group))
+                ran: list[Any] = []
+                for group in _groups(runnable):
+                    ran.extend(await type(group[0]).run_batch(tx, group))
+                results = ran if runnable is commands else _with_deferred(commands, runnable, ran)
                 tail = time.perf_counter()
                 for finish in tx.before_commit.values():
                     await finish()
@@ -361,6 +410,30 @@ class Writer:
             if room_granted:
                 self.room_lock_held_s += ended - room_granted
                 WRITER_ROOM_LOCK_HELD_SECONDS.inc(ended - room_granted)
+
+
+async def _take_rooms(conn: AsyncConnection, commands: list[Command[Any]], deferred: Sequence[int]) -> set[str]:
+    """The room locks of this transaction: tried, so a room whose transaction runs in another process right now is
+    left for this process's next one and orders of other rooms never wait for it; waited for when every room is
+    busy, or for a command deferred _PATIENCE times already (a room that another process keeps busy is not left
+    forever). Waited-for locks first, in key order, then the tries (which never wait): no deadlock."""
+    patient = sorted({r for c, d in zip(commands, deferred, strict=False) if d >= _PATIENCE for r in _rooms_of(c)})
+    await lock_names(conn, _ROOM_NS, patient)
+    wanted = {r for c in commands for r in _rooms_of(c)}
+    got = set(patient) | await try_lock_names(conn, _ROOM_NS, sorted(wanted - set(patient)))
+    if not got:
+        await lock_names(conn, _ROOM_NS, sorted(wanted))
+        got = wanted
+    return got
+
+
+def _rooms_of(command: Command[Any]) -> frozenset[str]:
+    return command.rooms() or frozenset()
+
+
+def _with_deferred(commands: list[Command[Any]], runnable: list[Command[Any]], ran: list[Any]) -> list[Any]:
+    by_command = dict(zip(map(id, runnable), ran, strict=True))
+    return [by_command.get(id(c), _DEFERRED) for c in commands]
 
 
 def _rooms(commands: list[Command[Any]]) -> frozenset[str] | None:
@@ -441,7 +514,8 @@ async def _append_pending(conn: AsyncConnection, tx: Tx) -> None:
 
 def _settle_all(batch: list[_Pending], results: list[Any]) -> None:
     for pending, result in zip(batch, results, strict=True):
-        _settle(pending.future, result)
+        if result is not _DEFERRED:
+            _settle(pending.future, result)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:

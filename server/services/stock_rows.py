@@ -18,10 +18,10 @@ from domain.events import StockChanged
 from server.services import catalog_rows
 from store import models
 from store.sql import guarded_update
-from store.uow import Tx
+from store.uow import StaleDecision, Tx
 
 
-class StockGuardTripped(RuntimeError):
+class StockGuardTripped(StaleDecision):
     """A conditional stock update matched fewer rows than decided: someone else wrote. The batch is retried."""
 
 

@@ -26,7 +26,9 @@ def in_room(body: dict[str, Any], room: str) -> dict[str, Any]:
     return {**body, "room": room}
 
 
-async def test_orders_visits_and_heartbeats_of_one_room_are_answered_while_another_rooms_writer_holds_its_lock(service: Any) -> None:
+async def test_orders_visits_and_heartbeats_of_a_room_are_answered_while_another_rooms_writer_holds_its_lock(
+    service: Any,
+) -> None:
     await seed_catalog(service)
     assert (await service.put("/api/v1/rooms/room-2", ROOM)).status_code in (200, 201)
     code = await share_code(service, "lead-a", room="room-2")
@@ -47,6 +49,25 @@ async def test_orders_visits_and_heartbeats_of_one_room_are_answered_while_anoth
         await held.rollback()
     answer = await asyncio.wait_for(same, 10)  # ... and goes through once it is released
     assert answer.status_code == 201, answer.text
+
+
+async def test_a_room_busy_in_another_process_leaves_the_other_rooms_of_the_same_batch_to_commit(service: Any) -> None:
+    """One transaction for all rooms of a batch (writer.parallel = 1): room-1's lock is held elsewhere, so its
+    order waits for the next transaction while room-2's, in the same batch, is answered."""
+    await seed_catalog(service)
+    assert (await service.put("/api/v1/rooms/room-2", ROOM)).status_code in (200, 201)
+    service.ctx.writer.parallel = 1
+    async with service.ctx.engine.connect() as held:
+        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _WRITE_LOCK})
+        await lock_names(held, _ROOM_NS, ["room-1"])
+        busy = asyncio.create_task(service.post("/api/v1/orders", order_body("o-1", "v-1", [("tea", 1)])))
+        free = asyncio.create_task(service.post(
+            "/api/v1/orders", in_room(order_body("o-2", "v-2", [("tea", 1)]), "room-2")))
+        answer = await asyncio.wait_for(free, 10)
+        assert answer.status_code == 201, answer.text
+        assert not busy.done()
+        await held.rollback()
+    assert (await asyncio.wait_for(busy, 10)).status_code == 201
 
 
 async def test_a_command_for_no_room_waits_for_room_transactions_and_then_runs(service: Any) -> None:
