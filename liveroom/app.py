@@ -165,7 +165,7 @@ def create_app(
         lock = live_lock(settings.database_url)
         engine = create_engine(settings.database_url)
         resolved = await resolve_secrets(engine, settings)
-        writer = Writer(engine, clock)
+        writer = Writer(engine, clock, parallel=settings.room_parallel)
         context = AppContext(resolved, engine, writer, clock)
         app.state.ctx = context
         app.state.screen_actions = ScreenActions(context)

@@ -21,12 +21,16 @@ class SettingsError(ValueError):
     """A setting is missing or wrong: the process refuses to start, naming it."""
 
 
-def _retention_days(value: str | None) -> int:
+def _whole(name: str, value: str | None, default: int, what: str) -> int:
     if not value:
-        return Settings.outbox_retention_days
+        return default
     if not (value.strip().isascii() and value.strip().isdigit()) or int(value) < 1:
-        raise SettingsError(f"LIVEROOM_OUTBOX_RETENTION_DAYS takes a whole number of days, at least 1, not {value!r}")
+        raise SettingsError(f"{name} takes a whole number of {what}, at least 1, not {value!r}")
     return int(value)
+
+
+def _retention_days(value: str | None) -> int:
+    return _whole("LIVEROOM_OUTBOX_RETENTION_DAYS", value, Settings.outbox_retention_days, "days")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Settings:
     # The outbox keeps events this many days, then prunes those every live process has applied (README, "Data that
     # lasts"; store/retention.py). A room's post-live review is built from its events: export it within this time.
     outbox_retention_days: int = 14
+    room_parallel: int = 2  # PostgreSQL: room transactions a process writes at once (store/uow.py)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +117,8 @@ class Settings:
             waybill_lease_s=float(env.get("LIVEROOM_WAYBILL_LEASE_S") or cls.waybill_lease_s),
             gateway_cool_down_s=float(env.get("LIVEROOM_GATEWAY_COOL_DOWN_S") or cls.gateway_cool_down_s),
             outbox_retention_days=_retention_days(env.get("LIVEROOM_OUTBOX_RETENTION_DAYS")),
+            room_parallel=_whole("LIVEROOM_ROOM_PARALLEL", env.get("LIVEROOM_ROOM_PARALLEL"), Settings.room_parallel,
+                                 "transactions"),
         )
 
     def check_gateway(self) -> None:

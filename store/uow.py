@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -59,11 +58,11 @@ _ROOM_NS = 7_411
 # presence) and a leader's points balance (presence).
 VISITOR_NS = 7_412
 LEADER_NS = 7_413
-# Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order). Two
-# measured best on 2 cores (bench/scaleout.py, 8 rooms, one process: 1 → 218 orders/s with the shared rows held
-# 0.04 of the time, 2 → 349/s and 0.08, 4 → 235/s and 0.19, 8 → 127/s and 0.24): more, smaller transactions
-# each pay a commit with the shared rows held.
-_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "2"))
+# Room transactions a process runs at once by default (LIVEROOM_ROOM_PARALLEL; rooms dealt over them by hash, a
+# room's commands keep their order). Two measured best on 2 cores (bench/scaleout.py, 8 rooms, one process: 1 → 218
+# orders/s with the shared rows held 0.04 of the time, 2 → 349/s and 0.08, 4 → 235/s and 0.19, 8 → 127/s and
+# 0.24): more, smaller transactions each pay a commit with the shared rows held.
+PARALLEL = 2
 
 
 def lock_key(name: str) -> int:
@@ -191,6 +190,7 @@ class Writer:
         max_batch: int = 500,
         linger: float = 0.002,
         on_commit: Callable[[list[Envelope]], None] | None = None,
+        parallel: int = PARALLEL,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -203,7 +203,7 @@ class Writer:
         self.room_locks = engine.dialect.name == "postgresql"
         self.sequencer = Sequencer(engine, self._published) if self.room_locks else None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self.parallel = _MAX_PARALLEL
+        self.parallel = parallel
         self._retry: list[_Pending] = []  # deferred commands (their room was busy elsewhere): first in the next batch
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions
