@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import machine
+from bench.common import STARTED, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KEYS = (
@@ -185,13 +185,31 @@ def markdown(figures: dict[str, Any], meta: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"Measured {meta['run_at']} on {meta['machine']['nproc']} cores, Python "
                  f"{meta['machine']['python']}.")
+    ran = {f"{s['loop']} + {s['http']}" for s in (figures.get("stack") or {}).values() if isinstance(s, dict)}
+    if ran:
+        lines.append(f"Every server, liveroom and baselines alike, ran on {' / '.join(sorted(ran))} "
+                     "(`stack` in latest.json).")
     return "\n".join(lines) + "\n"
+
+
+BASELINE_MODULES = ("bench.baseline_app", "bench.broadcast_app")
+
+
+def stacks(name: str, started: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Which loop and HTTP parser each side of benchmark `name` ran on, as its servers' /healthz said: `name` for
+    liveroom's side, `name`_baseline for the bare baseline's (a list when one side's servers differed)."""
+    sides: dict[str, list[dict[str, Any]]] = {}
+    for module, stack in started:
+        side = sides.setdefault(f"{name}_baseline" if module in BASELINE_MODULES else name, [])
+        if stack not in side:
+            side.append(stack)
+    return {side: found[0] if len(found) == 1 else found for side, found in sides.items()}
 
 
 def _previous(out: Path, benchmarks: dict[str, tuple[Callable[[], dict[str, Any]], tuple[str, ...]]],
               chosen: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The figures and details of the benchmarks not chosen, from the last run written to `out` (none if none)."""
-    figures: dict[str, Any] = dict.fromkeys(KEYS)
+    figures: dict[str, Any] = {**dict.fromkeys(KEYS), "stack": {}}
     details: dict[str, Any] = {}
     try:
         latest = json.loads((out / "latest.json").read_text())
@@ -202,6 +220,8 @@ def _previous(out: Path, benchmarks: dict[str, tuple[Callable[[], dict[str, Any]
         if name in chosen:
             continue
         figures.update({key: latest.get(key) for key in keys})
+        figures["stack"].update({side: stack for side, stack in (latest.get("stack") or {}).items()
+                                 if side in (name, f"{name}_baseline")})
         if name in earlier:
             details[name] = {**earlier[name], "measured_at": earlier.get("run_at")}
     return figures, details
@@ -225,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         args.out = Path(tempfile.mkdtemp(prefix="liveroom-bench-quick-")) if args.quick else RESULTS
     meta: dict[str, Any] = {"machine": machine(), "run_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    figures: dict[str, Any] = dict.fromkeys(KEYS)
+    figures: dict[str, Any] = {**dict.fromkeys(KEYS), "stack": {}}
     details: dict[str, Any] = {}
     if set(chosen) != set(benchmarks):  # a partial run: what it does not measure stays as last measured
         figures, details = _previous(args.out, benchmarks, chosen)
@@ -237,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         run, keys = benchmarks[name]
         started = time.monotonic()
+        STARTED.clear()
         try:
             result = run()
         except Exception:
@@ -247,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         details[name] = {**result.get("details", {}), "seconds": round(time.monotonic() - started, 1)}
         for key in keys:
             figures[key] = result[key]
+        figures["stack"].update(stacks(name, STARTED))
         for row in ROWS:
             if row.key in keys:
                 print_row(row_cells(row, figures))
