@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 
 from bench.catalog import Catalog, OrderMaker, seed
 from bench.common import (
@@ -46,14 +47,35 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+POISON_EVERY = 20  # ingest_poisoned_ratio: every 20th order is invalid
+
+
+def poisoned(maker: OrderMaker) -> bytes:
+    """An invalid order, in turn each of the ways a real client gets one wrong: a field the API refuses (qty 0:
+    422 before any rule runs), a SKU the room does not sell (refused by the rules inside the writer's batch: 422),
+    a body that is not JSON (400)."""
+    body = maker.body()
+    kind = maker.n // POISON_EVERY % 3
+    if kind == 0:
+        body["items"][0]["qty"] = 0
+    elif kind == 1:
+        body["items"][0]["sku"] = "no-such-sku"
+    else:
+        return orjson.dumps(body)[:-7]
+    return orjson.dumps(body)
+
+
 async def ingest_client(channel: Channel, port: int | list[int], catalog: Catalog, prefix: str, workers: int,
-                        seed_: int) -> dict[str, Any]:
-    """`workers` closed-loop connections; given several ports (servers), dealt over them in turn."""
+                        seed_: int, poison_every: int = 0) -> dict[str, Any]:
+    """`workers` closed-loop connections; given several ports (servers), dealt over them in turn. With
+    `poison_every` N, every Nth order sent is invalid (`poisoned`)."""
     maker = OrderMaker(catalog, prefix, seed_)
     ports = [port] if isinstance(port, int) else port
     connections = [await connect(HOST, ports[i % len(ports)]) for i in range(workers)]
 
     def make_request() -> bytes:  # the Host header names the first server: all of them serve the same site
+        if poison_every and (maker.n + 1) % poison_every == 0:
+            return post_request(HOST, ports[0], "/api/v1/orders", poisoned(maker), API_KEY)
         return post_request(HOST, ports[0], "/api/v1/orders", maker.encoded(), API_KEY)
 
     channel.send("ready")
@@ -77,10 +99,10 @@ async def ingest_client(channel: Channel, port: int | list[int], catalog: Catalo
 
 
 def drive(server: ServerProcess, catalog: Catalog, *, tag: str, workers: int, procs: int, warmup: float,
-          duration: float) -> dict[str, Any]:
+          duration: float, poison_every: int = 0) -> dict[str, Any]:
     """Run the closed-loop client against `server`; returns accepted/s and who used how much CPU."""
     split = [workers // procs + (1 if i < workers % procs else 0) for i in range(procs)]
-    args = [(server.port, catalog, f"{tag}{i}", n, 1000 + i) for i, n in enumerate(split)]
+    args = [(server.port, catalog, f"{tag}{i}", n, 1000 + i, poison_every) for i, n in enumerate(split)]
     with children(ingest_client, args) as group:
         all_recv(group, timeout=60)
         start = time.monotonic() + 0.3
@@ -121,21 +143,33 @@ def _writer_counts(server: ServerProcess) -> tuple[int, int]:
     return int(health.get("writer_batches", 0)), int(health.get("writer_commands", 0))
 
 
+def _measured(server: ServerProcess, catalog: Catalog, tag: str, **how: Any) -> dict[str, Any]:
+    """`drive`, plus the writer's mean batch (commands per commit) and good orders per second of server CPU."""
+    batches0, commands0 = _writer_counts(server)
+    figures = drive(server, catalog, tag=tag, procs=1, **how)
+    batches1, commands1 = _writer_counts(server)
+    figures["mean_batch"] = round((commands1 - commands0) / max(1, batches1 - batches0), 1)
+    figures["per_cpu_s"] = round(figures["per_s"] / max(0.01, figures["server_cpu"]), 1)
+    return figures
+
+
 def run(*, duration: float = 10.0, warmup: float = 3.0, workers: int = 64, leaders: int = 300,
-        compare_client_procs: bool = True, trace: bool = False, profile: str | None = None) -> dict[str, Any]:
+        compare_client_procs: bool = True, poisoned: bool = True, trace: bool = False,
+        profile: str | None = None) -> dict[str, Any]:
     """`trace`: serve through bench/hubserver.py with BENCH_TRACE=1 and add its spans to the details;
-    `profile`: a path where that server writes its cProfile stats when it stops."""
+    `profile`: a path where that server writes its cProfile stats when it stops. `poisoned`: right after the
+    clean window, the same client on the same server with every POISON_EVERY-th order invalid
+    (ingest_poisoned_ratio = its 201s per second ÷ the clean run's)."""
     module, env = server_choice(trace, profile)
+    how = {"workers": workers, "warmup": warmup, "duration": duration}
     with liveroom_server(module, extra_env=env) as server:
         catalog, _ = asyncio.run(_seed(server, leaders))
-        batches0, commands0 = _writer_counts(server)
         since = time.monotonic()
         with profiling(server, bool(profile)):
-            ingest = drive(server, catalog, tag="o", workers=workers, procs=1, warmup=warmup, duration=duration)
-        batches1, commands1 = _writer_counts(server)
-        ingest["mean_batch"] = round((commands1 - commands0) / max(1, batches1 - batches0), 1)
+            ingest = _measured(server, catalog, "o", **how)
         if trace:
             ingest["trace"] = server_trace(server, since)
+        poison = _measured(server, catalog, "p", poison_every=POISON_EVERY, **how) if poisoned else None
     with app_server("bench.baseline_app") as baseline_server:
         baselines = [drive(baseline_server, catalog, tag="b", workers=workers, procs=1, warmup=warmup,
                            duration=duration)]
@@ -143,8 +177,12 @@ def run(*, duration: float = 10.0, warmup: float = 3.0, workers: int = 64, leade
             baselines.append(drive(baseline_server, catalog, tag="c", workers=workers, procs=2, warmup=warmup,
                                    duration=duration))
     baseline = max(b["per_s"] for b in baselines)
+    ratio = round(poison["per_s"] / ingest["per_s"], 2) if poison and ingest["per_s"] else None
+    if poison is not None:
+        poison["per_cpu_s_ratio"] = round(poison["per_cpu_s"] / max(0.1, ingest["per_cpu_s"]), 2)
     return {
         "ingest_orders_per_s": ingest["per_s"],
         "ingest_baseline_per_s": baseline,
-        "details": {"ingest": ingest, "baseline": baselines},
+        "ingest_poisoned_ratio": ratio,
+        "details": {"ingest": ingest, "baseline": baselines, "poisoned": poison},
     }
