@@ -21,7 +21,7 @@ from typing import Any
 from bench.common import Channel, children
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-LEADERS = [f"L{i:04d}" for i in range(300)]  # the simulated room's 300 leaders
+LEADERS = [f"L{i:04d}" for i in range(1_000)]  # a big room: 1,000 leaders (issue 16)
 SKUS = ("tea", "mango", "serum", "nuts")
 WAREHOUSES = ("SH", "GZ", "BJ", "CD", "WH")
 CARRIERS = ("SF", "ZTO", "YTO", "JTSD", "YD")
