@@ -149,9 +149,9 @@ def note(name: str, details: dict[str, Any]) -> str:
                     f"{i['mean_batch']}, statuses {i['statuses']}; baseline: {bases}")
             poisoned = details.get("poisoned")
             if poisoned:
-                line += (f"; poisoned: {poisoned['per_s']:,.0f}/s (server CPU {poisoned['server_cpu']}, mean batch "
-                         f"{poisoned['mean_batch']}, per CPU-second ratio {poisoned['per_cpu_s_ratio']}), "
-                         f"statuses {poisoned['statuses']}")
+                line += (f"; poisoned vs clean slices: {poisoned['poisoned_per_s']:,.0f} vs {poisoned['per_s']:,.0f} "
+                         f"good/s (server CPU {poisoned['server_cpu']}, mean batch {poisoned['mean_batch']}), "
+                         f"statuses {poisoned['poisoned_statuses']}")
             return line
         if name == "latency":
             return (f"{details['orders_measured']} orders at {details['offered_per_s']}/s, {details['samples']} "
