@@ -210,7 +210,8 @@ def run(*, duration: float = 10.0, warmup: float = 3.0, workers: int = 64, leade
             ingest = _measured(server, catalog, "o", **how)
         if trace:
             ingest["trace"] = server_trace(server, since)
-        poison = (_measured(server, catalog, "p", poison_every=POISON_EVERY, alternate_s=ALTERNATE_S, **how)
+        slice_s = min(ALTERNATE_S, duration / 4)  # at least two slices of each kind
+        poison = (_measured(server, catalog, "p", poison_every=POISON_EVERY, alternate_s=slice_s, **how)
                   if poisoned else None)
     with app_server("bench.baseline_app") as baseline_server:
         baselines = [drive(baseline_server, catalog, tag="b", workers=workers, procs=1, warmup=warmup,
