@@ -14,19 +14,23 @@ transactions (about 2·log2 of the batch), never a transaction per command.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
+from store.sequencer import SEQ_LOCK, Sequencer, move_pending
 from store.tasks import cancel_and_wait
 from telemetry.metrics import (
     WRITER_BATCH,
@@ -34,14 +38,42 @@ from telemetry.metrics import (
     WRITER_COMMIT_SECONDS,
     WRITER_LOCK_HELD_SECONDS,
     WRITER_LOCK_WAIT_SECONDS,
+    WRITER_ROOM_LOCK_HELD_SECONDS,
+    WRITER_ROOM_LOCK_WAIT_SECONDS,
 )
 
 log = logging.getLogger("liveroom.writer")
 
 R = TypeVar("R")
 Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the relay publishes after commit
-# Serializes outbox appends across processes on PostgreSQL, so sequence order is commit order for the relay.
-_OUTBOX_LOCK = 7_411_001
+# PostgreSQL (issue 15): an order's transaction names its room (`Command.rooms`) and takes _WRITE_LOCK shared plus
+# one exclusive lock per room (two-key advisory locks in namespace _ROOM_NS, sorted), so orders of different rooms
+# run side by side in every process; what rooms share (stock rows, carrier days) is updated in the transaction's
+# tail (`before_commit`), its events go to outbox_pending last, and the sequencer (store/sequencer.py) gives them
+# their outbox seqs after the commit. A command without rooms takes _WRITE_LOCK exclusive: it waits for every room
+# transaction in flight and holds everyone off (catalog, settlement, carriers: rare, short).
+_WRITE_LOCK = 7_411_002
+_ROOM_NS = 7_411
+# Rows of no room that room transactions read and move, locked by name to the commit, always visitors first, then
+# leaders, each set sorted (no deadlock between two room transactions): a visitor's binding (orders, visits,
+# presence) and a leader's points balance (presence).
+VISITOR_NS = 7_412
+LEADER_NS = 7_413
+# Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order).
+_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "4"))
+
+
+def lock_key(name: str) -> int:
+    """A stable int4 key for a two-key advisory lock (a collision only makes two names wait for each other)."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+async def lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> None:
+    """Exclusive transaction locks on (namespace, key) for each name, in ascending key order (no deadlock)."""
+    keys = sorted({lock_key(n) for n in names})
+    if keys:
+        await conn.execute(text("SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) AS k"),
+                           {"ns": namespace, "keys": keys})
 
 
 @dataclass
@@ -55,6 +87,9 @@ class Tx:
     before_commit: dict[str, Callable[[], Awaitable[None]]] = field(
         default_factory=dict
     )  # once each, by name
+    # Room-scoped (PostgreSQL): other rooms' transactions run at the same time, so rows shared between rooms (stock,
+    # carrier days, the waybill counter, bindings) must be locked or updated guarded in `before_commit`.
+    scoped: bool = False
 
     @property
     def dialect(self) -> str:
@@ -68,6 +103,11 @@ class Command(Generic[R]):
     """A write. Subclasses implement `run`; those that come in bursts also override `run_batch`."""
 
     batch_group: ClassVar[str | None] = None  # consecutive commands of one group go to run_batch together
+
+    def rooms(self) -> frozenset[str] | None:
+        """The rooms this command writes, when it writes nothing shared beyond what its run guards (see `Tx.scoped`);
+        None: it needs the global write lock (the default: catalog, settlement, carriers, shipping, ...)."""
+        return None
 
     async def run(self, tx: Tx) -> R:
         raise NotImplementedError
@@ -130,20 +170,32 @@ class Writer:
         self._last_batch = 0
         self._busy = False  # a batch is being written (stop() lets it finish)
         self.on_commit = on_commit
+        # PostgreSQL: room locks, events through outbox_pending and this process's sequencer (see above).
+        self.room_locks = engine.dialect.name == "postgresql"
+        self.sequencer = Sequencer(engine, self._published) if self.room_locks else None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions
         self.commands = 0  # commands answered from a committed transaction
         self.failed_transactions = 0  # transactions that failed as a whole and were split (or failed their one)
-        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters): waiting for the global write lock
-        # (asked → granted), holding it (granted → commit or rollback done), busy (a batch taken → answered).
+        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters, telemetry/metrics.py): waiting for
+        # and holding what serializes every writer (SQLite's write lock; on PostgreSQL _WRITE_LOCK exclusive, or a
+        # room transaction's shared-row tail), the room locks apart, busy (a batch taken → answered).
         self.lock_wait_s = 0.0
         self.lock_held_s = 0.0
+        self.room_lock_wait_s = 0.0
+        self.room_lock_held_s = 0.0
         self.busy_s = 0.0
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="liveroom-writer")
+        if self.sequencer is not None:
+            self.sequencer.start()
+
+    def _published(self, envelopes: list[Envelope]) -> None:
+        if self.on_commit is not None:
+            self.on_commit(envelopes)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop after the batch being written has committed and its callers have their answers, and after what
@@ -155,6 +207,8 @@ class Writer:
                 await asyncio.sleep(0.005)
         await cancel_and_wait(self._task)
         self._task = None
+        if self.sequencer is not None:  # the last commits' events into the outbox, their callers answered
+            await self.sequencer.stop()
 
     async def submit(self, command: Command[R]) -> R:
         if self._task is None:
@@ -185,12 +239,42 @@ class Writer:
             self._busy = True
             began = time.perf_counter()
             try:
-                await self._execute(batch)
+                if self.room_locks:
+                    await self._execute_by_room(batch)
+                else:
+                    await self._execute(batch)
             finally:
                 self._busy = False
                 busy = time.perf_counter() - began
                 self.busy_s += busy
                 WRITER_BUSY_SECONDS.inc(busy)
+
+    async def _execute_by_room(self, batch: list[_Pending]) -> None:
+        """Commands with rooms run as concurrent transactions, one per bucket of rooms (arrival order kept within
+        a room); commands without rooms wait for those before them and run together under the global lock."""
+        buckets: dict[int, list[_Pending]] = {}
+        solo: list[_Pending] = []
+        for pending in batch:
+            rooms = pending.command.rooms()
+            if rooms is None:
+                await self._run_buckets(buckets)
+                buckets = {}
+                solo.append(pending)
+                continue
+            if solo:
+                await self._execute(solo)
+                solo = []
+            key = min(lock_key(r) for r in rooms) % _MAX_PARALLEL if len(rooms) == 1 else -1
+            buckets.setdefault(key, []).append(pending)
+        await self._run_buckets(buckets)
+        if solo:
+            await self._execute(solo)
+
+    async def _run_buckets(self, buckets: dict[int, list[_Pending]]) -> None:
+        if len(buckets) == 1:
+            await self._execute(next(iter(buckets.values())))
+        elif buckets:
+            await asyncio.gather(*(self._execute(b) for b in buckets.values()))
 
     async def _execute(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
@@ -220,37 +304,74 @@ class Writer:
         WRITER_BATCH.observe(len(batch))
         self.batches += 1
         self.commands += len(batch)
+        if self.sequencer is not None:  # answered once the sequencer has given the events their seqs
+            self.sequencer.committed(lambda: _settle_all(batch, results))
+            return
         if self.on_commit is not None and envelopes:
             self.on_commit(envelopes)
-        for pending, result in zip(batch, results, strict=True):
-            _settle(pending.future, result)
+        _settle_all(batch, results)
 
     async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
-        granted = 0.0  # when this transaction got the global write lock (0: not yet)
+        held_from = 0.0  # since when this transaction holds what every writer shares (0: not yet)
+        room_granted = 0.0  # when it got its room locks (room transactions only)
         try:
             async with self.engine.begin() as conn:
                 tx = Tx(conn, self.clock())
                 asked = time.perf_counter()
-                if tx.dialect == "postgresql":
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-                elif tx.dialect == "sqlite":
-                    # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until
-                    # its commit, even with another process writing the same file, and waiting for it is safe.
-                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                granted = time.perf_counter()
-                self.lock_wait_s += granted - asked
-                WRITER_LOCK_WAIT_SECONDS.inc(granted - asked)
+                rooms = _rooms(commands) if self.room_locks else None
+                if rooms is not None:
+                    tx.scoped = True
+                    await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _WRITE_LOCK})
+                    await lock_names(conn, _ROOM_NS, sorted(rooms))
+                    room_granted = time.perf_counter()
+                    self.room_lock_wait_s += room_granted - asked
+                    WRITER_ROOM_LOCK_WAIT_SECONDS.inc(room_granted - asked)
+                else:
+                    if self.room_locks:
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+                    else:
+                        # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true
+                        # until its commit, even with another process writing the same file, and waiting is safe.
+                        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    held_from = time.perf_counter()
+                    self.lock_wait_s += held_from - asked
+                    WRITER_LOCK_WAIT_SECONDS.inc(held_from - asked)
                 results: list[Any] = []
                 for group in _groups(commands):
                     results.extend(await type(group[0]).run_batch(tx, group))
+                tail = time.perf_counter()
                 for finish in tx.before_commit.values():
                     await finish()
+                if rooms is not None:
+                    # The tail: the rows other rooms share (stock, carrier days) were updated just now and stay
+                    # locked to the commit: what an order of another room touching them would wait for. Counted
+                    # from the last of those updates (updating them, and waiting for them, counts as waiting).
+                    held_from = time.perf_counter()
+                    self.lock_wait_s += held_from - tail
+                    WRITER_LOCK_WAIT_SECONDS.inc(held_from - tail)
+                if self.sequencer is not None:
+                    await _append_pending(conn, tx)
+                    return results, []
                 return results, await _append_outbox(conn, tx)
         finally:
-            if granted:  # held until the commit (or the rollback) has returned: the lock is released with it
-                held = time.perf_counter() - granted
-                self.lock_held_s += held
-                WRITER_LOCK_HELD_SECONDS.inc(held)
+            ended = time.perf_counter()
+            if held_from:  # held until the commit (or the rollback) has returned: the locks go with it
+                self.lock_held_s += ended - held_from
+                WRITER_LOCK_HELD_SECONDS.inc(ended - held_from)
+            if room_granted:
+                self.room_lock_held_s += ended - room_granted
+                WRITER_ROOM_LOCK_HELD_SECONDS.inc(ended - room_granted)
+
+
+def _rooms(commands: list[Command[Any]]) -> frozenset[str] | None:
+    """The rooms a transaction of these commands locks, or None when one of them needs the global lock."""
+    found: set[str] = set()
+    for command in commands:
+        rooms = command.rooms()
+        if rooms is None:
+            return None
+        found |= rooms
+    return frozenset(found)
 
 
 def _groups(commands: list[Command[Any]]) -> list[list[Command[Any]]]:
@@ -268,13 +389,59 @@ async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
     if not tx.events:
         return []
     records = [to_record(e) for e in tx.events]
-    # One multi-row INSERT; under the one writer (the advisory lock on PostgreSQL) its rows take consecutive
-    # seqs in the order given, so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep
-    # parameter order instead turns this into one INSERT per row on SQLite.)
+    # SQLite: one multi-row INSERT; under the file's one writer its rows take consecutive seqs in the order given,
+    # so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep parameter order instead turns
+    # this into one INSERT per row.)
     result = await conn.execute(
         insert(models.outbox).returning(models.outbox.c.seq),
         [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
     return list(zip(sorted(row.seq for row in result), records, strict=True))
+
+
+@contextlib.asynccontextmanager
+async def writers_held(engine: AsyncEngine, orphans_after_s: float = 3.0) -> AsyncIterator[None]:
+    """PostgreSQL: every writer held off (the global write lock, exclusive: the room transactions in flight finish
+    first) and every committed event given its outbox seq, for as long as the block runs. A snapshot begun inside
+    sees no committed change whose events lack their seq, so a read model loaded from the tables and the outbox seq
+    it starts from agree (Projections.load). Keep the block short: writing waits for it. SQLite: nothing to do.
+
+    The pending events are left to the sequencers of the processes that committed them (each publishes what it
+    moves); only what is still pending after `orphans_after_s` (a process died between its commit and its pass)
+    is moved here, for the Followers to find in the outbox."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as hold:
+        await hold.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK})
+        await hold.commit()
+        try:
+            give_up = time.monotonic() + orphans_after_s
+            while (await hold.execute(select(models.outbox_pending.c.id).limit(1))).first() is not None:
+                await hold.commit()
+                if time.monotonic() < give_up:
+                    await asyncio.sleep(0.002)
+                    continue
+                async with hold.begin():
+                    await hold.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK})
+                    await move_pending(hold)
+            await hold.commit()
+            yield
+        finally:
+            await hold.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _WRITE_LOCK})
+            await hold.commit()
+
+
+async def _append_pending(conn: AsyncConnection, tx: Tx) -> None:
+    """PostgreSQL: the events into outbox_pending as one row, the transaction's last statement (store/sequencer.py
+    says why it must come last; one row keeps the tail, where shared rows are held, short)."""
+    if tx.events:
+        await conn.execute(insert(models.outbox_pending),
+                           {"events": [to_record(e) for e in tx.events], "created_at": tx.now})
+
+
+def _settle_all(batch: list[_Pending], results: list[Any]) -> None:
+    for pending, result in zip(batch, results, strict=True):
+        _settle(pending.future, result)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:
