@@ -1,6 +1,7 @@
 """The fan-out baseline: a bare broadcast loop over WebSocket connections, on the same stack as liveroom's hub.
 
-Starlette's WebSocket on uvicorn with the options `liveroom serve` uses. Every tick, for each frame, a plain loop
+Starlette's WebSocket on uvicorn with the options and the stack `liveroom serve` uses (uvloop, httptools,
+websockets' sans-I/O protocol: bench/common.py `STACK`). Every tick, for each frame, a plain loop
 awaits `send_text(frame)` on every connection in turn; when a round takes longer than a tick the next one starts
 at once. The frames are the hub's own bytes (captured from the real server by the benchmark and passed in a
 file), so both servers are offered the same frames at the same cadence and the difference between them is the
@@ -26,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bench.common import STACK, keep_send, running_stack
 
 
 class Broadcaster:
@@ -79,7 +82,7 @@ def build(frames: list[str], tick: float) -> Starlette:
             await task
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "fast_paths": running_stack(request)})
 
     async def start(request: Request) -> Response:
         broadcaster.running.set()
@@ -113,8 +116,8 @@ def main() -> None:
     parser.add_argument("--tick-ms", type=float, default=100)
     args = parser.parse_args()
     frames = [str(f) for f in orjson.loads(Path(args.frames).read_bytes())]
-    uvicorn.run(build(frames, args.tick_ms / 1000), host=args.host, port=args.port, log_level="warning",
-                access_log=False, ws_per_message_deflate=False, ws_max_size=64 * 1024)
+    uvicorn.run(keep_send(build(frames, args.tick_ms / 1000)), host=args.host, port=args.port, log_level="warning",
+                access_log=False, ws_per_message_deflate=False, ws_max_size=64 * 1024, **STACK)
 
 
 if __name__ == "__main__":

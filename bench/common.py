@@ -32,6 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-api-key"
 SECRET = "bench-secret"
 HOST = "127.0.0.1"
+# The stack every bench server runs on: what `liveroom serve` runs on (server/serving.py: uvloop, the httptools
+# parser, websockets' sans-I/O protocol), passed by the bare baselines to uvicorn explicitly. What each server
+# really ran is read off its /healthz once it answers (`fast_paths`) and goes into latest.json's `stack`.
+STACK = {"loop": "uvloop", "http": "httptools", "ws": "websockets-sansio"}
+SEND_KEY = "bench.send"  # where `keep_send` leaves the server's own `send` in the scope
+# Every server started in this process, in order: (module, {"loop": ..., "http": ...}) as its /healthz said.
+STARTED: list[tuple[str, dict[str, str | None]]] = []
 
 
 def free_port() -> int:
@@ -70,6 +77,32 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+def keep_send(app: Any) -> Any:
+    """An ASGI app that leaves uvicorn's own `send` in the scope (as liveroom's RawSend does) and calls `app`: a
+    bare baseline's /healthz reads off it which HTTP implementation carries its requests."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope[SEND_KEY] = send
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def running_stack(request: Any) -> dict[str, str | None]:
+    """A bare baseline's `fast_paths`, named as liveroom's /healthz names them, read off the live objects: the
+    running loop's implementation and the module of the HTTP protocol that sent this request."""
+    send = request.scope.get(SEND_KEY)
+    module = type(getattr(send, "__self__", None)).__module__
+    parser = (module.rpartition(".")[2].removesuffix("_impl") if module.startswith("uvicorn.protocols.http.")
+              else None)
+    return {"event_loop": type(asyncio.get_running_loop()).__module__.partition(".")[0], "http_parser": parser}
+
+
+def stack_of(health: dict[str, Any]) -> dict[str, str | None]:
+    paths = health.get("fast_paths") or {}
+    return {"loop": paths.get("event_loop"), "http": paths.get("http_parser")}
 
 
 def bench_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -127,7 +160,11 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{' '.join(self.argv[2:4])} exited:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + self.health_path, timeout=2).status_code == 200:
+                answer = httpx.get(self.url + self.health_path, timeout=2)
+                if answer.status_code == 200:
+                    health = answer.json() if answer.headers.get("content-type", "").startswith(
+                        "application/json") else {}
+                    STARTED.append((self.argv[2] if len(self.argv) > 2 else "?", stack_of(health)))
                     return self
             time.sleep(0.1)
         self.stop()

@@ -8,6 +8,9 @@
 - `GET /bench/stats`: the hub's connections, ticks, frames rendered and frames its senders handed to sockets.
 - `BENCH_TRACE=1`: spans around the writer's transactions, the projections and the hub, and event-loop stalls
   (bench/trace.py); `GET /bench/trace?since=MONOTONIC` summarizes them.
+- `BENCH_TRACEMALLOC=N`: tracemalloc from the start, N frames deep; `POST /bench/memory` takes the reference
+  snapshot, `GET /bench/memory?per=K&top=T` the T biggest growths since it by allocation site, divided by K
+  (the memory benchmark passes its connection count: bytes per idle connection, site by site).
 - `BENCH_PROFILE=/path/to/file.prof`: `POST /bench/profile` starts cProfile on the event-loop thread (where all
   of the app's Python runs, SQLAlchemy's included; aiosqlite's own thread only waits on SQLite), `DELETE
   /bench/profile` stops it and writes the stats. Read them with `python -m bench.profile /path/to/file.prof`.
@@ -21,7 +24,9 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import os
+import tracemalloc
 from typing import Any
 
 from starlette.requests import Request
@@ -94,6 +99,26 @@ def build(settings: Settings, *, trace: bool = False) -> Any:
             profiler.dump_stats(profile_path)
         return JSONResponse({"profiling": False, "written": profile_path})
 
+    reference: list[Any] = []
+
+    async def memory_mark(request: Request) -> Response:
+        reference[:] = [tracemalloc.take_snapshot()] if tracemalloc.is_tracing() else []
+        return JSONResponse({"tracing": tracemalloc.is_tracing()})
+
+    async def memory_growth(request: Request) -> Response:
+        if not reference:
+            return JSONResponse({"tracing": False, "sites": []})
+        per = max(1, int(request.query_params.get("per", "1")))
+        top = int(request.query_params.get("top", "25"))
+        gc.collect()
+        now = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        diffs = now.compare_to(reference[0], "traceback")
+        sites = [{"bytes_per": round(d.size_diff / per, 1), "count_per": round(d.count_diff / per, 2),
+                  "where": [f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in d.traceback]}
+                 for d in diffs[:top]]
+        total = sum(d.size_diff for d in diffs)
+        return JSONResponse({"tracing": True, "traced_bytes_per": round(total / per, 1), "sites": sites})
+
     async def read_trace(request: Request) -> Response:
         since = float(request.query_params.get("since", "0"))
         return JSONResponse(tracer.summary(since) if tracer is not None else {})
@@ -103,6 +128,8 @@ def build(settings: Settings, *, trace: bool = False) -> Any:
         Route("/bench/pulse", pulse.stop, methods=["DELETE"]),
         Route("/bench/stats", pulse.stats, methods=["GET"]),
         Route("/bench/trace", read_trace, methods=["GET"]),
+        Route("/bench/memory", memory_mark, methods=["POST"]),
+        Route("/bench/memory", memory_growth, methods=["GET"]),
         Route("/bench/profile", start_profile, methods=["POST"]),
         Route("/bench/profile", stop_profile, methods=["DELETE"]),
     ])
@@ -117,6 +144,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        tracemalloc.start(int(os.environ["BENCH_TRACEMALLOC"]))
     settings = Settings.from_env()
     upgrade(settings.database_url)
     app = build(settings, trace=os.environ.get("BENCH_TRACE") == "1")

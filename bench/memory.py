@@ -13,6 +13,8 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
+
 from bench.catalog import Catalog, place_orders, seed
 from bench.common import (
     HOST,
@@ -56,8 +58,13 @@ def _connect(port: int, paths: list[str], procs: int) -> Any:
 
 
 def run(*, clients: int = 2_000, warm_clients: int = 50, client_procs: int = 2, settle: float = 1.0,
-        leaders: int = 300) -> dict[str, Any]:
-    with liveroom_server() as server:
+        leaders: int = 300, tracemalloc_frames: int = 0) -> dict[str, Any]:
+    """`tracemalloc_frames` N > 0: serve through bench/hubserver.py with tracemalloc N frames deep, and put the
+    biggest Python allocation sites per connection into the details (the RSS figure then includes its cost)."""
+    module, env = ("bench.hubserver", {"BENCH_TRACEMALLOC": str(tracemalloc_frames)}) if tracemalloc_frames \
+        else ("liveroom.cli", {})
+    sites: dict[str, Any] = {}
+    with liveroom_server(module, extra_env=env) as server:
         async def prepare() -> Catalog:
             async with api(server) as client:
                 catalog = await seed(client, leaders=leaders, linked=20)
@@ -71,13 +78,19 @@ def run(*, clients: int = 2_000, warm_clients: int = 50, client_procs: int = 2, 
             for child in warm:
                 child.result()
         before = _settled_rss(server.pid, settle)
+        if tracemalloc_frames:
+            httpx.post(server.url + "/bench/memory", timeout=60)
         with _connect(server.port, audience_paths(clients, catalog.leaders), client_procs) as group:
             connected = sum(m[1] for m in all_recv(group, timeout=300))
             after = _settled_rss(server.pid, settle)
+            if tracemalloc_frames:
+                sites = httpx.get(server.url + "/bench/memory", params={"per": connected, "top": 40},
+                                  timeout=120).json()
             broadcast(group, "close")
             results = [child.result() for child in group]
     return {
         "ws_kib_per_idle_connection": round((after - before) / max(1, connected), 1),
         "details": {"rss_before_kib": before, "rss_after_kib": after, "connections": connected,
-                    "closed_early": sum(r["closed_early"] for r in results)},
+                    "closed_early": sum(r["closed_early"] for r in results),
+                    **({"python_allocations": sites} if sites else {})},
     }

@@ -137,7 +137,8 @@ class LiveroomApp(Starlette):
     Observe (request ids, request latency) sees every answer, a 500 included."""
 
     def build_middleware_stack(self) -> Any:
-        return RawSend(Observe(super().build_middleware_stack()))
+        # A screen's WebSocket goes straight from Observe to its endpoint (realtime/ws.py, Screens): light while idle.
+        return RawSend(Observe(ws.Screens(super().build_middleware_stack())))
 
 
 def create_app(

@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from server import logs
+from server.lean import LeanEvent, LeanQueue
 from server.settings import Settings
 
 log = logging.getLogger("liveroom.serving")
@@ -313,9 +314,26 @@ class GuardedHttpToolsProtocol(Guard, HttpToolsProtocol or H11Protocol):  # type
 
 
 class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O WebSocket protocol (the hub's fast path writes to it), counted out of the gate."""
+    """uvicorn's sans-I/O WebSocket protocol (the hub's fast path writes to it), counted out of the gate, and
+    light while idle: its message queue and `writable` event are server/lean.py's, and the handshake's request and
+    response (headers and all) are let go once the handshake is answered (nothing reads them after it; the ASGI
+    scope keeps its own copy of the request's headers)."""
 
     gate: Gate
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = LeanQueue()  # type: ignore[assignment]
+        self.writable = LeanEvent(set_=True)  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and "response" in self.__dict__:
+            # websockets' parser keeps the request for the connection's life too (a local of its generator):
+            # its headers are emptied in place, the copy the ASGI scope carries is the one still read.
+            self.request.headers.clear()
+            self.response.headers.clear()
+            del self.request, self.response
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.gate.websocket_closed()

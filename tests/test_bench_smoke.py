@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # bench/ is not an installed package: it runs fro
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as bench_main  # noqa: E402
-from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout  # noqa: E402
+from bench import common, fanout, flash_sale, ingest, latency, memory, rebuild, scaleout  # noqa: E402
 from bench.services import Unavailable  # noqa: E402
 
 
@@ -27,10 +27,19 @@ def a_number(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def test_ingest_counts_committed_orders_next_to_the_bare_route() -> None:
-    result = ingest.run(duration=0.6, warmup=0.2, workers=4, leaders=5, compare_client_procs=False)
+def test_ingest_counts_committed_orders_next_to_the_bare_route_both_on_uvloop_and_httptools() -> None:
+    common.STARTED.clear()
+    result = ingest.run(duration=0.8, warmup=0.2, workers=4, leaders=5, compare_client_procs=False)
     assert result["ingest_orders_per_s"] > 0 and result["ingest_baseline_per_s"] > 0
     assert set(result["details"]["ingest"]["statuses"]) == {201}, result["details"]["ingest"]["error_samples"]
+    # The poisoned slices: every 20th order refused (one of three ways), the others committed.
+    poisoned = result["details"]["poisoned"]
+    assert a_number(result["ingest_poisoned_ratio"]) and poisoned["poisoned_statuses"][201] > 0
+    assert set(poisoned["statuses"]) == {201}
+    assert bench_main.stacks("ingest", common.STARTED) == {
+        "ingest": {"loop": "uvloop", "http": "httptools"},
+        "ingest_baseline": {"loop": "uvloop", "http": "httptools"},
+    }
 
 
 def test_order_to_screen_is_timed_from_the_post_to_the_feed_frame() -> None:
@@ -69,8 +78,9 @@ def test_a_flash_sale_sells_exactly_the_units_in_stock() -> None:
 def test_the_run_writes_exactly_the_figures_the_issue_names(tmp_path: Path) -> None:
     assert bench_main.main(["--quick", "--only", "flash", "--out", str(tmp_path)]) == 0
     latest = json.loads((tmp_path / "latest.json").read_text())
-    assert set(latest) == {*bench_main.KEYS, "machine", "run_at"}
+    assert set(latest) == {*bench_main.KEYS, "machine", "run_at", "stack"}
     assert latest["oversold_units"] == 0 and latest["ingest_orders_per_s"] is None
+    assert latest["stack"] == {"flash": {"loop": "uvloop", "http": "httptools"}}
     assert set(latest["machine"]) == {"nproc", "python"}
     assert "| `oversold_units` | 0 |" in (tmp_path / "latest.md").read_text()
 
