@@ -224,8 +224,8 @@ def _previous(out: Path, benchmarks: dict[str, tuple[Callable[[], dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="",
-                        help="comma-separated: rebuild,flash,memory,ingest,latency,fanout,scaleout,screens (the figures "
-                             "of the others are kept from the last run in the same --out folder)")
+                        help="comma-separated: rebuild,flash,memory,ingest,latency,fanout,scaleout,screens (the "
+                             "figures of the others are kept from the last run in the same --out folder)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the machinery works")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write the results (default bench/results; --quick: a temp folder)")

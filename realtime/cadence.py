@@ -5,7 +5,7 @@ A screen's cadence is set by who opened it (the token's role) and what it reads:
 | screen | state frames | feed frames |
 |---|---|---|
 | a leader's phone (`leader`) | at most one a second | — (leaders open no feed) |
-| a host or ops wall (`host`, `ops`) | at most two a second | JSON: every other beat, 50 ms (exact, replayable with `since=`); HTML: two a second, the newest rows |
+| a host or ops wall (`host`, `ops`) | two a second | JSON: 50 ms apart (exact, `since=`); HTML: 2/s, newest rows |
 | a buyer's tracking page (`order`) | every beat: its own events, as they come | — |
 | anything else (tests, tools) | every beat | every beat |
 
@@ -29,3 +29,16 @@ def period(role: str | None, fmt: str, topic: str) -> float:
     if role in ("host", "ops"):
         return FEED_S if topic.endswith(":feed") and fmt == "json" else WALL_S
     return 0.0
+
+
+def is_feed(topic: str) -> bool:
+    return topic.endswith(":feed")
+
+
+def topic_kind(topic: str) -> str:
+    """The metrics' name for a topic's kind: room_stock, room_board, room_feed, room_questions, leader, ops, order
+    (ids left out: one series per kind, however many rooms and orders)."""
+    head, _, rest = topic.partition(":")
+    if head == "room":
+        return "room_" + rest.rpartition(":")[2]
+    return head

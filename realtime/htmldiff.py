@@ -177,7 +177,9 @@ def _stubbed(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[st
     """The piece whole, but each of its pieces that did not change, or changed only inside its own pieces, is an
     empty stub (live.js keeps the element on screen); the changes inside those follow as fragments of their own."""
     olds = {p.id: p for p in before.pieces}
-    text, at, parts, inside = new.text, after.start, [], []
+    text, at = new.text, after.start
+    parts: list[str] = []
+    inside: list[str] = []
     for inner in after.pieces:
         same = olds.get(inner.id)
         if same is None or inner.tag in _VOID:
@@ -194,3 +196,20 @@ def _stubbed(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[st
     parts.append(text[at : after.end])
     out.append("".join(parts) if len(parts) > 1 else new.markup(after))
     out.extend(inside)
+
+
+class View:
+    """One rendering of a topic's view in one format: what screens showing it are compared against. `key` is the
+    content (the HTML frame; the JSON of the data, without the seq), `frame` the whole frame to send."""
+
+    __slots__ = ("_parsed", "frame", "key")
+
+    def __init__(self, key: str | bytes, frame: str) -> None:
+        self.key = key
+        self.frame = frame
+        self._parsed: Parsed | None = None
+
+    def parsed(self) -> Parsed:
+        if self._parsed is None:
+            self._parsed = Parsed(self.frame)
+        return self._parsed

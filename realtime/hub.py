@@ -1,22 +1,21 @@
 """The hub: topics, subscribers, and the ticker that turns dirty topics into frames.
 
 A committed change marks topics dirty; it sends nothing. Every tick (the beat, 25 ms by default) the hub renders
-each dirty topic that has subscribers due for it ONCE per format in use and hands the result to every such
-subscriber, so the cost of a burst is at most one frame per topic per tick however many orders it holds (DESIGN.md,
-"Realtime rules"). Who is due follows each screen's cadence (realtime/cadence.py): a leader's phone at most once a
-second, a wall twice, a buyer's page and the JSON feeds every beat; subscribers with the same cadence on a topic
-form a lane, flushed together. A state frame goes to a screen only when what it shows changed since the last one
-it was sent, and then an HTML screen gets only what changed (realtime/htmldiff.py); JSON screens get the whole view.
+each dirty topic that has subscribers due for it ONCE per format and hands the result to all of them, so a burst
+costs at most one frame per topic per tick however many orders it holds (DESIGN.md, "Realtime rules"). Who is due
+follows each screen's cadence (realtime/cadence.py): a leader's phone at most once a second, a wall twice, a
+buyer's page and the JSON feeds every beat or two; subscribers with one cadence on a topic form a lane. A state
+frame goes to a screen only when what it shows changed since the last one it was sent, and an HTML screen then
+gets only what changed (realtime/htmldiff.py); a JSON screen the whole view.
 
 Each subscriber has a small mailbox: the latest state frame per topic (a newer one replaces an unsent older one, as
-the whole view then, since the change it would have built on never went out) plus feed frames in order. After rendering, the tick writes
-each subscriber's frames straight to its socket when the socket has room (realtime/wire.py, the usual case under
-uvicorn), so thousands of screens cost one loop, not a task wake-up each. Otherwise (no wire, a full socket
-buffer) a task of that subscriber alone drains its mailbox with `send_text` while frames keep coalescing there. A slow
-client therefore never delays the others; one that lets too many feed frames pile up is closed with 1013 so it
-reconnects and starts again from a snapshot. A screen that has taken none of its frames for `stall_s` (10 s) while
-there were frames to send is cut: its transport is aborted (a graceful close would wait behind the very buffer it
-does not drain), it leaves its topics, and what was waiting for it is dropped.
+the whole view, since the change it built on never went out) plus feed frames in order. The tick writes each
+subscriber's frames straight to its socket when it has room (realtime/wire.py, the usual case under uvicorn), so
+thousands of screens cost one loop, not a task wake-up each. Otherwise a task of that subscriber alone drains its
+mailbox with `send_text` while frames keep coalescing there. A slow client never delays the others; one that lets
+too many feed frames pile up is closed with 1013 so it reconnects from a snapshot. A screen that has taken none of
+its frames for `stall_s` (10 s) while there were frames to send is cut: its transport is aborted, it leaves its
+topics, and what was waiting for it is dropped.
 """
 
 from __future__ import annotations
@@ -32,7 +31,8 @@ from typing import Any, Protocol
 import orjson
 
 from realtime import cadence
-from realtime.htmldiff import Parsed, diff
+from realtime.cadence import is_feed, topic_kind
+from realtime.htmldiff import View, diff
 from realtime.wire import Wire, encode_text
 from store.tasks import cancel_and_wait
 from telemetry.metrics import SLOW_SCREENS_CUT, frame_bytes_sent, frames_sent, hub_subscribers
@@ -58,36 +58,6 @@ class ProjectionsView(Protocol):
     def feed_since(self, topic: str, since: int) -> list[dict[str, Any]] | None: ...
 
     def feed_seq(self, topic: str) -> int: ...
-
-
-def is_feed(topic: str) -> bool:
-    return topic.endswith(":feed")
-
-
-def topic_kind(topic: str) -> str:
-    """The metrics' name for a topic's kind: room_stock, room_board, room_feed, room_questions, leader, ops, order
-    (ids left out: one series per kind, however many rooms and orders)."""
-    head, _, rest = topic.partition(":")
-    if head == "room":
-        return "room_" + rest.rpartition(":")[2]
-    return head
-
-
-class View:
-    """One rendering of a topic's view in one format: what screens showing it are compared against. `key` is the
-    content (the HTML frame; the JSON of the data, without the seq), `frame` the whole frame to send."""
-
-    __slots__ = ("_parsed", "frame", "key")
-
-    def __init__(self, key: str | bytes, frame: str) -> None:
-        self.key = key
-        self.frame = frame
-        self._parsed: Parsed | None = None
-
-    def parsed(self) -> Parsed:
-        if self._parsed is None:
-            self._parsed = Parsed(self.frame)
-        return self._parsed
 
 
 @dataclass(eq=False)
@@ -129,9 +99,7 @@ class Subscriber:
         """Send what is waiting. With a wire whose socket has room (the usual case under uvicorn) the frames'
         bytes from `encode` (made once per tick for everyone) go to the socket now, in one write. Otherwise a task
         of this subscriber's own sends them with `send_text`, waiting for the network as it must; frames offered
-        meanwhile coalesce in the mailbox. (Stepping `send_text` by hand to spare that task did not pay: under
-        uvicorn every screen has a wire, and a full socket suspends the send anyway. bench/fanout.py, 2,000
-        screens, interleaved runs: 6,398 and 16,695 frames/s with it, 8,345 and 16,514 without.)"""
+        meanwhile coalesce in the mailbox."""
         if self.task is not None:
             return
         if self.wire is not None and encode is not None and not self.closed and self.wire.ready():
@@ -386,13 +354,12 @@ class Hub:
             if due:
                 periods.difference_update(due)
                 for period in due:
-                    self.lane_sent_at[(topic, period)] = now
                     subscribers = lanes[period]
                     touched.update(dict.fromkeys(subscribers))
-                    if is_feed(topic):
-                        self._flush_feed(topic, period, subscribers)
-                    else:
-                        self._flush_state(topic, subscribers)
+                    sent = (self._flush_feed(topic, period, subscribers) if is_feed(topic)
+                            else self._flush_state(topic, subscribers))
+                    if sent:  # a lane that had nothing to send may send the next change at once
+                        self.lane_sent_at[(topic, period)] = now
             if not periods:
                 del self.owed[topic]
         self._data = {}
@@ -412,15 +379,17 @@ class Hub:
             data = self._encoded[frame] = encode_text(frame)
         return data
 
-    def _count(self, topic: str, handed: dict[str, int]) -> None:
-        """Frames handed to screens this tick (frame → how many screens): two counter bumps per topic."""
+    def _count(self, topic: str, handed: dict[str, int]) -> bool:
+        """Frames handed to screens this tick (frame → how many screens): two counter bumps per topic. Whether
+        any frame was."""
         if not handed:
-            return
+            return False
         kind = topic_kind(topic)
         frames_sent.get(kind).inc(sum(handed.values()))
         frame_bytes_sent.get(kind).inc(sum(len(self._encode(frame)) * n for frame, n in handed.items()))
+        return True
 
-    def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
+    def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> bool:
         data = self._data.get(topic)
         if data is None:
             data = self._data[topic] = self.projections.snapshot(topic) or {}
@@ -436,7 +405,7 @@ class Hub:
             frame = self._delta(shown, view)
             subscriber.offer_state(topic, view, frame)
             handed[frame] = handed.get(frame, 0) + 1
-        self._count(topic, handed)
+        return self._count(topic, handed)
 
     def _delta(self, shown: View | None, view: View) -> str:
         """What turns a screen showing `shown` into one showing `view`: for HTML, only the pieces that changed
@@ -450,16 +419,15 @@ class Hub:
             frame = self._deltas[pair] = view.frame if change is None else change
         return frame
 
-    def _flush_feed(self, topic: str, period: float, subscribers: set[Subscriber]) -> None:
+    def _flush_feed(self, topic: str, period: float, subscribers: set[Subscriber]) -> bool:
         lane = (topic, period)
         last = self.feed_sent.get(lane, 0)
         items = self.projections.feed_since(topic, last)
         if items is None:  # fell out of the ring buffer between ticks (a huge burst): resend the whole view
             self.feed_sent[lane] = self.projections.feed_seq(topic)
-            self._feed_snapshot(topic, subscribers)
-            return
+            return self._feed_snapshot(topic, subscribers)
         if not items:
-            return
+            return False
         seq = self.projections.feed_seq(topic)
         self.feed_sent[lane] = seq
         frames: dict[Format, str] = {}
@@ -476,9 +444,9 @@ class Hub:
                 handed[frame] = handed.get(frame, 0) + 1
             else:
                 asyncio.get_running_loop().create_task(self._overflow(subscriber))
-        self._count(topic, handed)
+        return self._count(topic, handed)
 
-    def _feed_snapshot(self, topic: str, subscribers: set[Subscriber]) -> None:
+    def _feed_snapshot(self, topic: str, subscribers: set[Subscriber]) -> bool:
         """The whole feed again, as a state frame (a burst outran the ring buffer)."""
         data = self.projections.snapshot(topic) or {}
         handed: dict[str, int] = {}
@@ -486,7 +454,7 @@ class Hub:
             view = self._view(topic, subscriber.fmt, data, self.projections.feed_seq(topic))
             subscriber.offer_state(topic, view, view.frame)
             handed[view.frame] = handed.get(view.frame, 0) + 1
-        self._count(topic, handed)
+        return self._count(topic, handed)
 
     def revoke(self, role: str, subject: str, revoked_us: int) -> int:
         """Close (4401) every socket opened with a token of (role, subject) issued at or before `revoked_us`;

@@ -22,7 +22,7 @@
     document.dispatchEvent(new CustomEvent("liveroom:frame", { detail: event.detail }));
   });
   // --- frames morph in place (pages with <body data-morph>) ------------------------------------------------------
-  // A frame is a whole view again. Morphing it in (idiomorph) touches only what changed: what is typed in a form
+  // A frame piece is a whole element again. Morphing it in (idiomorph) touches only what changed: what is typed in a form
   // marked data-keep stays, hx-preserve and data-morph="skip" are left alone, data-morph="attrs" keeps children
   // drawn by a script. What changed catches the eye once: an added [data-arrive] slides in, a [data-rank] that
   // improved shows "moved-up", a [data-flash] whose text changed plays its flash ("updown": up or down).
@@ -42,6 +42,7 @@
   var MORPH = { morphStyle: "outerHTML", callbacks: {
     beforeNodeMorphed: function (old, next) {
       if (old.nodeType !== 1) return true;
+      if (next.nodeType === 1 && next.hasAttribute("data-same")) return false;  // a stub: what is shown stays
       if (old.hasAttribute("hx-preserve") || old.getAttribute("data-morph") === "skip") return false;
       if (old.getAttribute("data-morph") === "attrs") {
         Array.prototype.forEach.call(next.attributes, function (a) { old.setAttribute(a.name, a.value); });
@@ -77,11 +78,14 @@
       return !((name === "value" || name === "selected") && el.closest && el.closest("[data-keep]"));
     }
   } };
+  // A frame carries only what changed (realtime/htmldiff.py): pieces swapped by id, rows added with afterbegin: or
+  // removed with delete, and a list whose rows moved comes with its unchanged rows as empty [data-same] stubs,
+  // which only a morph can honour (on every page, morphing or not).
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
     var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
-    if (!document.body.hasAttribute("data-morph") || !target || !/^t-/.test(target.id) || !incoming ||
-        incoming.id !== target.id) return;  // frames only (their ids: web/render.py dom_id)
+    if (!target || !/^t-/.test(target.id) || !incoming || incoming.id !== target.id) return;  // frames only
+    if (!document.body.hasAttribute("data-morph") && !incoming.querySelector("[data-same]")) return;
     incoming.removeAttribute("hx-swap-oob");
     document.dispatchEvent(new CustomEvent("liveroom:morphing", { detail: { target: target } }));
     Idiomorph.morph(target, incoming, MORPH);
