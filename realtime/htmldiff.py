@@ -7,7 +7,9 @@ the smallest message this module knows that brings the screen from one to the ot
 
 - a piece whose markup did not change is not sent;
 - a piece whose own markup (everything but its `t-` pieces) is unchanged is not sent either: only its changed
-  pieces are, each as a fragment of its own (htmx's ws extension swaps every top-level element by id);
+  pieces are, each as a fragment of its own (htmx's ws extension swaps every top-level element by id); when only
+  its start tag changed (a rank in `data-rank`), it comes as an empty stub with `data-same="attrs"` whose
+  attributes live.js copies onto the element on screen, keeping what is inside;
 - a list (a piece whose `t-` pieces are its items, with only whitespace between them) that gained items at one end
   and lost some keeps its other items: the lost ones go with `hx-swap-oob="delete"`, the new ones arrive with
   `afterbegin:`/`beforeend:`, changed ones as fragments;
@@ -43,6 +45,7 @@ class Piece:
     start: int
     end: int = -1
     pieces: list[Piece] = field(default_factory=list)
+    open_end: int = -1  # where its start tag ends
 
 
 class Parsed:
@@ -88,12 +91,13 @@ def _parse(text: str, top: list[Piece]) -> bool:
         if tag in _VOID or attrs.endswith("/"):
             found = _ID.search(attrs)
             if found:
-                (pieces[-1].pieces if pieces else top).append(Piece(found.group(1), tag, match.start(), match.end()))
+                (pieces[-1].pieces if pieces else top).append(
+                    Piece(found.group(1), tag, match.start(), match.end(), open_end=match.end()))
             continue
         found = _ID.search(attrs)
         piece = None
         if found:
-            piece = Piece(found.group(1), tag, match.start())
+            piece = Piece(found.group(1), tag, match.start(), open_end=match.end())
             (pieces[-1].pieces if pieces else top).append(piece)
             pieces.append(piece)
         open_tags.append((tag, piece))
@@ -132,7 +136,9 @@ def _piece(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[str]
         return
     was, now = _segments(old, before), _segments(new, after)
     ids_before, ids_after = [p.id for p in before.pieces], [p.id for p in after.pieces]
-    if was == now and ids_before == ids_after:  # only pieces inside changed
+    if ids_before == ids_after and was[1:] == now[1:] and _inside(old, before, was) == _inside(new, after, now):
+        if was[0] != now[0]:  # its own attributes changed: they alone, what is inside stays
+            out.append(_stub(new, after, attrs=True))
         for inner_before, inner_after in zip(before.pieces, after.pieces, strict=True):
             _piece(old, inner_before, new, inner_after, out)
         return
@@ -140,6 +146,20 @@ def _piece(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[str]
             _as_list(old, before, new, after, out):
         return
     _stubbed(old, before, new, after, out)
+
+
+def _inside(parsed: Parsed, piece: Piece, segments: list[str]) -> str:
+    """The first segment without the piece's start tag."""
+    return segments[0][piece.open_end - piece.start :]
+
+
+def _stub(parsed: Parsed, piece: Piece, *, attrs: bool = False) -> str:
+    """An empty stand-in for a piece already on screen: live.js keeps it (and, with `attrs`, takes its attributes
+    from this start tag)."""
+    if not attrs:
+        return f'<{piece.tag} id="{piece.id}" data-same></{piece.tag}>'
+    tag = parsed.text[piece.start : piece.open_end].rstrip(">").rstrip("/").rstrip()
+    return f'{tag} data-same="attrs"></{piece.tag}>'
 
 
 def _items_only(segments: list[str]) -> bool:
@@ -184,14 +204,18 @@ def _stubbed(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[st
         same = olds.get(inner.id)
         if same is None or inner.tag in _VOID:
             continue
+        stub = _stub(new, inner)
         if old.markup(same) != new.markup(inner):
-            if _segments(old, same) != _segments(new, inner) or \
-                    [p.id for p in same.pieces] != [p.id for p in inner.pieces]:
+            was, now = _segments(old, same), _segments(new, inner)
+            if [p.id for p in same.pieces] != [p.id for p in inner.pieces] or was[1:] != now[1:] or \
+                    _inside(old, same, was) != _inside(new, inner, now):
                 continue
+            if was[0] != now[0]:
+                stub = _stub(new, inner, attrs=True)
             for pair in zip(same.pieces, inner.pieces, strict=True):
                 _piece(old, pair[0], new, pair[1], inside)
         parts.append(text[at : inner.start])
-        parts.append(f'<{inner.tag} id="{inner.id}" data-same></{inner.tag}>')
+        parts.append(stub)
         at = inner.end
     parts.append(text[at : after.end])
     out.append("".join(parts) if len(parts) > 1 else new.markup(after))

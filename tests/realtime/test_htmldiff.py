@@ -40,8 +40,11 @@ def test_rows_that_change_places_come_back_as_the_list_with_the_unchanged_rows_l
     sent = changes(before, after)
     assert sent is not None
     assert '<li id="t-room-r1-board-t-a" data-same></li>' in sent  # on screen already: kept, moved if need be
-    assert 'data-rank="2"' in sent and 'data-rank="3"' in sent  # the rows whose rank moved, whole
+    # The rows whose rank moved: their new attributes (rank) on a stub, then their changed figures alone.
+    assert 'data-rank="2" data-same="attrs"></li>' in sent and 'data-rank="3" data-same="attrs"></li>' in sent
     assert sent.index("t-room-r1-board-t-c") < sent.index("t-room-r1-board-t-b")  # in their new order
+    assert 'id="t-room-r1-board-t-c-g" class="board-gmv num">¥400<' in sent
+    assert "t-room-r1-board-t-b-g" not in sent  # b only moved down: its figures are as they were
 
 
 def test_new_items_at_the_top_of_a_list_are_inserted_and_the_dropped_ones_deleted() -> None:

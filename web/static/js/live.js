@@ -38,11 +38,26 @@
     if (el && ENDS.test(event.animationName)) TRANSIENT.forEach(function (name) { el.classList.remove(name); });
   });
   function figure(text) { return parseFloat(text.replace(/[^\d.]/g, "")); }
+  // A stub with data-same="attrs": the element keeps its children and takes the stub's attributes (a row's new rank).
+  function takeAttributes(old, next) {
+    var was = +old.dataset.rank || 0, now = +next.dataset.rank || 0;
+    TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
+    Array.prototype.slice.call(old.attributes).forEach(function (a) {
+      if (a.name !== "id" && !next.hasAttribute(a.name)) old.removeAttribute(a.name);
+    });
+    Array.prototype.forEach.call(next.attributes, function (a) {
+      if (a.name !== "data-same" && old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
+    });
+    if (old.dataset.rank !== undefined && now > 0 && (!was || now < was)) play(old, "moved-up");
+  }
   var pending = new Map();
   var MORPH = { morphStyle: "outerHTML", callbacks: {
     beforeNodeMorphed: function (old, next) {
       if (old.nodeType !== 1) return true;
-      if (next.nodeType === 1 && next.hasAttribute("data-same")) return false;  // a stub: what is shown stays
+      if (next.nodeType === 1 && next.hasAttribute("data-same")) {  // a stub: what is shown stays
+        if (next.getAttribute("data-same") === "attrs") takeAttributes(old, next);
+        return false;
+      }
       if (old.hasAttribute("hx-preserve") || old.getAttribute("data-morph") === "skip") return false;
       if (old.getAttribute("data-morph") === "attrs") {
         Array.prototype.forEach.call(next.attributes, function (a) { old.setAttribute(a.name, a.value); });
@@ -85,7 +100,8 @@
     var target = event.detail.target;
     var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
     if (!target || !/^t-/.test(target.id) || !incoming || incoming.id !== target.id) return;  // frames only
-    if (!document.body.hasAttribute("data-morph") && !incoming.querySelector("[data-same]")) return;
+    if (!document.body.hasAttribute("data-morph") && !incoming.hasAttribute("data-same") &&
+        !incoming.querySelector("[data-same]")) return;
     incoming.removeAttribute("hx-swap-oob");
     document.dispatchEvent(new CustomEvent("liveroom:morphing", { detail: { target: target } }));
     Idiomorph.morph(target, incoming, MORPH);
