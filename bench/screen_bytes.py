@@ -8,12 +8,14 @@ Chinese, the page's topics, the page's token —
 - ops walls: `ops`, with an ops token; buyers' tracking pages: `order:{id}` of orders placed before the window.
 Another process places orders through the API at 200/s (open loop, bench/latency.py's buyer). After a warm-up,
 the payload bytes and whole frames each connection receives in a fixed window are counted; a figure is bytes ÷
-window ÷ connections of that kind, in KiB. The details give frames/s per screen kind and the mean frame size.
+window ÷ connections of that kind, in KiB. The details give frames/s per screen kind, the mean frame size, and a
+host screen's bytes and frames per topic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -52,15 +54,30 @@ def screen_paths(leaders: list[str], hosts: int, ops: int, orders: list[str]) ->
     }
 
 
+_HOST_TOPIC = re.compile(rb"t-room-.+?-(stock|board|feed|questions)")
+
+
 async def screens_client(channel: Channel, port: int, paths: dict[str, list[str]]) -> dict[str, Any]:
     stats = {kind: Stats() for kind in paths}
-    connections = {kind: await open_many(HOST, port, kind_paths, stats[kind]) for kind, kind_paths in paths.items()}
+    by_topic: dict[str, list[int]] = {}  # a host screen's bytes and frames per topic (the first piece names it)
+
+    def host_frame(payload: bytes, _at: float) -> None:
+        found = _HOST_TOPIC.search(payload, 0, 200)
+        counts = by_topic.setdefault(found.group(1).decode() if found else "?", [0, 0])
+        counts[0] += len(payload)
+        counts[1] += 1
+
+    connections = {kind: await open_many(HOST, port, kind_paths, stats[kind],
+                                         on_message=host_frame if kind == "host" else None)
+                   for kind, kind_paths in paths.items()}
     channel.send(("ready", sum(map(len, connections.values()))))
     measure_from, stop_at = await channel.recv()
     await sleep_until(measure_from)
     before = {kind: (s.payload_bytes, s.frames) for kind, s in stats.items()}
     received = {kind: [c.received for c in conns] for kind, conns in connections.items()}
+    by_topic.clear()
     await sleep_until(stop_at)
+    host_topics = {topic: list(counts) for topic, counts in by_topic.items()}
     result = {}
     for kind, conns in connections.items():
         frames = [c.received - b for c, b in zip(conns, received[kind], strict=True)]
@@ -71,7 +88,7 @@ async def screens_client(channel: Channel, port: int, paths: dict[str, list[str]
     channel.send(("measured", None))
     await channel.recv()  # close
     await close_all([c for conns in connections.values() for c in conns])
-    return result
+    return {"screens": result, "host_topics": host_topics}
 
 
 def run(*, leaders: int = 50, hosts: int = 4, ops: int = 2, buyers: int = 4, rate: float = 200.0,
@@ -110,7 +127,11 @@ def summarize(seen: dict[str, Any], posted: dict[str, Any], measure_from: float,
               connected: int, server_cpu: float) -> dict[str, Any]:
     window = stop_at - measure_from
     per_kind: dict[str, Any] = {}
-    for kind, s in seen.items():
+    hosts = seen["screens"]["host"]["connections"] or 1
+    host_topics = {topic: {"kib_per_s": round(n / window / hosts / 1024, 2),
+                           "frames_per_s": round(f / window / hosts, 2)}
+                   for topic, (n, f) in sorted(seen["host_topics"].items())}
+    for kind, s in seen["screens"].items():
         n = s["connections"]
         per_kind[kind] = {
             "connections": n,
@@ -127,6 +148,6 @@ def summarize(seen: dict[str, Any], posted: dict[str, Any], measure_from: float,
     return {
         "leader_screen_kib_per_s": per_kind["leader"]["kib_per_s"],
         "host_screen_kib_per_s": per_kind["host"]["kib_per_s"],
-        "details": {"screens": per_kind, "offered_per_s": round(offered, 1), "statuses": statuses,
-                    "connections": connected, "server_cpu": round(server_cpu, 2)},
+        "details": {"screens": per_kind, "host_topics": host_topics, "offered_per_s": round(offered, 1),
+                    "statuses": statuses, "connections": connected, "server_cpu": round(server_cpu, 2)},
     }

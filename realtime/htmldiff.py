@@ -8,8 +8,9 @@ the smallest message this module knows that brings the screen from one to the ot
 - a piece whose markup did not change is not sent;
 - a piece whose own markup (everything but its `t-` pieces) is unchanged is not sent either: only its changed
   pieces are, each as a fragment of its own (htmx's ws extension swaps every top-level element by id); when only
-  its start tag changed (a rank in `data-rank`), it comes as an empty stub with `data-same="attrs"` whose
-  attributes live.js copies onto the element on screen, keeping what is inside;
+  its start tag changed (a rank in `data-rank`), it comes as an empty stub with `data-same="set"` and the
+  attributes that changed (or `data-same="attrs"` and all of them, when one went), which live.js puts on the
+  element on screen, keeping what is inside;
 - a list (a piece whose `t-` pieces are its items, with only whitespace between them) that gained items at one end
   and lost some keeps its other items: the lost ones go with `hx-swap-oob="delete"`, the new ones arrive with
   `afterbegin:`/`beforeend:`, changed ones as fragments;
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 _TAG = re.compile(r"<!--.*?-->|<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.S)
 _ID = re.compile(r"""\sid=["'](t-[^"']*)["']""")
+_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']+))?""")
 _VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
                    "wbr"))
 _RAW = frozenset(("script", "style", "textarea", "title"))
@@ -138,7 +140,7 @@ def _piece(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[str]
     ids_before, ids_after = [p.id for p in before.pieces], [p.id for p in after.pieces]
     if ids_before == ids_after and was[1:] == now[1:] and _inside(old, before, was) == _inside(new, after, now):
         if was[0] != now[0]:  # its own attributes changed: they alone, what is inside stays
-            out.append(_stub(new, after, attrs=True))
+            out.append(_stub(new, after, was=(old, before)))
         for inner_before, inner_after in zip(before.pieces, after.pieces, strict=True):
             _piece(old, inner_before, new, inner_after, out)
         return
@@ -153,13 +155,24 @@ def _inside(parsed: Parsed, piece: Piece, segments: list[str]) -> str:
     return segments[0][piece.open_end - piece.start :]
 
 
-def _stub(parsed: Parsed, piece: Piece, *, attrs: bool = False) -> str:
-    """An empty stand-in for a piece already on screen: live.js keeps it (and, with `attrs`, takes its attributes
-    from this start tag)."""
-    if not attrs:
+def _stub(parsed: Parsed, piece: Piece, *, was: tuple[Parsed, Piece] | None = None) -> str:
+    """An empty stand-in for a piece already on screen: live.js keeps it. With `was` (the piece as last sent), its
+    attributes changed: `data-same="set"` carries those that changed or came (live.js sets them), or, when one
+    went, `data-same="attrs"` carries them all (live.js makes the element's attributes these)."""
+    if was is None:
         return f'<{piece.tag} id="{piece.id}" data-same></{piece.tag}>'
+    before, after = _attributes(was[0], was[1]), _attributes(parsed, piece)
+    if set(before) <= set(after):
+        changed = "".join(f" {text}" for name, text in after.items() if before.get(name) != text)
+        return f'<{piece.tag} id="{piece.id}"{changed} data-same="set"></{piece.tag}>'
     tag = parsed.text[piece.start : piece.open_end].rstrip(">").rstrip("/").rstrip()
     return f'{tag} data-same="attrs"></{piece.tag}>'
+
+
+def _attributes(parsed: Parsed, piece: Piece) -> dict[str, str]:
+    """A piece's start tag's attributes: name -> the attribute as written (`name="value"`)."""
+    start = parsed.text[piece.start + 1 + len(piece.tag) : piece.open_end - 1]
+    return {m.group(1).lower(): m.group(0) for m in _ATTR.finditer(start)}
 
 
 def _items_only(segments: list[str]) -> bool:
@@ -211,7 +224,7 @@ def _stubbed(old: Parsed, before: Piece, new: Parsed, after: Piece, out: list[st
                     _inside(old, same, was) != _inside(new, inner, now):
                 continue
             if was[0] != now[0]:
-                stub = _stub(new, inner, attrs=True)
+                stub = _stub(new, inner, was=(old, same))
             for pair in zip(same.pieces, inner.pieces, strict=True):
                 _piece(old, pair[0], new, pair[1], inside)
         parts.append(text[at : inner.start])

@@ -29,8 +29,8 @@ def test_a_row_fragment_replaces_only_its_row_figures() -> None:
     after = board([("a", 50_000, 5), ("b", 32_800, 4), ("c", 10_000, 1)])
     sent = changes(before, after)
     assert sent is not None
-    assert 'id="t-room-r1-board-t-b-g"' in sent and "¥328" in sent and "4 orders" in sent
-    assert "t-room-r1-board-t-a" not in sent and "t-room-r1-board-t-c" not in sent  # the other rows stay
+    assert 'id="t-b-r1.b.g"' in sent and "¥328" in sent and "4 orders" in sent
+    assert "t-b-r1.a" not in sent and "t-b-r1.c" not in sent  # the other rows stay
     assert len(sent) < len(after) / 5
 
 
@@ -39,12 +39,13 @@ def test_rows_that_change_places_come_back_as_the_list_with_the_unchanged_rows_l
     after = board([("a", 50_000, 5), ("c", 40_000, 2), ("b", 30_000, 3)])
     sent = changes(before, after)
     assert sent is not None
-    assert '<li id="t-room-r1-board-t-a" data-same></li>' in sent  # on screen already: kept, moved if need be
-    # The rows whose rank moved: their new attributes (rank) on a stub, then their changed figures alone.
-    assert 'data-rank="2" data-same="attrs"></li>' in sent and 'data-rank="3" data-same="attrs"></li>' in sent
-    assert sent.index("t-room-r1-board-t-c") < sent.index("t-room-r1-board-t-b")  # in their new order
-    assert 'id="t-room-r1-board-t-c-g" class="board-gmv num">¥400<' in sent
-    assert "t-room-r1-board-t-b-g" not in sent  # b only moved down: its figures are as they were
+    assert '<li id="t-b-r1.a" data-same></li>' in sent  # on screen already: kept, moved if need be
+    # The rows whose rank moved: the attributes that changed on a stub, then their changed figures alone.
+    assert '<li id="t-b-r1.c" class="board-row podium rank-2" data-rank="2" data-same="set"></li>' in sent
+    assert '<li id="t-b-r1.b" class="board-row podium rank-3" data-rank="3" data-same="set"></li>' in sent
+    assert sent.index("t-b-r1.c") < sent.index("t-b-r1.b")  # in their new order
+    assert '<span id="t-b-r1.c.g" class="board-gmv num">¥400</span>' in sent and 'id="t-b-r1.c.r"' in sent
+    assert "t-b-r1.b.g" not in sent  # b only moved down: its figures are as they were
 
 
 def test_new_items_at_the_top_of_a_list_are_inserted_and_the_dropped_ones_deleted() -> None:
@@ -81,6 +82,6 @@ def test_a_real_stock_frame_after_a_sale_carries_the_sold_figures_not_the_tiles(
     before, after = stock(900), stock(899)
     sent = changes(before, after)
     assert sent is not None and len(sent) < len(after) / 3
-    assert 'id="t-room-r1-stock-t-tea-units"' in sent and 'id="t-room-r1-stock-t-tea-t-SH-u"' in sent
-    assert "t-room-r1-stock-t-tea-t-GZ-u" not in sent  # Guangzhou sold nothing
+    assert 'id="t-s-r1.tea.units"' in sent and 'id="t-s-r1.tea.SH.u"' in sent
+    assert "t-s-r1.tea.GZ.u" not in sent  # Guangzhou sold nothing
     assert "replenish" not in sent  # the tile's forms are never resent

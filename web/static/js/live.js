@@ -38,13 +38,18 @@
     if (el && ENDS.test(event.animationName)) TRANSIENT.forEach(function (name) { el.classList.remove(name); });
   });
   function figure(text) { return parseFloat(text.replace(/[^\d.]/g, "")); }
-  // A stub with data-same="attrs": the element keeps its children and takes the stub's attributes (a row's new rank).
-  function takeAttributes(old, next) {
-    var was = +old.dataset.rank || 0, now = +next.dataset.rank || 0;
-    TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
-    Array.prototype.slice.call(old.attributes).forEach(function (a) {
-      if (a.name !== "id" && !next.hasAttribute(a.name)) old.removeAttribute(a.name);
-    });
+  // A stub with data-same="set" (or "attrs"): the element keeps its children and takes the stub's attributes (a
+  // row's new rank); "attrs" carries all of them, so those it lacks go.
+  function takeAttributes(old, next, all) {
+    var was = +old.dataset.rank || 0, now = next.dataset.rank === undefined ? was : +next.dataset.rank || 0;
+    if (next.hasAttribute("class")) {
+      TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
+    }
+    if (all) {
+      Array.prototype.slice.call(old.attributes).forEach(function (a) {
+        if (a.name !== "id" && !next.hasAttribute(a.name)) old.removeAttribute(a.name);
+      });
+    }
     Array.prototype.forEach.call(next.attributes, function (a) {
       if (a.name !== "data-same" && old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
     });
@@ -55,7 +60,7 @@
     beforeNodeMorphed: function (old, next) {
       if (old.nodeType !== 1) return true;
       if (next.nodeType === 1 && next.hasAttribute("data-same")) {  // a stub: what is shown stays
-        if (next.getAttribute("data-same") === "attrs") takeAttributes(old, next);
+        if (next.getAttribute("data-same")) takeAttributes(old, next, next.getAttribute("data-same") === "attrs");
         return false;
       }
       if (old.hasAttribute("hx-preserve") || old.getAttribute("data-morph") === "skip") return false;
