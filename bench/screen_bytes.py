@@ -54,7 +54,8 @@ def screen_paths(leaders: list[str], hosts: int, ops: int, orders: list[str]) ->
     }
 
 
-_HOST_TOPIC = re.compile(rb"t-room-.+?-(stock|board|feed|questions)")
+_HOST_TOPIC = re.compile(rb"t-room-.+?-(stock|board|feed|questions)|t-([sb])-")  # t-s-/t-b-: tiles', rows' pieces
+_SHORT = {"s": "stock", "b": "board"}
 
 
 async def screens_client(channel: Channel, port: int, paths: dict[str, list[str]]) -> dict[str, Any]:
@@ -63,7 +64,8 @@ async def screens_client(channel: Channel, port: int, paths: dict[str, list[str]
 
     def host_frame(payload: bytes, _at: float) -> None:
         found = _HOST_TOPIC.search(payload, 0, 200)
-        counts = by_topic.setdefault(found.group(1).decode() if found else "?", [0, 0])
+        topic = "?" if found is None else found.group(1).decode() if found.group(1) else _SHORT[found.group(2).decode()]
+        counts = by_topic.setdefault(topic, [0, 0])
         counts[0] += len(payload)
         counts[1] += 1
 

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # bench/ is not an installed package: it runs fro
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as bench_main  # noqa: E402
-from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout  # noqa: E402
+from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout, screen_bytes  # noqa: E402
 from bench.services import Unavailable  # noqa: E402
 
 
@@ -44,6 +44,14 @@ def test_fanout_counts_frames_received_from_the_hub_and_from_the_bare_loop() -> 
     result = fanout.run(clients=10, client_procs=1, warmup=0.3, duration=1.0, orders=5)
     assert result["fanout_frames_per_s"] > 0 and result["fanout_baseline_frames_per_s"] > 0
     assert result["details"]["hub"]["connections"] == result["details"]["baseline"]["connections"] == 10
+
+
+def test_screen_bytes_count_what_each_kind_of_screen_receives_while_orders_flow() -> None:
+    result = screen_bytes.run(leaders=5, hosts=1, ops=1, buyers=1, rate=20, warmup=0.3, duration=1.5)
+    assert result["leader_screen_kib_per_s"] > 0 and result["host_screen_kib_per_s"] > 0
+    screens = result["details"]["screens"]
+    assert screens["leader"]["connections"] == 5 and screens["host"]["frames_per_s"] > 0
+    assert set(result["details"]["statuses"]) == {201}
 
 
 def test_memory_per_idle_connection_is_measured_on_the_server_process() -> None:
