@@ -60,7 +60,7 @@ class ProjectionsView(Protocol):
     def feed_seq(self, topic: str) -> int: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
     connection: Connection
     topics: tuple[str, ...]
@@ -144,7 +144,7 @@ class Hub:
         self.lanes: dict[str, dict[float, set[Subscriber]]] = {}
         self.owed: dict[str, set[float]] = {}
         self.lane_sent_at: dict[tuple[str, float], float] = {}
-        self._views: dict[tuple[str, Format], View] = {}  # the latest view of each topic per format
+        self._views: dict[str, dict[Format, View]] = {}  # the latest view of each topic per format
         self.stall_s = stall_s
         self.waiting: set[Subscriber] = set()  # subscribers with a send waiting on the network
         self.cut = 0  # screens cut for not taking their frames
@@ -246,8 +246,7 @@ class Hub:
                     del self.subscribers[topic]
                     self._snapshots.pop(topic, None)
                     self.owed.pop(topic, None)
-                    for fmt in {f for (t, f) in self._views if t == topic}:
-                        del self._views[(topic, fmt)]
+                    self._views.pop(topic, None)
 
     def _leave_lane(self, topic: str, period: float, subscriber: Subscriber) -> None:
         lanes = self.lanes.get(topic, {})
@@ -316,10 +315,11 @@ class Hub:
             self.frames_rendered += 1
             key = orjson.dumps(data)
             frame = f'{{"topic":{orjson.dumps(topic).decode()},"seq":{seq},"kind":"snapshot","data":{key.decode()}}}'
-        latest = self._views.get((topic, fmt))
+        views = self._views.setdefault(topic, {})
+        latest = views.get(fmt)
         if latest is not None and latest.key == key:
             return latest
-        view = self._views[(topic, fmt)] = View(key, frame)
+        view = views[fmt] = View(key, frame)
         return view
 
     async def _ticker(self) -> None:
