@@ -68,7 +68,6 @@ class Subscriber:
     max_feed_backlog: int
     states: dict[str, str] = field(default_factory=dict)  # topic -> newest unsent state frame
     shown: dict[str, View] = field(default_factory=dict)  # topic -> the view its frames so far add up to
-    periods: dict[str, float] = field(default_factory=dict)  # topic -> seconds between frames (its lane)
     feeds: list[str] = field(default_factory=list)  # unsent feed frames, in order
     closed: bool = False
     offered: int = 0
@@ -217,7 +216,7 @@ class Hub:
                 if subscriber not in subs:
                     subs.add(subscriber)
                     hub_subscribers.get(kind).inc()
-                    period = subscriber.periods[topic] = self.cadence_of(role, fmt, topic)
+                    period = self.cadence_of(role, fmt, topic)
                     self.lanes.setdefault(topic, {}).setdefault(period, set()).add(subscriber)
                     if is_feed(topic):
                         self.feed_sent.setdefault((topic, period), self.projections.feed_seq(topic))
@@ -241,25 +240,25 @@ class Hub:
             if subs is not None and subscriber in subs:
                 subs.discard(subscriber)
                 hub_subscribers.get(topic_kind(topic)).dec()
-                self._leave_lane(topic, subscriber.periods.get(topic, 0.0), subscriber)
+                self._leave_lanes(topic, subscriber)
                 if not subs:
                     del self.subscribers[topic]
                     self._snapshots.pop(topic, None)
                     self.owed.pop(topic, None)
                     self._views.pop(topic, None)
 
-    def _leave_lane(self, topic: str, period: float, subscriber: Subscriber) -> None:
+    def _leave_lanes(self, topic: str, subscriber: Subscriber) -> None:
         lanes = self.lanes.get(topic, {})
-        lane = lanes.get(period)
-        if lane is None:
-            return
-        lane.discard(subscriber)
-        if not lane:
-            del lanes[period]
-            self.feed_sent.pop((topic, period), None)
-            self.lane_sent_at.pop((topic, period), None)
-            if not lanes:
-                del self.lanes[topic]
+        for period, lane in list(lanes.items()):  # a topic has a lane or three
+            if subscriber not in lane:
+                continue
+            lane.discard(subscriber)
+            if not lane:
+                del lanes[period]
+                self.feed_sent.pop((topic, period), None)
+                self.lane_sent_at.pop((topic, period), None)
+        if not lanes:
+            self.lanes.pop(topic, None)
 
     def _cut_stalled(self) -> None:
         """Cut every screen whose waiting send has made no progress for `stall_s`: abort its transport (its
