@@ -95,7 +95,7 @@ def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tu
                                             leaders=30), ("order_to_screen_ms_p50", "order_to_screen_ms_p99")),
             "fanout": (lambda: fanout.run(clients=200, warmup=0.5, duration=2, orders=20),
                        ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
-            "scaleout": (lambda: scaleout.run(duration=1, warmup=0.3, workers=8, leaders=10, durable=False),
+            "scaleout": (lambda: scaleout.run(duration=1, warmup=0.3, workers=8, leaders=10, durable=False, rooms=2),
                          scaleout_keys),
             "screens": (lambda: screen_bytes.run(leaders=10, hosts=1, ops=1, buyers=1, rate=50, warmup=0.5,
                                                  duration=2), screen_keys),

@@ -68,6 +68,9 @@ class Catalog:
     codes: list[str]  # share codes, most active leaders first
     pickup_codes: set[str] = field(default_factory=set)
     leaders: list[str] = field(default_factory=list)
+    # More rooms (bench/scaleout.py --rooms): room -> its share codes; orders are dealt over them evenly.
+    room_codes: dict[str, list[str]] = field(default_factory=dict)
+    room_skus: dict[str, list[str]] = field(default_factory=dict)  # room -> the SKUs it sells (default: skus)
 
 
 def room_body(skus: list[str]) -> dict[str, Any]:
@@ -106,7 +109,7 @@ async def _ok(response: httpx.Response) -> httpx.Response:
 
 
 async def seed(client: httpx.AsyncClient, *, leaders: int = 300, linked: int = 300, units: int = 10_000_000,
-               extra_skus: dict[str, tuple[str, int, dict[str, int]]] | None = None) -> Catalog:
+               extra_skus: dict[str, tuple[str, int, dict[str, int]]] | None = None, rooms: int = 1) -> Catalog:
     """Load the room through the API. `extra_skus`: sku -> (name, price, {warehouse: units}), presale off."""
     gate = asyncio.Semaphore(16)
 
@@ -134,16 +137,36 @@ async def seed(client: httpx.AsyncClient, *, leaders: int = 300, linked: int = 3
     await _ok(await client.post(f"/api/v1/rooms/{ROOM}/deals", json={
         "sku": "mango", "leader": ids[0], "price_cents": 4_990, "quota": units // 10}))
 
-    async def link(leader: str) -> str:
+    async def link(leader: str, room: str = ROOM) -> str:
         async with gate:
-            response = await _ok(await client.post(f"/api/v1/rooms/{ROOM}/links",
+            response = await _ok(await client.post(f"/api/v1/rooms/{room}/links",
                                                    json={"leader": leader, "kind": "live"}))
             return str(response.json()["code"])
 
     chosen = ids[: min(linked, leaders)]
     codes = list(await asyncio.gather(*(link(leader) for leader in chosen)))
     pickup = {code for code, i in zip(codes, range(len(chosen)), strict=True) if "pickup_point" in leader_body(i)}
-    return Catalog(ROOM, list(SKUS), codes, pickup, ids)
+    room_codes: dict[str, list[str]] = {ROOM: codes} if rooms > 1 else {}
+    room_skus: dict[str, list[str]] = {}
+    for r in range(2, rooms + 1):
+        # Another room of the brand, live at the same time: its own line of products (the same dozen, as SKUs of
+        # its own with the same stock), its own deal and share codes (the first 50 leaders: leaders, buyers,
+        # warehouses and carriers are shared with every room).
+        room = f"room-{r}"
+        own = {f"{sku}-r{r}": sku for sku in SKUS}
+        await asyncio.gather(*(put(f"/api/v1/skus/{mine}", {
+            "name": f"{SKUS[sku][0]} ({r})", "price_cents": SKUS[sku][1], "category": SKUS[sku][2],
+            "low_stock_units": 50}) for mine, sku in own.items()))
+        await asyncio.gather(*(put(f"/api/v1/skus/{mine}/stock/{warehouse}", {"on_hand": units})
+                               for mine in own for warehouse in STOCKED_IN))
+        room_skus[room] = list(own)
+        await _ok(await client.put(f"/api/v1/rooms/{room}", json=room_body(room_skus[room])))
+        await _ok(await client.post(f"/api/v1/rooms/{room}/deals", json={
+            "sku": f"mango-r{r}", "leader": ids[0], "price_cents": 4_990, "quota": units // 10}))
+        room_codes[room] = list(await asyncio.gather(*(link(leader, room) for leader in chosen[:50])))
+        pickup |= {code for code, i in zip(room_codes[room], range(50), strict=False)
+                   if "pickup_point" in leader_body(i)}
+    return Catalog(ROOM, list(SKUS), codes, pickup, ids, room_codes, room_skus)
 
 
 class OrderMaker:
@@ -165,14 +188,19 @@ class OrderMaker:
         order = order or self.next_id()
         catalog = self.catalog
         code = None
-        if catalog.codes and rng.random() < 0.85:
-            code = catalog.codes[int(len(catalog.codes) * rng.random() ** 3)]  # power law: a few bring most
+        room, codes = catalog.room, catalog.codes
+        if catalog.room_codes:
+            room = rng.choice(sorted(catalog.room_codes))
+            codes = catalog.room_codes[room]
+        if codes and rng.random() < 0.85:
+            code = codes[int(len(codes) * rng.random() ** 3)]  # power law: a few bring most
         lines = 1 if rng.random() < 0.6 else 2 if rng.random() < 0.75 else 3
-        skus = rng.sample(catalog.skus, min(lines, len(catalog.skus)))
+        offered = catalog.room_skus.get(room, catalog.skus)
+        skus = rng.sample(offered, min(lines, len(offered)))
         province, city, district, street = rng.choice(CITIES)
         body: dict[str, Any] = {
             "order": order,
-            "room": catalog.room,
+            "room": room,
             "visitor": f"v{rng.randrange(self.visitors)}",
             "buyer": {"name": rng.choice(NAMES), "phone": f"13{rng.randrange(10**9):09d}", "province": province,
                       "city": city, "district": district, "address": street},

@@ -14,6 +14,8 @@ reader can see which side was saturated.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import resource
 import time
 from typing import Any
@@ -68,8 +70,18 @@ async def ingest_client(channel: Channel, port: int | list[int], catalog: Catalo
         await sleep_until(stop_at)
         cpu.append(_cpu())
 
+    requests = [make_request] * len(connections)
+    if os.environ.get("BENCH_ROOM_AFFINITY") == "1" and catalog.room_codes and len(ports) > 1:
+        # Each room's orders go to one server (what `hash $room` in nginx would do): connection i serves port
+        # i % n, and sends orders only for the rooms dealt to that port.
+        rooms = sorted(catalog.room_codes)
+        for i in range(len(connections)):
+            mine = {r: catalog.room_codes[r] for k, r in enumerate(rooms) if k % len(ports) == i % len(ports)}
+            own = OrderMaker(dataclasses.replace(catalog, room_codes=mine), f"{prefix}p{i}", seed_ + 97 * i)
+            requests[i] = (lambda m: lambda: post_request(HOST, ports[0], "/api/v1/orders", m.encoded(), API_KEY))(own)
     sampler = asyncio.create_task(sample_cpu())
-    await asyncio.gather(*(closed_loop(c, make_request, tally, measure_from, stop_at) for c in connections))
+    await asyncio.gather(*(closed_loop(c, r, tally, measure_from, stop_at)
+                           for c, r in zip(connections, requests, strict=True)))
     await sampler
     for connection in connections:
         connection.close()

@@ -395,6 +395,18 @@ outbox = Table(  # domain events, written in the same transaction as the change 
     _ts("created_at"),
 )
 
+# PostgreSQL only (store/sequencer.py): a transaction's events wait here, as one row committed with it, until the
+# sequencer moves them into `outbox` in `id` order under its lock, so outbox seqs are consecutive and in commit order
+# without every writer holding one lock to its commit. `id` is taken at the end of the transaction, after every row
+# it shares with others: of two transactions that touch a common row, the later one's row gets the higher id.
+outbox_pending = Table(
+    "outbox_pending",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("events", JSON, nullable=False),  # the transaction's event records, in order: one row per transaction
+    _ts("created_at"),
+)
+
 process_marks = Table(  # each server process's follower: the outbox seq it has applied (store/retention.py)
     "process_marks",
     metadata,

@@ -14,19 +14,23 @@ transactions (about 2·log2 of the batch), never a transaction per command.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
+from store.sequencer import SEQ_LOCK, Sequencer, move_pending
 from store.tasks import cancel_and_wait
 from telemetry.metrics import (
     WRITER_BATCH,
@@ -34,14 +38,58 @@ from telemetry.metrics import (
     WRITER_COMMIT_SECONDS,
     WRITER_LOCK_HELD_SECONDS,
     WRITER_LOCK_WAIT_SECONDS,
+    WRITER_ROOM_LOCK_HELD_SECONDS,
+    WRITER_ROOM_LOCK_WAIT_SECONDS,
 )
 
 log = logging.getLogger("liveroom.writer")
 
 R = TypeVar("R")
 Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the relay publishes after commit
-# Serializes outbox appends across processes on PostgreSQL, so sequence order is commit order for the relay.
-_OUTBOX_LOCK = 7_411_001
+# PostgreSQL (issue 15): an order's transaction names its room (`Command.rooms`) and takes _WRITE_LOCK shared plus
+# one exclusive lock per room (two-key advisory locks in namespace _ROOM_NS, sorted), so orders of different rooms
+# run side by side in every process; what rooms share (stock rows, carrier days) is updated in the transaction's
+# tail (`before_commit`), its events go to outbox_pending last, and the sequencer (store/sequencer.py) gives them
+# their outbox seqs after the commit. A command without rooms takes _WRITE_LOCK exclusive: it waits for every room
+# transaction in flight and holds everyone off (catalog, settlement, carriers: rare, short).
+_WRITE_LOCK = 7_411_002
+_ROOM_NS = 7_411
+# Rows of no room that room transactions read and move, locked by name to the commit, always visitors first, then
+# leaders, each set sorted (no deadlock between two room transactions): a visitor's binding (orders, visits,
+# presence) and a leader's points balance (presence).
+VISITOR_NS = 7_412
+LEADER_NS = 7_413
+# Room transactions a process runs at once (rooms dealt over them by hash; a room's commands keep their order). Two
+# measured best on 2 cores (bench/scaleout.py, 8 rooms, one process: 1 → 218 orders/s with the shared rows held
+# 0.04 of the time, 2 → 349/s and 0.08, 4 → 235/s and 0.19, 8 → 127/s and 0.24): more, smaller transactions
+# each pay a commit with the shared rows held.
+_MAX_PARALLEL = int(os.environ.get("LIVEROOM_ROOM_PARALLEL", "2"))
+
+
+def lock_key(name: str) -> int:
+    """A stable int4 key for a two-key advisory lock (a collision only makes two names wait for each other)."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+async def try_lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> set[str]:
+    """The names whose (namespace, key) transaction lock was free and is now held by this transaction."""
+    by_key: dict[int, list[str]] = {}
+    for name in names:
+        by_key.setdefault(lock_key(name), []).append(name)
+    if not by_key:
+        return set()
+    got = await conn.execute(
+        text("SELECT k FROM unnest(CAST(:keys AS int[])) AS k WHERE pg_try_advisory_xact_lock(:ns, k)"),
+        {"ns": namespace, "keys": sorted(by_key)})
+    return {name for (key,) in got for name in by_key[key]}
+
+
+async def lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> None:
+    """Exclusive transaction locks on (namespace, key) for each name, in ascending key order (no deadlock)."""
+    keys = sorted({lock_key(n) for n in names})
+    if keys:
+        await conn.execute(text("SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) AS k"),
+                           {"ns": namespace, "keys": keys})
 
 
 @dataclass
@@ -55,6 +103,9 @@ class Tx:
     before_commit: dict[str, Callable[[], Awaitable[None]]] = field(
         default_factory=dict
     )  # once each, by name
+    # Room-scoped (PostgreSQL): other rooms' transactions run at the same time, so rows shared between rooms (stock,
+    # carrier days, the waybill counter, bindings) must be locked or updated guarded in `before_commit`.
+    scoped: bool = False
 
     @property
     def dialect(self) -> str:
@@ -68,6 +119,11 @@ class Command(Generic[R]):
     """A write. Subclasses implement `run`; those that come in bursts also override `run_batch`."""
 
     batch_group: ClassVar[str | None] = None  # consecutive commands of one group go to run_batch together
+
+    def rooms(self) -> frozenset[str] | None:
+        """The rooms this command writes, when it writes nothing shared beyond what its run guards (see `Tx.scoped`);
+        None: it needs the global write lock (the default: catalog, settlement, carriers, shipping, ...)."""
+        return None
 
     async def run(self, tx: Tx) -> R:
         raise NotImplementedError
@@ -109,6 +165,19 @@ class FunctionCommand(Command[R]):
 class _Pending:
     command: Command[Any]
     future: asyncio.Future[Any]
+    deferred: int = 0  # times its room was busy in another process's transaction (it then waits the next time)
+
+
+_PATIENCE = 3  # times a command is deferred (its room busy in another process) before its transaction waits for it
+_RERUNS = 5  # times a room transaction is run again after deciding on rows another room changed meanwhile
+
+
+class StaleDecision(RuntimeError):
+    """A guarded update of a row rooms share found it changed since the batch read it (another room's transaction
+    committed in between): nothing of the transaction is kept and the writer runs the batch again on fresh rows."""
+
+
+_DEFERRED = object()  # a command's result when its room was taken elsewhere: it goes to the next transaction
 
 
 class Writer:
@@ -130,20 +199,34 @@ class Writer:
         self._last_batch = 0
         self._busy = False  # a batch is being written (stop() lets it finish)
         self.on_commit = on_commit
+        # PostgreSQL: room locks, events through outbox_pending and this process's sequencer (see above).
+        self.room_locks = engine.dialect.name == "postgresql"
+        self.sequencer = Sequencer(engine, self._published) if self.room_locks else None
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self.parallel = _MAX_PARALLEL
+        self._retry: list[_Pending] = []  # deferred commands (their room was busy elsewhere): first in the next batch
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # committed transactions
         self.commands = 0  # commands answered from a committed transaction
         self.failed_transactions = 0  # transactions that failed as a whole and were split (or failed their one)
-        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters): waiting for the global write lock
-        # (asked → granted), holding it (granted → commit or rollback done), busy (a batch taken → answered).
+        # Cumulative seconds (also the liveroom_writer_*_seconds_total counters, telemetry/metrics.py): waiting for
+        # and holding what serializes every writer (SQLite's write lock; on PostgreSQL _WRITE_LOCK exclusive, or a
+        # room transaction's shared-row tail), the room locks apart, busy (a batch taken → answered).
         self.lock_wait_s = 0.0
         self.lock_held_s = 0.0
+        self.room_lock_wait_s = 0.0
+        self.room_lock_held_s = 0.0
         self.busy_s = 0.0
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="liveroom-writer")
+        if self.sequencer is not None:
+            self.sequencer.start()
+
+    def _published(self, envelopes: list[Envelope]) -> None:
+        if self.on_commit is not None:
+            self.on_commit(envelopes)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop after the batch being written has committed and its callers have their answers, and after what
@@ -151,10 +234,13 @@ class Writer:
         if self._task is not None and not self._task.done():
             loop = asyncio.get_running_loop()
             deadline = loop.time() + grace_s
-            while (self._busy or not self._queue.empty()) and loop.time() < deadline and not self._task.done():
+            while ((self._busy or not self._queue.empty() or self._retry) and loop.time() < deadline
+                   and not self._task.done()):
                 await asyncio.sleep(0.005)
         await cancel_and_wait(self._task)
         self._task = None
+        if self.sequencer is not None:  # the last commits' events into the outbox, their callers answered
+            await self.sequencer.stop()
 
     async def submit(self, command: Command[R]) -> R:
         if self._task is None:
@@ -169,7 +255,10 @@ class Writer:
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            if self._retry:
+                batch, self._retry = self._retry, []
+            else:
+                batch = [await self._queue.get()]
             # Busy (the last commit held several commands): the callers it just answered are sending their next
             # ones. Wait a moment (at most `linger`) until as many as then, plus those already waiting, are here,
             # so they share this commit instead of the next: a commit's fixed cost (loading, statements, the
@@ -185,23 +274,57 @@ class Writer:
             self._busy = True
             began = time.perf_counter()
             try:
-                await self._execute(batch)
+                if self.room_locks:
+                    await self._execute_by_room(batch)
+                else:
+                    await self._execute(batch)
             finally:
                 self._busy = False
                 busy = time.perf_counter() - began
                 self.busy_s += busy
                 WRITER_BUSY_SECONDS.inc(busy)
 
-    async def _execute(self, batch: list[_Pending]) -> None:
+    async def _execute_by_room(self, batch: list[_Pending]) -> None:
+        """Commands with rooms run as concurrent transactions, one per bucket of rooms (arrival order kept within
+        a room); commands without rooms wait for those before them and run together under the global lock."""
+        buckets: dict[int, list[_Pending]] = {}
+        solo: list[_Pending] = []
+        for pending in batch:
+            rooms = pending.command.rooms()
+            if rooms is None:
+                await self._run_buckets(buckets)
+                buckets = {}
+                solo.append(pending)
+                continue
+            if solo:
+                await self._execute(solo)
+                solo = []
+            key = min(lock_key(r) for r in rooms) % self.parallel if len(rooms) == 1 else -1
+            buckets.setdefault(key, []).append(pending)
+        await self._run_buckets(buckets)
+        if solo:
+            await self._execute(solo)
+
+    async def _run_buckets(self, buckets: dict[int, list[_Pending]]) -> None:
+        if len(buckets) == 1:
+            await self._execute(next(iter(buckets.values())))
+        elif buckets:
+            await asyncio.gather(*(self._execute(b) for b in buckets.values()))
+
+    async def _execute(self, batch: list[_Pending], reruns: int = _RERUNS) -> None:
         started = time.perf_counter()
         try:
-            results, envelopes = await self._transaction([p.command for p in batch])
+            results, envelopes = await self._transaction([p.command for p in batch], [p.deferred for p in batch])
         except asyncio.CancelledError:
             for pending in batch:
                 if not pending.future.done():
                     pending.future.cancel()
             raise
         except Exception as failure:
+            if isinstance(failure, StaleDecision) and self.room_locks and reruns > 0:
+                log.info("a batch of %d decided on rows changed since (%s); running it again", len(batch), failure)
+                await self._execute(batch, reruns - 1)
+                return
             self.failed_transactions += 1
             if len(batch) == 1:
                 log.error("write failed", exc_info=failure)
@@ -216,41 +339,112 @@ class Writer:
             await self._execute(batch[:half])
             await self._execute(batch[half:])
             return
+        later = [p for p, r in zip(batch, results, strict=True) if r is _DEFERRED]
+        for pending in later:
+            pending.deferred += 1
+        self._retry.extend(later)
         WRITER_COMMIT_SECONDS.observe(time.perf_counter() - started)
-        WRITER_BATCH.observe(len(batch))
+        WRITER_BATCH.observe(len(batch) - len(later))
         self.batches += 1
-        self.commands += len(batch)
+        self.commands += len(batch) - len(later)
+        if self.sequencer is not None:  # answered once the sequencer has given the events their seqs
+            self.sequencer.committed(lambda: _settle_all(batch, results))
+            return
         if self.on_commit is not None and envelopes:
             self.on_commit(envelopes)
-        for pending, result in zip(batch, results, strict=True):
-            _settle(pending.future, result)
+        _settle_all(batch, results)
 
-    async def _transaction(self, commands: list[Command[Any]]) -> tuple[list[Any], list[Envelope]]:
-        granted = 0.0  # when this transaction got the global write lock (0: not yet)
+    async def _transaction(self, commands: list[Command[Any]],
+                           deferred: Sequence[int] = ()) -> tuple[list[Any], list[Envelope]]:
+        held_from = 0.0  # since when this transaction holds what every writer shares (0: not yet)
+        room_granted = 0.0  # when it got its room locks (room transactions only)
         try:
             async with self.engine.begin() as conn:
                 tx = Tx(conn, self.clock())
                 asked = time.perf_counter()
-                if tx.dialect == "postgresql":
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-                elif tx.dialect == "sqlite":
-                    # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true until
-                    # its commit, even with another process writing the same file, and waiting for it is safe.
-                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                granted = time.perf_counter()
-                self.lock_wait_s += granted - asked
-                WRITER_LOCK_WAIT_SECONDS.inc(granted - asked)
-                results: list[Any] = []
-                for group in _groups(commands):
-                    results.extend(await type(group[0]).run_batch(tx, group))
+                rooms = _rooms(commands) if self.room_locks else None
+                runnable = commands
+                if rooms is not None:
+                    tx.scoped = True
+                    await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _WRITE_LOCK})
+                    got = await _take_rooms(conn, commands, deferred)
+                    runnable = [c for c in commands if _rooms_of(c) <= got]
+                    if len(runnable) == len(commands):
+                        runnable = commands
+                    room_granted = time.perf_counter()
+                    self.room_lock_wait_s += room_granted - asked
+                    WRITER_ROOM_LOCK_WAIT_SECONDS.inc(room_granted - asked)
+                else:
+                    if self.room_locks:
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+                    else:
+                        # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true
+                        # until its commit, even with another process writing the same file, and waiting is safe.
+                        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    held_from = time.perf_counter()
+                    self.lock_wait_s += held_from - asked
+                    WRITER_LOCK_WAIT_SECONDS.inc(held_from - asked)
+                ran: list[Any] = []
+                for group in _groups(runnable):
+                    ran.extend(await type(group[0]).run_batch(tx, group))
+                results = ran if runnable is commands else _with_deferred(commands, runnable, ran)
+                tail = time.perf_counter()
                 for finish in tx.before_commit.values():
                     await finish()
+                if rooms is not None:
+                    # The tail: the rows other rooms share (stock, carrier days) were updated just now and stay
+                    # locked to the commit: what an order of another room touching them would wait for. Counted
+                    # from the last of those updates (updating them, and waiting for them, counts as waiting).
+                    held_from = time.perf_counter()
+                    self.lock_wait_s += held_from - tail
+                    WRITER_LOCK_WAIT_SECONDS.inc(held_from - tail)
+                if self.sequencer is not None:
+                    await _append_pending(conn, tx)
+                    return results, []
                 return results, await _append_outbox(conn, tx)
         finally:
-            if granted:  # held until the commit (or the rollback) has returned: the lock is released with it
-                held = time.perf_counter() - granted
-                self.lock_held_s += held
-                WRITER_LOCK_HELD_SECONDS.inc(held)
+            ended = time.perf_counter()
+            if held_from:  # held until the commit (or the rollback) has returned: the locks go with it
+                self.lock_held_s += ended - held_from
+                WRITER_LOCK_HELD_SECONDS.inc(ended - held_from)
+            if room_granted:
+                self.room_lock_held_s += ended - room_granted
+                WRITER_ROOM_LOCK_HELD_SECONDS.inc(ended - room_granted)
+
+
+async def _take_rooms(conn: AsyncConnection, commands: list[Command[Any]], deferred: Sequence[int]) -> set[str]:
+    """The room locks of this transaction: tried, so a room whose transaction runs in another process right now is
+    left for this process's next one and orders of other rooms never wait for it; waited for when every room is
+    busy, or for a command deferred _PATIENCE times already (a room that another process keeps busy is not left
+    forever). Waited-for locks first, in key order, then the tries (which never wait): no deadlock."""
+    patient = sorted({r for c, d in zip(commands, deferred, strict=False) if d >= _PATIENCE for r in _rooms_of(c)})
+    await lock_names(conn, _ROOM_NS, patient)
+    wanted = {r for c in commands for r in _rooms_of(c)}
+    got = set(patient) | await try_lock_names(conn, _ROOM_NS, sorted(wanted - set(patient)))
+    if not got:
+        await lock_names(conn, _ROOM_NS, sorted(wanted))
+        got = wanted
+    return got
+
+
+def _rooms_of(command: Command[Any]) -> frozenset[str]:
+    return command.rooms() or frozenset()
+
+
+def _with_deferred(commands: list[Command[Any]], runnable: list[Command[Any]], ran: list[Any]) -> list[Any]:
+    by_command = dict(zip(map(id, runnable), ran, strict=True))
+    return [by_command.get(id(c), _DEFERRED) for c in commands]
+
+
+def _rooms(commands: list[Command[Any]]) -> frozenset[str] | None:
+    """The rooms a transaction of these commands locks, or None when one of them needs the global lock."""
+    found: set[str] = set()
+    for command in commands:
+        rooms = command.rooms()
+        if rooms is None:
+            return None
+        found |= rooms
+    return frozenset(found)
 
 
 def _groups(commands: list[Command[Any]]) -> list[list[Command[Any]]]:
@@ -268,13 +462,60 @@ async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
     if not tx.events:
         return []
     records = [to_record(e) for e in tx.events]
-    # One multi-row INSERT; under the one writer (the advisory lock on PostgreSQL) its rows take consecutive
-    # seqs in the order given, so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep
-    # parameter order instead turns this into one INSERT per row on SQLite.)
+    # SQLite: one multi-row INSERT; under the file's one writer its rows take consecutive seqs in the order given,
+    # so the sorted seqs pair with the records in order. (Asking SQLAlchemy to keep parameter order instead turns
+    # this into one INSERT per row.)
     result = await conn.execute(
         insert(models.outbox).returning(models.outbox.c.seq),
         [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
     return list(zip(sorted(row.seq for row in result), records, strict=True))
+
+
+@contextlib.asynccontextmanager
+async def writers_held(engine: AsyncEngine, orphans_after_s: float = 3.0) -> AsyncIterator[None]:
+    """PostgreSQL: every writer held off (the global write lock, exclusive: the room transactions in flight finish
+    first) and every committed event given its outbox seq, for as long as the block runs. A snapshot begun inside
+    sees no committed change whose events lack their seq, so a read model loaded from the tables and the outbox seq
+    it starts from agree (Projections.load). Keep the block short: writing waits for it. SQLite: nothing to do.
+
+    The pending events are left to the sequencers of the processes that committed them (each publishes what it
+    moves); only what is still pending after `orphans_after_s` (a process died between its commit and its pass)
+    is moved here, for the Followers to find in the outbox."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as hold:
+        await hold.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK})
+        await hold.commit()
+        try:
+            give_up = time.monotonic() + orphans_after_s
+            while (await hold.execute(select(models.outbox_pending.c.id).limit(1))).first() is not None:
+                await hold.commit()
+                if time.monotonic() < give_up:
+                    await asyncio.sleep(0.002)
+                    continue
+                async with hold.begin():
+                    await hold.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK})
+                    await move_pending(hold)
+            await hold.commit()
+            yield
+        finally:
+            await hold.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _WRITE_LOCK})
+            await hold.commit()
+
+
+async def _append_pending(conn: AsyncConnection, tx: Tx) -> None:
+    """PostgreSQL: the events into outbox_pending as one row, the transaction's last statement (store/sequencer.py
+    says why it must come last; one row keeps the tail, where shared rows are held, short)."""
+    if tx.events:
+        await conn.execute(insert(models.outbox_pending),
+                           {"events": [to_record(e) for e in tx.events], "created_at": tx.now})
+
+
+def _settle_all(batch: list[_Pending], results: list[Any]) -> None:
+    for pending, result in zip(batch, results, strict=True):
+        if result is not _DEFERRED:
+            _settle(pending.future, result)
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:

@@ -42,14 +42,27 @@ WRITER_BATCH = Histogram(
 WRITER_COMMIT_SECONDS = Histogram(
     "liveroom_writer_commit_seconds", "One writer transaction, begin to commit",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
-# The global write lock (store/uow.py: pg_advisory_xact_lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), per
-# transaction: waiting for it (asked → granted, one round trip when nobody holds it) and holding it (granted →
-# commit or rollback done); and the writer's busy time (a batch taken → its callers answered). bench/scaleout.py
-# reads them to measure the share of a process's time under the lock (issue 15, "Scale-out, measured honestly").
+# What serializes writers (store/uow.py), per transaction: waiting for it (asked → granted) and holding it (granted →
+# commit or rollback done). On SQLite that is the file's write lock (BEGIN IMMEDIATE), for the whole transaction. On
+# PostgreSQL an order's transaction holds only its room's lock for its whole length (other rooms never wait for it);
+# what it shares with other rooms (stock rows, carrier days, the pending outbox) it touches only in its tail, which
+# is counted here as "held" (an upper bound: only a transaction touching the same rows waits); a transaction
+# without rooms (catalog, settlement, carriers, ...) holds the global write lock exclusively, all of it counted.
+# bench/scaleout.py reads them for the share of a process's time that serializes (issue 15).
 WRITER_LOCK_WAIT_SECONDS = Counter(
     "liveroom_writer_lock_wait_seconds", "Seconds the writer waited for the global write lock (asked to granted)")
 WRITER_LOCK_HELD_SECONDS = Counter(
-    "liveroom_writer_lock_held_seconds", "Seconds the writer held the global write lock (granted to commit/rollback)")
+    "liveroom_writer_lock_held_seconds",
+    "Seconds the writer held what every writer shares (global lock, or a room transaction's shared-row tail)")
+WRITER_ROOM_LOCK_WAIT_SECONDS = Counter(
+    "liveroom_writer_room_lock_wait_seconds", "Seconds the writer waited for room locks (asked to granted)")
+WRITER_ROOM_LOCK_HELD_SECONDS = Counter(
+    "liveroom_writer_room_lock_held_seconds", "Seconds the writer held room locks (summed over concurrent ones)")
+# The sequencer (store/sequencer.py, PostgreSQL): moving committed events from outbox_pending into the outbox.
+SEQUENCER_HELD_SECONDS = Counter(
+    "liveroom_sequencer_lock_held_seconds", "Seconds this process's sequencer held the sequencer lock")
+SEQUENCER_MOVED = Counter(
+    "liveroom_sequencer_moved_events", "Events this process's sequencer moved from outbox_pending into the outbox")
 WRITER_BUSY_SECONDS = Counter(
     "liveroom_writer_busy_seconds", "Seconds the writer was busy with a batch (taken to every caller answered)")
 OUTBOX_LAG = Gauge(

@@ -50,6 +50,7 @@ from realtime.projections.stock import StockBoard
 from store import models
 from store.engine import create_engine
 from store.sql import snapshot_transaction
+from store.uow import writers_held
 
 __all__ = ["Projections"]
 
@@ -200,9 +201,10 @@ class Projections:
     async def _read(self, engine: AsyncEngine, now: datetime) -> tuple[_Models, int]:
         fresh = self._blank()
         async with engine.connect() as conn:
-            await snapshot_transaction(conn)
-            outbox = models.outbox
-            upto = int((await conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0)))).scalar_one())
+            async with writers_held(engine):  # PostgreSQL: the snapshot begins with no event waiting for its seq
+                await snapshot_transaction(conn)
+                outbox = models.outbox
+                upto = int((await conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0)))).scalar_one())
             await fresh.catalog.load(conn)
             await fresh.boards.load(conn)
             await fresh.stock.load(conn, now)

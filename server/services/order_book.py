@@ -16,7 +16,7 @@ from domain.china_time import china_day
 from domain.deals import Deal
 from server.services import catalog_rows, waybill_rows
 from store import models
-from store.uow import Tx
+from store.uow import VISITOR_NS, Tx, lock_names
 
 
 def _day_or_none(at: datetime) -> str | None:
@@ -167,6 +167,8 @@ async def load_book(tx: Tx, requests: Sequence[ordering.OrderRequest]) -> OrderB
         for row in await rows(_LINKS, {r.code for r in requests if r.code})
     }
     visitors = {r.visitor for r in requests}
+    if tx.scoped:  # a visitor's binding is shared by every room: one writer per visitor until the commit
+        await lock_names(conn, VISITOR_NS, sorted(visitors))
     bindings = {row.visitor: catalog_rows.binding(row) for row in await rows(_BINDINGS, visitors)}
     leader_rows = await load_leaders(
         tx, {link.leader for link in links.values()} | {b.leader for b in bindings.values()} | visitors

@@ -124,7 +124,11 @@ async def flush(tx: Tx, book: OrderBook) -> None:
         (models.commission_entries, book.ledger_rows),
     ):
         await insert_many(conn, table, rows)
-    await stock_rows.reserve(tx, book.reserved_delta)
+    if tx.scoped:  # rows every room shares: updated in the transaction's tail, held only from there to the commit
+        tx.before_commit[f"order_stock_{id(book)}"] = lambda: stock_rows.reserve_in_tail(
+            tx, book.reserved_delta, book.levels)
+    else:
+        await stock_rows.reserve(tx, book.reserved_delta)
     await take_deal_quota(tx, book.deal_delta)
     await upsert(
         conn,
@@ -134,7 +138,10 @@ async def flush(tx: Tx, book: OrderBook) -> None:
         ["leader", "room", "bound_at", "protected_until"],
     )
     await add_board(tx, book.board_delta)
-    await add_carrier_days(tx, book.carrier_delta)
+    if tx.scoped:
+        tx.before_commit[f"order_carrier_days_{id(book)}"] = lambda: add_carrier_days(tx, book.carrier_delta)
+    else:
+        await add_carrier_days(tx, book.carrier_delta)
     await order_growth_rows.flush(tx, book)
 
 

@@ -32,6 +32,7 @@ from store.sql import insert_many
 from store.uow import Command, Tx, log_failure
 
 _REQUESTS = "waybill_requests"  # tx.cache: the requests the batch's orders queue, inserted with the batch
+_DECIDED = "room_decisions"  # tx.cache (room transactions): order id → the decision made with its serials reserved
 # How the API answers an order it decided (stored with the order, returned again for a replay of its body).
 Answering = Callable[[ordering.OrderDecision], dict[str, Any]]
 
@@ -66,6 +67,11 @@ class PlaceOrder(Command[OrderAnswer]):
         self.app = app
         self.answer = answer
 
+    def rooms(self) -> frozenset[str]:
+        """Orders of different rooms run side by side (PostgreSQL): what they share is locked or guarded, see
+        `order_book.load_book` (visitors) and `order_writes.flush` (stock and carrier days in the tail)."""
+        return frozenset((self.request.room,))
+
     @classmethod
     async def run_batch(cls, tx: Tx, commands: Sequence[Command[Any]]) -> list[Any]:
         orders = [c for c in commands if isinstance(c, PlaceOrder)]
@@ -74,11 +80,15 @@ class PlaceOrder(Command[OrderAnswer]):
             await orders[0].app.waybills.prepare(tx)
             snapshot = book.snapshot(tx.now, orders[0].app.carrier_policy)
         results: list[Any] = []
-        for command in orders:
+        for i, command in enumerate(orders):
             # An order changes the book only once nothing about it can fail any more (see `order_writes.record`),
             # so one that raises, refused or failing for any other reason, is simply left out: the others still
             # commit together, with the same few statements.
             try:
+                if tx.scoped:  # decided first: waybill serials are reserved only once an order needs some
+                    decision = await command.decide_scoped(tx, book, snapshot, orders[i:])
+                    if decision is not None:
+                        tx.cache.setdefault(_DECIDED, {})[command.request.order] = decision
                 results.append(command.decide(tx, book, snapshot))
             except DomainError as refused:
                 results.append(refused)
@@ -89,6 +99,19 @@ class PlaceOrder(Command[OrderAnswer]):
         # The waybill requests the batch's orders queued for the gateway (issue 14; none in sandbox mode).
         await insert_many(tx.conn, models.waybill_requests, tx.cache.pop(_REQUESTS, []))
         return results
+
+    async def decide_scoped(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot,
+                            rest: Sequence[PlaceOrder]) -> ordering.OrderDecision | None:
+        """The decision, for a room-scoped transaction, with enough waybill serials reserved for it (a block for
+        the rest of the batch: at most one parcel per warehouse and per unit each). None for a replay."""
+        if self.request.order in book.existing:
+            return None
+        decision = ordering.decide(self.request, snapshot)
+        wanted = len(decision.waybills_wanted)
+        if wanted and not waybill_rows.issued_by_gateway(self.app.settings):
+            block = sum(min(len(book.warehouses), sum(q for _, q in c.request.items)) for c in rest)
+            await self.app.waybills.reserve(tx, wanted, block)
+        return decision
 
     def decide(self, tx: Tx, book: OrderBook, snapshot: ordering.Snapshot) -> OrderAnswer:
         request = self.request
@@ -101,7 +124,7 @@ class PlaceOrder(Command[OrderAnswer]):
                     code="idempotency_conflict",
                 )
             return OrderAnswer(200, seen[1])
-        decision = ordering.decide(request, snapshot)
+        decision = tx.cache.get(_DECIDED, {}).pop(request.order, None) or ordering.decide(request, snapshot)
         settings = self.app.settings
         gateway_issues = waybill_rows.issued_by_gateway(settings)
         # An order failing after this leaves a gap in the waybill serials, never a repeat. With a gateway that

@@ -31,7 +31,7 @@ from server.context import AppContext
 from server.services.viewers import Viewer, load_viewers, new_viewer, seen_at
 from store import models
 from store.sql import insert_many, upsert
-from store.uow import Command, Tx, log_failure
+from store.uow import LEADER_NS, VISITOR_NS, Command, Tx, lock_names, log_failure
 
 US = 1_000_000
 
@@ -52,6 +52,11 @@ class RecordPresence(Command[dict[str, Any]]):
 
     def __init__(self, beat: Beat) -> None:
         self.beat = beat
+
+    def rooms(self) -> frozenset[str]:
+        """Its room: what it writes is that room's (viewers, heartbeats, task progress) or locked at load (the
+        bindings it reads, the balances of the leaders it may pay)."""
+        return frozenset((self.beat.room,))
 
     @classmethod
     async def run_batch(cls, tx: Tx, commands: Sequence[Command[Any]]) -> list[Any]:
@@ -116,11 +121,16 @@ class _Batch:
         pairs = {(b.room, b.visitor) for b in known}
         viewers = await load_viewers(tx, pairs)
         strangers = {visitor for room, visitor in pairs if (room, visitor) not in viewers}
+        if tx.scoped:  # bindings and points balances are shared by every room: locked until the commit
+            await lock_names(conn, VISITOR_NS, sorted(strangers))
         bound: dict[str, str] = {}
         if strangers:
             bd = models.bindings
             bound = {row.visitor: row.leader for row in await conn.execute(
                 select(bd.c.visitor, bd.c.leader).where(bd.c.visitor.in_(strangers)))}
+        if tx.scoped:  # the leaders this batch may pay: their balance (over every room) read and moved here only
+            await lock_names(conn, LEADER_NS, sorted(
+                {v["leader"] for v in viewers.values() if v["leader"]} | set(bound.values())))
         beat_lists: dict[tuple[str, str], list[datetime]] = {}
         if known:
             times = [b.at or tx.now for b in known]

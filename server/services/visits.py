@@ -23,7 +23,7 @@ from server.services.order_book import load_leaders
 from server.services.viewers import clicked, load_viewers
 from store import models
 from store.sql import accumulate, upsert
-from store.uow import Command, Tx, log_failure
+from store.uow import VISITOR_NS, Command, Tx, lock_names, log_failure
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,38 @@ class VisitRequest:
     at: datetime | None
 
 
+_ROOMS_OF_CODES = "visits.room_of_code"  # AppContext.extras: share code -> its room (a link never changes room)
+
+
 async def record(app: AppContext, request: VisitRequest) -> dict[str, Any]:
-    return await app.writer.submit(RecordVisit(request))
+    return await app.writer.submit(RecordVisit(request, await room_of_code(app, request.code)))
+
+
+async def room_of_code(app: AppContext, code: str) -> str | None:
+    """The room a share code belongs to (remembered once read), so its visit is written under that room's lock and
+    visits of other rooms run side by side (store/uow.py); None for a code that does not exist (yet)."""
+    known: dict[str, str] = app.extras.setdefault(_ROOMS_OF_CODES, {})
+    room = known.get(code)
+    if room is None:
+        async with app.engine.connect() as conn:
+            room = (await conn.execute(select(models.links.c.room).where(models.links.c.code == code))).scalar()
+        if room is not None:
+            if len(known) >= 100_000:
+                known.clear()
+            known[code] = room
+    return room
 
 
 class RecordVisit(Command[dict[str, Any]]):
     batch_group = "visits"
 
-    def __init__(self, request: VisitRequest) -> None:
+    def __init__(self, request: VisitRequest, room: str | None = None) -> None:
         self.request = request
+        self.room = room
+
+    def rooms(self) -> frozenset[str] | None:
+        """Its link's room: what it writes is that room's (viewers, invites) or locked (the visitor's binding)."""
+        return frozenset((self.room,)) if self.room is not None else None
 
     @classmethod
     async def run_batch(cls, tx: Tx, commands: Sequence[Command[Any]]) -> list[Any]:
@@ -58,6 +81,8 @@ class RecordVisit(Command[dict[str, Any]]):
                 select(models.rooms).where(models.rooms.c.room.in_({link.room for link in links.values()}))
             )
         }
+        if tx.scoped:  # a visitor's binding is shared by every room: one writer per visitor until the commit
+            await lock_names(tx.conn, VISITOR_NS, sorted({r.visitor for r in requests}))
         bindings = {
             row.visitor: catalog_rows.binding(row)
             for row in await tx.conn.execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from store import models
 from store.sql import upsert
@@ -25,6 +25,9 @@ SANDBOX_FORMATS: dict[str, tuple[str, int]] = {
 }
 _COUNTER = "waybill"
 _KEY = "waybill_serial"
+_RESERVE_BLOCK = text(
+    "INSERT INTO counters (name, value) VALUES (:name, :n) "
+    "ON CONFLICT (name) DO UPDATE SET value = counters.value + :n RETURNING value")
 
 
 class WaybillIssuer(Protocol):
@@ -32,12 +35,17 @@ class WaybillIssuer(Protocol):
 
     def issue(self, tx: Tx, carriers: list[str]) -> list[str]: ...
 
+    async def reserve(self, tx: Tx, wanted: int, block: int) -> None: ...
+
 
 class SandboxCarrier:
     """Issues waybill numbers locally; a real adapter would book them with the carrier's API."""
 
     async def prepare(self, tx: Tx) -> None:
         if _KEY in tx.cache:
+            return
+        if tx.scoped:  # serials come in blocks, reserved once an order needs them (`reserve`)
+            tx.cache[_KEY] = [0, 0, 0]
             return
         value = (
             await tx.conn.execute(select(models.counters.c.value).where(models.counters.c.name == _COUNTER))
@@ -53,8 +61,24 @@ class SandboxCarrier:
 
         tx.before_commit[_KEY] = store
 
+    async def reserve(self, tx: Tx, wanted: int, block: int) -> None:
+        """Room-scoped writing: other rooms' transactions issue waybills at the same time, so serials come from a
+        block reserved in a short transaction of its own (committed at once: the counter row is never held to this
+        commit). When fewer than `wanted` are left, a new block of `block` is taken (the rest of the old one and
+        whatever this one leaves unused are gaps in the serials, never a repeat)."""
+        _, current, end = tx.cache[_KEY]
+        if current + wanted <= end:
+            return
+        size = max(wanted, block)
+        async with tx.conn.engine.begin() as side:
+            end = (await side.execute(_RESERVE_BLOCK, {"name": _COUNTER, "n": size})).scalar_one()
+        tx.cache[_KEY] = [end - size, end - size, end]
+
     def issue(self, tx: Tx, carriers: list[str]) -> list[str]:
         numbers = []
+        serials = tx.cache[_KEY]
+        if len(serials) == 3 and serials[1] + len(carriers) > serials[2]:
+            raise RuntimeError("more waybills than the block reserved for this transaction")
         for carrier in carriers:
             tx.cache[_KEY][1] += 1
             prefix, digits = SANDBOX_FORMATS.get(carrier, (carrier[:2].upper(), 12))

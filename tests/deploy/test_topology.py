@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import httpx
+from orderload import GAVE_UP, OrderLoad
 from seed import ROOM, order_body
+from sqlalchemy import select
 from topology import BULK, FeedScreen, Topology, place
 
 from domain import tokens
+from store import models
+from store.engine import create_engine
 
 FEED = "room:room-1:feed"
 
@@ -37,10 +40,6 @@ async def _screens(topology: Topology, count: int) -> list[FeedScreen]:
         await screen.start()
         screens.append(screen)
     return screens
-
-
-def _acknowledged(response: httpx.Response) -> bool:
-    return response.status_code in (200, 201)
 
 
 async def test_two_hundred_orders_racing_for_fifty_units_over_three_processes_sell_exactly_fifty(
@@ -90,46 +89,49 @@ async def test_a_screen_through_nginx_gets_every_feed_item_whichever_process_too
             await screen.stop()
 
 
-async def _burst(topology: Topology, prefix: str, rate: float, seconds: float,
-                 during: Any = None) -> list[httpx.Response]:
-    """Orders offered at `rate` per second for `seconds` and on until `during()` is done, each retried until decided.
-    The rate is what is offered: on a 2-core machine that also runs nginx, PostgreSQL, Redis, three servers (one of
-    them starting) and this client, fewer are placed per second (the rolling restart prints how many)."""
-    async with topology.client(max_connections=200, max_keepalive_connections=50) as http:
-        tasks: list[asyncio.Task[httpx.Response]] = []
-        side = asyncio.create_task(during()) if during is not None else None
-        began = time.monotonic()
-        i = 0
-        while time.monotonic() - began < seconds or (side is not None and not side.done()):
-            due = began + i / rate
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            body = order_body(f"{prefix}-{i}", f"{prefix}-v-{i}", [(BULK, 1)])
-            tasks.append(asyncio.create_task(place(http, body, give_up_s=30)))
-            i += 1
-        if side is not None:
-            await side
-        return list(await asyncio.gather(*tasks))
+def _assert_every_order_acknowledged(load: OrderLoad) -> None:
+    """Every order offered was decided, and accepted: the stock is plentiful, so nothing may refuse one."""
+    assert not load.unanswered, f"orders that never got an answer: {load.unanswered[:10]}"
+    gave_up = sorted(order for order, answer in load.answers.items() if answer.status == GAVE_UP)
+    assert not gave_up, (f"{len(gave_up)} orders got only 502/503 or cut connections for {load.patience:.0f} s: "
+                         f"{gave_up[:10]}")
+    refused = sorted((order, a.status, a.error) for order, a in load.answers.items() if not a.acknowledged)
+    assert not refused, f"{len(refused)} orders refused: {refused[:10]}"
+
+
+async def _missing_from_database(topology: Topology, orders: set[str]) -> set[str]:
+    """The orders of `orders` that the database (the one all the processes write) does not hold."""
+    engine = create_engine(topology.fleet.database_url)
+    try:
+        async with engine.connect() as connection:
+            column = models.orders.c.order
+            found = {row[0] for row in await connection.execute(select(column).where(column.in_(sorted(orders))))}
+    finally:
+        await engine.dispose()
+    return orders - found
 
 
 async def test_a_process_killed_mid_burst_loses_no_acknowledged_order_and_its_screens_miss_nothing(
     topology: Topology,
 ) -> None:
+    """Orders at 100/s from a client process through nginx; one process is killed outright (SIGKILL) and started
+    again. Its orders in flight get a 502 or a cut connection and are sent again with the same order id: one it had
+    committed gets its first answer back (200), one it had not is placed by another process (201)."""
     screens = await _screens(topology, 3)
     victim = 1
-
-    async def kill_then_restart() -> None:
-        await asyncio.sleep(1.5)
-        topology.fleet.kill(victim)
-        await asyncio.sleep(1.5)
-        await asyncio.to_thread(topology.fleet.start, victim)
-
     try:
-        answers = await _burst(topology, "kill", rate=100, seconds=4, during=kill_then_restart)
-        acknowledged = {a.json()["order"] for a in answers if _acknowledged(a)}
-        assert len(acknowledged) == len(answers)  # every order was decided in the end, through the others
-        async with topology.client() as http:
-            for order in sorted(acknowledged):
-                assert (await http.get(f"/api/v1/orders/{order}")).status_code == 200, order
+        async with OrderLoad(topology.url, "kill", rate=100, sku=BULK) as load:
+            await asyncio.sleep(1.5)
+            topology.fleet.kill(victim)
+            await asyncio.sleep(1.5)
+            await asyncio.to_thread(topology.fleet.start, victim)
+            await asyncio.sleep(0.5)
+        replays = sum(1 for answer in load.answers.values() if answer.status == 200)
+        print(f"{len(load.answers)} orders ({replays} acknowledged by a replay); sent again after "
+              f"{dict(load.retried)} (0: connection reset); closes {[s.close_codes for s in screens]}")
+        _assert_every_order_acknowledged(load)
+        acknowledged = load.acknowledged
+        assert await _missing_from_database(topology, acknowledged) == set()
         for screen in screens:
             assert await screen.wait_for(acknowledged) == set()
         assert sum(len(s.close_codes) for s in screens) >= 1, "no screen was on the killed process"
@@ -142,28 +144,35 @@ async def test_a_process_killed_mid_burst_loses_no_acknowledged_order_and_its_sc
 async def test_a_rolling_restart_under_two_hundred_orders_a_second_loses_nothing_and_closes_screens_with_1012(
     topology: Topology,
 ) -> None:
+    """Orders come open-loop at 200/s from a client process through nginx (tests/support/orderload.py), from a second
+    before the first SIGTERM until after the last replacement answers /healthz; each process in turn is stopped with
+    SIGTERM, waited for, and started again, as systemd restarts deploy/systemd's units one by one. An answer that
+    decides nothing (502/503: nginx found no process free to take it) is sent again with the same order id."""
     screens = await _screens(topology, 3)
     stops: list[tuple[int, float, int]] = []
-
-    async def rolling_restart() -> None:
-        await asyncio.sleep(1.0)
-        for index in range(3):
-            elapsed, status = await asyncio.to_thread(topology.fleet.terminate, index)
-            stops.append((index, elapsed, status))
-            await asyncio.to_thread(topology.fleet.start, index)
-            await asyncio.sleep(0.5)
-
     try:
-        began = time.monotonic()
-        answers = await _burst(topology, "roll", rate=200, seconds=4, during=rolling_restart)
-        print(f"{len(answers)} orders in {time.monotonic() - began:.1f} s; stops {stops}; "
-              f"closes {[s.close_codes for s in screens]}; "
+        async with OrderLoad(topology.url, "roll", rate=200, sku=BULK) as load:
+            await asyncio.sleep(1.0)
+            began = time.monotonic()
+            for index in range(3):
+                elapsed, status = await asyncio.to_thread(topology.fleet.terminate, index)
+                stops.append((index, elapsed, status))
+                await asyncio.to_thread(topology.fleet.start, index)
+                await asyncio.sleep(0.5)
+            ended = time.monotonic()
+            await asyncio.sleep(0.5)
+        acknowledged = load.acknowledged
+        achieved, offered = load.acknowledged_per_s(began, ended), load.offered_per_s(began, ended)
+        replays = sum(1 for answer in load.answers.values() if answer.status == 200)
+        waits = sorted(a.answered - a.due for a in load.answers.values())
+        print(f"{len(load.answers)} orders; restart window {ended - began:.1f} s: offered {offered:.0f}/s, "
+              f"acknowledged {achieved:.0f}/s ({replays} by a replay); sent again after {dict(load.retried)} "
+              f"(0: connection reset) {load.samples}; longest wait {waits[-1] if waits else 0:.2f} s; "
+              f"{load.connections} connections; "
+              f"stops {stops}; closes {[s.close_codes for s in screens]}; "
               f"resumed by snapshot {[s.snapshots_after_reconnect for s in screens]}")
-        acknowledged = {a.json()["order"] for a in answers if _acknowledged(a)}
-        assert len(acknowledged) == len(answers)
-        async with topology.client() as http:
-            for order in sorted(acknowledged):
-                assert (await http.get(f"/api/v1/orders/{order}")).status_code == 200, order
+        _assert_every_order_acknowledged(load)
+        assert await _missing_from_database(topology, acknowledged) == set()
         for screen in screens:
             assert await screen.wait_for(acknowledged) == set()
         assert [index for index, _, _ in stops] == [0, 1, 2]
@@ -172,6 +181,11 @@ async def test_a_rolling_restart_under_two_hundred_orders_a_second_loses_nothing
             assert status in (0, -15), f"process {index} exited with {status}"
         codes = [code for screen in screens for code in screen.close_codes]
         assert codes and set(codes) == {1012}, codes
+        # A check of the test's own load: passing means the restart happened under the load the issue names (200
+        # orders/s offered, at least 180/s of them acknowledged over the restart window), not under the trickle a
+        # client in the test's own event loop used to manage. A machine too busy to serve 200/s fails here, saying so.
+        assert achieved >= 180, (f"the restart did not happen under the load the issue names: {achieved:.0f} orders/s "
+                                 f"acknowledged of {offered:.0f}/s offered (longest wait {waits[-1]:.1f} s)")
     finally:
         for screen in screens:
             await screen.stop()
