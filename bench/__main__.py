@@ -42,6 +42,8 @@ KEYS = (
     "scaleout_orders_per_s_3",
     "scaleout_lock_share",
     "scaleout_ceiling_processes",
+    "leader_screen_kib_per_s",
+    "host_screen_kib_per_s",
 )
 
 
@@ -71,14 +73,18 @@ ROWS = (
     Row("scaleout_orders_per_s_3", "—", None, "scaleout_orders_per_s_1"),
     Row("scaleout_lock_share", "—", None),
     Row("scaleout_ceiling_processes", "≥ 8 processes", lambda v, _: v >= 8),
+    # HTML screens as the pages open them, 200 orders/s room-wide (bench/screen_bytes.py; issue 16).
+    Row("leader_screen_kib_per_s", "≤ 10 KiB/s", lambda v, _: v <= 10),
+    Row("host_screen_kib_per_s", "≤ 40 KiB/s", lambda v, _: v <= 40),
 )
 
 
 def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tuple[str, ...]]]:
-    from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout
+    from bench import fanout, flash_sale, ingest, latency, memory, rebuild, scaleout, screen_bytes
 
     scaleout_keys = ("scaleout_orders_per_s_1", "scaleout_orders_per_s_2", "scaleout_orders_per_s_3",
                      "scaleout_lock_share", "scaleout_ceiling_processes")
+    screen_keys = ("leader_screen_kib_per_s", "host_screen_kib_per_s")
 
     if quick:
         return {
@@ -94,6 +100,8 @@ def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tu
                        ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
             "scaleout": (lambda: scaleout.run(duration=1, warmup=0.3, workers=8, leaders=10, durable=False, rooms=2),
                          scaleout_keys),
+            "screens": (lambda: screen_bytes.run(leaders=10, hosts=1, ops=1, buyers=1, rate=50, warmup=0.5,
+                                                 duration=2), screen_keys),
         }
     return {
         "rebuild": (rebuild.run, ("rebuild_s_per_100k_orders",)),
@@ -103,6 +111,7 @@ def _benchmarks(quick: bool) -> dict[str, tuple[Callable[[], dict[str, Any]], tu
         "latency": (latency.run, ("order_to_screen_ms_p50", "order_to_screen_ms_p99")),
         "fanout": (fanout.run, ("fanout_frames_per_s", "fanout_baseline_frames_per_s")),
         "scaleout": (scaleout.run, scaleout_keys),
+        "screens": (screen_bytes.run, screen_keys),
     }
 
 
@@ -179,6 +188,11 @@ def note(name: str, details: dict[str, Any]) -> str:
                 + f", PostgreSQL CPU {r['postgres_cpu']}"
                 for n, r in runs.items())
             return f"PostgreSQL {details['postgres']}; {waits}; lock-bound {details['lock_bound_orders_per_s']}/s"
+        if name == "screens":
+            kinds = "; ".join(f"{kind} ×{s['connections']}: {s['kib_per_s']} KiB/s, {s['frames_per_s']} frames/s, "
+                              f"{s['frame_bytes_mean']} B a frame" for kind, s in details["screens"].items())
+            return (f"{details['offered_per_s']} orders/s offered, statuses {details['statuses']}; {kinds}; server "
+                    f"CPU {details['server_cpu']}")
         if name == "flash":
             return (f"{details['buyers']:,} buyers, {details['stock_units']} units: {details['accepted_units']} sold, "
                     f"{details['reserved_units']} reserved, answers {details['statuses']}")
@@ -239,8 +253,8 @@ def _previous(out: Path, benchmarks: dict[str, tuple[Callable[[], dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="",
-                        help="comma-separated: rebuild,flash,memory,ingest,latency,fanout,scaleout (the figures "
-                             "of the others are kept from the last run in the same --out folder)")
+                        help="comma-separated: rebuild,flash,memory,ingest,latency,fanout,scaleout,screens (the "
+                             "figures of the others are kept from the last run in the same --out folder)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the machinery works")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write the results (default bench/results; --quick: a temp folder)")

@@ -2,9 +2,10 @@
 
 5,000 WebSocket clients (a few client processes, each holding thousands of connections) subscribe to a host
 screen's state topics, `room:room-1:stock` and `room:room-1:board`. The hub is kept busy with no orders at all:
-a bench-only route of bench/hubserver.py marks both topics dirty all the time, so on every tick (100 ms, the
-default) the hub renders each once and hands it to every subscriber — 2 frames x 5,000 clients x 10 ticks/s
-offered, more than one Python process can send, so the figure is the hub's delivery capacity.
+a bench-only route of bench/hubserver.py changes both topics all the time, so on every tick (100 ms here; every
+screen on every tick, as the baseline sends them) the hub renders each once and hands it to every subscriber —
+2 frames x 5,000 clients x 10 ticks/s offered, more than one Python process can send, so the figure is the hub's
+delivery capacity.
 
 The baseline (bench/broadcast_app.py) is offered the very same bytes at the same cadence over the same number of
 connections, and loops over them with plain `await send_text`. Clients count whole frames received inside the
@@ -125,7 +126,7 @@ def run(*, clients: int = 5_000, client_procs: int = 2, warmup: float = 3.0, dur
         with_baseline: bool = True) -> dict[str, Any]:
     """`trace`: the hub server records spans (bench/trace.py) into the details; `profile`: it writes a cProfile
     of the measured window there; `with_baseline=False` skips the bare loop (to look at the hub alone)."""
-    env = server_choice(trace, profile)[1]
+    env = {**server_choice(trace, profile)[1], "BENCH_EVERY_BEAT": "1"}  # the tick's cadence, as the baseline's
     with liveroom_server("bench.hubserver", tick_ms=tick_ms, extra_env=env) as server:
         path, frames = asyncio.run(_prepare(server.url, server.port, orders))
         pulse = httpx.Client(base_url=server.url, timeout=30)

@@ -2,9 +2,11 @@
 
     python -m bench.hubserver serve --port P [--log-level L]
 
-- `POST /bench/pulse?topic=T&topic=T2` keeps those topics dirty (marked every half tick), so the hub renders
-  and fans out a frame per topic on every tick without any order being written: the fan-out benchmark measures
-  the hub alone. `DELETE /bench/pulse` stops it.
+- `POST /bench/pulse?topic=T&topic=T2` keeps those topics changing (a counter in their data moves and they are
+  marked dirty every half tick), so the hub renders and fans out a frame per topic on every tick without any order
+  being written: the fan-out benchmark measures the hub alone. `DELETE /bench/pulse` stops it. With
+  `BENCH_EVERY_BEAT=1` every screen is sent its topics' frames on every beat, whatever its role's cadence
+  (realtime/cadence.py): the offered load is then the tick's, as in the bare broadcast it is compared with.
 - `GET /bench/stats`: the hub's connections, ticks, frames rendered and frames its senders handed to sockets.
 - `BENCH_TRACE=1`: spans around the writer's transactions, the projections and the hub, and event-loop stalls
   (bench/trace.py); `GET /bench/trace?since=MONOTONIC` summarizes them.
@@ -40,6 +42,23 @@ from server.settings import Settings
 from store.migrate import upgrade
 
 
+class Pulsed:
+    """The projections as the hub reads them, with a counter in the pulsed topics' data: each pulse is a change
+    (the hub sends a screen nothing when what it shows did not change)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.topics: set[str] = set()
+        self.beats = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def snapshot(self, topic: str) -> dict[str, Any] | None:
+        data = self.real.snapshot(topic)
+        return {**data, "bench_pulse": self.beats} if data is not None and topic in self.topics else data
+
+
 class Pulse:
     def __init__(self) -> None:
         self.app: Any = None
@@ -49,11 +68,15 @@ class Pulse:
         topics = request.query_params.getlist("topic")
         await self.stop()
         hub = self.app.state.realtime.hub
+        if not isinstance(hub.projections, Pulsed):
+            hub.projections = Pulsed(hub.projections)
+        hub.projections.topics = set(topics)
         self.task = asyncio.create_task(self._run(hub, topics))
         return JSONResponse({"pulsing": topics, "tick_s": hub.tick})
 
     async def _run(self, hub: Any, topics: list[str]) -> None:
         while True:
+            hub.projections.beats += 1
             hub.mark_dirty(topics)
             await asyncio.sleep(hub.tick / 2)
 
@@ -85,6 +108,8 @@ def build(settings: Settings, *, trace: bool = False) -> Any:
     async def install_trace(_ctx: Any) -> None:
         if tracer is not None:
             tracer.install(app)
+        if os.environ.get("BENCH_EVERY_BEAT") == "1":
+            app.state.realtime.hub.cadence_of = lambda role, fmt, topic: 0.0
 
     profiler = cProfile.Profile()
     profile_path = os.environ.get("BENCH_PROFILE")

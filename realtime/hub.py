@@ -1,18 +1,21 @@
 """The hub: topics, subscribers, and the ticker that turns dirty topics into frames.
 
-A committed change marks topics dirty; it sends nothing. Every tick (100 ms by default) the hub renders each dirty
-topic that has subscribers ONCE per format in use and hands the same string to every subscriber, so the cost of a
-burst is one frame per topic per tick however many orders it holds (DESIGN.md, "Realtime rules").
+A committed change marks topics dirty; it sends nothing. Every tick (the beat, 25 ms by default) the hub renders
+each dirty topic that has subscribers due for it ONCE per format and hands the result to all of them, so a burst
+costs at most one frame per topic per tick however many orders it holds (DESIGN.md, "Realtime rules"). Who is due
+follows each screen's cadence (realtime/cadence.py): a leader's phone at most once a second, a wall twice, a
+buyer's page and the JSON feeds every beat or two; subscribers with one cadence on a topic form a lane. A state
+frame goes to a screen only when what it shows changed since the last one it was sent, and an HTML screen then
+gets only what changed (realtime/htmldiff.py); a JSON screen the whole view.
 
-Each subscriber has a small mailbox: the latest state frame per topic (a newer one replaces an unsent older one —
-state frames carry the whole view, so skipping is safe) plus feed frames in order. After rendering, the tick writes
-each subscriber's frames straight to its socket when the socket has room (realtime/wire.py, the usual case under
-uvicorn), so thousands of screens cost one loop, not a task wake-up each. Otherwise (no wire, a full socket
-buffer) a task of that subscriber alone drains its mailbox with `send_text` while frames keep coalescing there. A slow
-client therefore never delays the others; one that lets too many feed frames pile up is closed with 1013 so it
-reconnects and starts again from a snapshot. A screen that has taken none of its frames for `stall_s` (10 s) while
-there were frames to send is cut: its transport is aborted (a graceful close would wait behind the very buffer it
-does not drain), it leaves its topics, and what was waiting for it is dropped.
+Each subscriber has a small mailbox: the latest state frame per topic (a newer one replaces an unsent older one, as
+the whole view, since the change it built on never went out) plus feed frames in order. The tick writes each
+subscriber's frames straight to its socket when it has room (realtime/wire.py, the usual case under uvicorn), so
+thousands of screens cost one loop, not a task wake-up each. Otherwise a task of that subscriber alone drains its
+mailbox with `send_text` while frames keep coalescing there. A slow client never delays the others; one that lets
+too many feed frames pile up is closed with 1013 so it reconnects from a snapshot. A screen that has taken none of
+its frames for `stall_s` (10 s) while there were frames to send is cut: its transport is aborted, it leaves its
+topics, and what was waiting for it is dropped.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
+from realtime import cadence
+from realtime.cadence import is_feed, topic_kind
+from realtime.htmldiff import View, diff
 from realtime.wire import Wire, encode_text
 from store.tasks import cancel_and_wait
 from telemetry.metrics import SLOW_SCREENS_CUT, frame_bytes_sent, frames_sent, hub_subscribers
@@ -53,26 +60,14 @@ class ProjectionsView(Protocol):
     def feed_seq(self, topic: str) -> int: ...
 
 
-def is_feed(topic: str) -> bool:
-    return topic.endswith(":feed")
-
-
-def topic_kind(topic: str) -> str:
-    """The metrics' name for a topic's kind: room_stock, room_board, room_feed, room_questions, leader, ops, order
-    (ids left out: one series per kind, however many rooms and orders)."""
-    head, _, rest = topic.partition(":")
-    if head == "room":
-        return "room_" + rest.rpartition(":")[2]
-    return head
-
-
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
     connection: Connection
     topics: tuple[str, ...]
     fmt: Format
     max_feed_backlog: int
     states: dict[str, str] = field(default_factory=dict)  # topic -> newest unsent state frame
+    shown: dict[str, View] = field(default_factory=dict)  # topic -> the view its frames so far add up to
     feeds: list[str] = field(default_factory=list)  # unsent feed frames, in order
     closed: bool = False
     offered: int = 0
@@ -82,9 +77,12 @@ class Subscriber:
     wire: Wire | None = None  # direct writes of pre-encoded frames, when the server allows (realtime/wire.py)
     auth: tuple[str, str, int] | None = None  # the token it opened with: (role, subject, issued µs since epoch)
 
-    def offer_state(self, topic: str, frame: str) -> None:
+    def offer_state(self, topic: str, view: View, frame: str) -> None:
+        """Offer `frame`, which turns what the screen was sent into `view`. If the previous frame of the topic has
+        not gone out yet, the change `frame` builds on never reached the screen: the whole view replaces both."""
         self.offered += 1
-        self.states[topic] = frame
+        self.states[topic] = view.frame if topic in self.states else frame
+        self.shown[topic] = view
 
     def offer_feed(self, frame: str) -> bool:
         if len(self.feeds) >= self.max_feed_backlog:
@@ -100,9 +98,7 @@ class Subscriber:
         """Send what is waiting. With a wire whose socket has room (the usual case under uvicorn) the frames'
         bytes from `encode` (made once per tick for everyone) go to the socket now, in one write. Otherwise a task
         of this subscriber's own sends them with `send_text`, waiting for the network as it must; frames offered
-        meanwhile coalesce in the mailbox. (Stepping `send_text` by hand to spare that task did not pay: under
-        uvicorn every screen has a wire, and a full socket suspends the send anyway. bench/fanout.py, 2,000
-        screens, interleaved runs: 6,398 and 16,695 frames/s with it, 8,345 and 16,514 without.)"""
+        meanwhile coalesce in the mailbox."""
         if self.task is not None:
             return
         if self.wire is not None and encode is not None and not self.closed and self.wire.ready():
@@ -137,10 +133,17 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, projections: ProjectionsView, *, tick_ms: int = 100, html: HtmlRenderer | None = None,
-                 max_feed_backlog: int = 64, stall_s: float = 10.0) -> None:
+    def __init__(self, projections: ProjectionsView, *, tick_ms: int = 25, html: HtmlRenderer | None = None,
+                 max_feed_backlog: int = 64, stall_s: float = 10.0,
+                 cadence_of: Callable[[str | None, Format, str], float] | None = None) -> None:
         self.projections = projections
         self.tick = tick_ms / 1000
+        self.cadence_of = cadence_of or (lambda role, fmt, topic: cadence.period(role, fmt.partition(":")[0], topic))
+        # topic -> period -> its subscribers with that cadence (a lane); lanes still owed a frame; when each last went
+        self.lanes: dict[str, dict[float, set[Subscriber]]] = {}
+        self.owed: dict[str, set[float]] = {}
+        self.lane_sent_at: dict[tuple[str, float], float] = {}
+        self._views: dict[str, dict[Format, View]] = {}  # the latest view of each topic per format
         self.stall_s = stall_s
         self.waiting: set[Subscriber] = set()  # subscribers with a send waiting on the network
         self.cut = 0  # screens cut for not taking their frames
@@ -148,12 +151,14 @@ class Hub:
         self.max_feed_backlog = max_feed_backlog
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.dirty: set[str] = set()
-        self.feed_sent: dict[str, int] = {}  # feed topic -> last item seq already framed for subscribers
-        # topic -> format -> (seq, snapshot frame): what a screen connecting now is sent first. Rendered once for
+        self.feed_sent: dict[tuple[str, float], int] = {}  # (feed topic, lane) -> last item seq framed for it
+        # topic -> format -> (seq, snapshot view): what a screen connecting now is sent first. Rendered once for
         # a storm of (re)connections; dropped when the topic changes (mark_dirty) or loses its last subscriber.
-        self._snapshots: dict[str, dict[Format, tuple[int, str]]] = {}
+        self._snapshots: dict[str, dict[Format, tuple[int, View]]] = {}
         self.frames_rendered = 0
         self._encoded: dict[str, bytes] = {}  # this tick's frames, encoded once (flush)
+        self._data: dict[str, dict[str, Any]] = {}  # this tick's snapshots, read once per topic (flush)
+        self._deltas: dict[tuple[int, int], str] = {}  # this tick's changes, (shown view, new view) -> frame
         self.ticks = 0
         self.wired = 0  # screens attached with a Wire (direct transport writes) / without one: for /healthz
         self.unwired = 0
@@ -197,19 +202,24 @@ class Hub:
             self.unwired += 1
         else:
             self.wired += 1
+        role = auth[0] if auth is not None else None
         try:
             for topic in topics:
-                first = self._first_frame(topic, fmt, since)
+                first, view = self._first_frame(topic, fmt, since)
                 await connection.send_text(first)
                 kind = topic_kind(topic)
                 frames_sent.get(kind).inc()
                 frame_bytes_sent.get(kind).inc(len(encode_text(first)))
+                if view is not None:
+                    subscriber.shown[topic] = view
                 subs = self.subscribers.setdefault(topic, set())
                 if subscriber not in subs:
                     subs.add(subscriber)
                     hub_subscribers.get(kind).inc()
-                if is_feed(topic):
-                    self.feed_sent.setdefault(topic, self.projections.feed_seq(topic))
+                    period = self.cadence_of(role, fmt, topic)
+                    self.lanes.setdefault(topic, {}).setdefault(period, set()).add(subscriber)
+                    if is_feed(topic):
+                        self.feed_sent.setdefault((topic, period), self.projections.feed_seq(topic))
         except BaseException:  # gone (or given up on) halfway: not left behind in the topics it joined
             self._unlink(subscriber)
             raise
@@ -230,10 +240,25 @@ class Hub:
             if subs is not None and subscriber in subs:
                 subs.discard(subscriber)
                 hub_subscribers.get(topic_kind(topic)).dec()
+                self._leave_lanes(topic, subscriber)
                 if not subs:
                     del self.subscribers[topic]
-                    self.feed_sent.pop(topic, None)
                     self._snapshots.pop(topic, None)
+                    self.owed.pop(topic, None)
+                    self._views.pop(topic, None)
+
+    def _leave_lanes(self, topic: str, subscriber: Subscriber) -> None:
+        lanes = self.lanes.get(topic, {})
+        for period, lane in list(lanes.items()):  # a topic has a lane or three
+            if subscriber not in lane:
+                continue
+            lane.discard(subscriber)
+            if not lane:
+                del lanes[period]
+                self.feed_sent.pop((topic, period), None)
+                self.lane_sent_at.pop((topic, period), None)
+        if not lanes:
+            self.lanes.pop(topic, None)
 
     def _cut_stalled(self) -> None:
         """Cut every screen whose waiting send has made no progress for `stall_s`: abort its transport (its
@@ -254,18 +279,19 @@ class Hub:
                 subscriber.states.clear()
                 subscriber.feeds.clear()
 
-    def _first_frame(self, topic: str, fmt: Format, since: int | None) -> str:
+    def _first_frame(self, topic: str, fmt: Format, since: int | None) -> tuple[str, View | None]:
+        """The frame a screen connecting now is sent first, and (for a state topic) the view it shows then."""
         if is_feed(topic) and since is not None:
             items = self.projections.feed_since(topic, since)
             if items is not None:  # the ring buffer still reaches: exactly what was missed, no gap
-                return self.render(topic, "item", {"items": items}, fmt, self.projections.feed_seq(topic))
+                return self.render(topic, "item", {"items": items}, fmt, self.projections.feed_seq(topic)), None
         seq = self._seq(topic)
         cached = self._snapshots.get(topic, {}).get(fmt)
-        if cached is not None and cached[0] == seq:
-            return cached[1]
-        frame = self.render(topic, "snapshot", self.projections.snapshot(topic) or {}, fmt, seq)
-        self._snapshots.setdefault(topic, {})[fmt] = (seq, frame)
-        return frame
+        if cached is None or cached[0] != seq:
+            cached = (seq, self._view(topic, fmt, self.projections.snapshot(topic) or {}, seq))
+            self._snapshots.setdefault(topic, {})[fmt] = cached
+        view = cached[1]
+        return view.frame, None if is_feed(topic) else view
 
     # --- frames --------------------------------------------------------------------------------------------
 
@@ -277,6 +303,23 @@ class Hub:
         if fmt.startswith("html:") and self.html is not None:
             return self.html(topic, kind, data, fmt.removeprefix("html:"))
         return orjson.dumps({"topic": topic, "seq": seq, "kind": kind, "data": data}).decode()
+
+    def _view(self, topic: str, fmt: Format, data: dict[str, Any], seq: int) -> View:
+        """The topic's view drawn from `data`: the latest one again when nothing in it changed, so screens that
+        were sent it compare equal by identity."""
+        if fmt.startswith("html:") and self.html is not None:
+            frame = self.render(topic, "snapshot", data, fmt, seq)
+            key: str | bytes = frame
+        else:
+            self.frames_rendered += 1
+            key = orjson.dumps(data)
+            frame = f'{{"topic":{orjson.dumps(topic).decode()},"seq":{seq},"kind":"snapshot","data":{key.decode()}}}'
+        views = self._views.setdefault(topic, {})
+        latest = views.get(fmt)
+        if latest is not None and latest.key == key:
+            return latest
+        view = views[fmt] = View(key, frame)
+        return view
 
     async def _ticker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -293,19 +336,33 @@ class Hub:
                 log.exception("hub tick failed")
 
     def flush(self) -> None:
-        """Render every dirty topic once per format and hand the frame to its subscribers."""
-        dirty, self.dirty = self.dirty, set()
+        """Hand each dirty topic's frame to the lanes of its subscribers that are due; the others stay owed it."""
+        now = time.monotonic()
+        for topic in self.dirty:
+            lanes = self.lanes.get(topic)
+            if lanes:
+                self.owed.setdefault(topic, set()).update(lanes)
+        self.dirty = set()
         touched: dict[Subscriber, None] = {}
-        encoded: dict[str, bytes] = {}
-        self._encoded = encoded
-        for topic in dirty:
-            subscribers = self.subscribers.get(topic)
-            if subscribers:
-                touched.update(dict.fromkeys(subscribers))
-                if is_feed(topic):
-                    self._flush_feed(topic, subscribers)
-                else:
-                    self._flush_state(topic, subscribers)
+        self._encoded = {}
+        slack = self.tick / 2  # a lane due within half a beat goes now, not a whole beat late
+        for topic, periods in list(self.owed.items()):
+            lanes = self.lanes.get(topic, {})
+            due = [p for p in periods if p in lanes and now - self.lane_sent_at.get((topic, p), -1e9) >= p - slack]
+            periods.intersection_update(lanes)
+            if due:
+                periods.difference_update(due)
+                for period in due:
+                    subscribers = lanes[period]
+                    touched.update(dict.fromkeys(subscribers))
+                    sent = (self._flush_feed(topic, period, subscribers) if is_feed(topic)
+                            else self._flush_state(topic, subscribers))
+                    if sent:  # a lane that had nothing to send may send the next change at once
+                        self.lane_sent_at[(topic, period)] = now
+            if not periods:
+                del self.owed[topic]
+        self._data = {}
+        self._deltas = {}
         encode = self._encode
         for subscriber in touched:  # each screen gets this tick's frames back to back
             subscriber.pump(encode)
@@ -321,47 +378,82 @@ class Hub:
             data = self._encoded[frame] = encode_text(frame)
         return data
 
-    def _count(self, topic: str, handed: dict[str, int]) -> None:
-        """Frames handed to screens this tick (frame → how many screens): two counter bumps per topic."""
+    def _count(self, topic: str, handed: dict[str, int]) -> bool:
+        """Frames handed to screens this tick (frame → how many screens): two counter bumps per topic. Whether
+        any frame was."""
+        if not handed:
+            return False
         kind = topic_kind(topic)
         frames_sent.get(kind).inc(sum(handed.values()))
         frame_bytes_sent.get(kind).inc(sum(len(self._encode(frame)) * n for frame, n in handed.items()))
+        return True
 
-    def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> None:
-        data = self.projections.snapshot(topic) or {}
-        frames: dict[Format, str] = {}
+    def _flush_state(self, topic: str, subscribers: set[Subscriber]) -> bool:
+        data = self._data.get(topic)
+        if data is None:
+            data = self._data[topic] = self.projections.snapshot(topic) or {}
+        views: dict[Format, View] = {}
         handed: dict[str, int] = {}
         for subscriber in list(subscribers):
-            frame = frames.get(subscriber.fmt)
-            if frame is None:
-                frame = frames[subscriber.fmt] = self.render(topic, "snapshot", data, subscriber.fmt,
-                                                             self.projections.applied)
-            subscriber.offer_state(topic, frame)
+            view = views.get(subscriber.fmt)
+            if view is None:
+                view = views[subscriber.fmt] = self._view(topic, subscriber.fmt, data, self.projections.applied)
+            shown = subscriber.shown.get(topic)
+            if shown is view:
+                continue  # nothing this screen shows changed
+            frame = self._delta(shown, view)
+            subscriber.offer_state(topic, view, frame)
             handed[frame] = handed.get(frame, 0) + 1
-        self._count(topic, handed)
+        return self._count(topic, handed)
 
-    def _flush_feed(self, topic: str, subscribers: set[Subscriber]) -> None:
-        last = self.feed_sent.get(topic, 0)
+    def _delta(self, shown: View | None, view: View) -> str:
+        """What turns a screen showing `shown` into one showing `view`: for HTML, only the pieces that changed
+        (realtime/htmldiff.py), worked out once per pair however many screens share it."""
+        if shown is None or isinstance(view.key, bytes):
+            return view.frame
+        pair = (id(shown), id(view))
+        frame = self._deltas.get(pair)
+        if frame is None:
+            change = diff(shown.parsed(), view.parsed())
+            frame = self._deltas[pair] = view.frame if change is None else change
+        return frame
+
+    def _flush_feed(self, topic: str, period: float, subscribers: set[Subscriber]) -> bool:
+        lane = (topic, period)
+        last = self.feed_sent.get(lane, 0)
         items = self.projections.feed_since(topic, last)
         if items is None:  # fell out of the ring buffer between ticks (a huge burst): resend the whole view
-            self.feed_sent[topic] = self.projections.feed_seq(topic)
-            self._flush_state(topic, subscribers)
-            return
+            self.feed_sent[lane] = self.projections.feed_seq(topic)
+            return self._feed_snapshot(topic, subscribers)
         if not items:
-            return
+            return False
         seq = self.projections.feed_seq(topic)
-        self.feed_sent[topic] = seq
+        self.feed_sent[lane] = seq
         frames: dict[Format, str] = {}
         handed: dict[str, int] = {}
         for subscriber in list(subscribers):
             frame = frames.get(subscriber.fmt)
             if frame is None:
-                frame = frames[subscriber.fmt] = self.render(topic, "item", {"items": items}, subscriber.fmt, seq)
+                data: dict[str, Any] = {"items": items}
+                if subscriber.fmt.startswith("html:") and len(items) > cadence.FEED_ROWS:
+                    # A screen shows the newest rows; the ones a burst pushed past it are counted, not drawn.
+                    data = {"items": items[-cadence.FEED_ROWS:], "skipped": len(items) - cadence.FEED_ROWS}
+                frame = frames[subscriber.fmt] = self.render(topic, "item", data, subscriber.fmt, seq)
             if subscriber.offer_feed(frame):
                 handed[frame] = handed.get(frame, 0) + 1
             else:
                 asyncio.get_running_loop().create_task(self._overflow(subscriber))
-        self._count(topic, handed)
+        return self._count(topic, handed)
+
+    def _feed_snapshot(self, topic: str, subscribers: set[Subscriber]) -> bool:
+        """The whole feed again, as a state frame (a burst outran the ring buffer)."""
+        data = self.projections.snapshot(topic) or {}
+        handed: dict[str, int] = {}
+        for subscriber in list(subscribers):
+            view = self._view(topic, subscriber.fmt, data, self.projections.feed_seq(topic))
+            subscriber.offer_state(topic, view, view.frame)
+            handed[view.frame] = handed.get(view.frame, 0) + 1
+        return self._count(topic, handed)
 
     def revoke(self, role: str, subject: str, revoked_us: int) -> int:
         """Close (4401) every socket opened with a token of (role, subject) issued at or before `revoked_us`;

@@ -68,7 +68,7 @@ class SocketCounts:
 
 class Realtime:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], *, redis_url: str | None = None,
-                 tick_ms: int = 100, html: HtmlRenderer | None = None,
+                 tick_ms: int = 25, html: HtmlRenderer | None = None,
                  check: Callable[[str | None], Awaitable[Checked]], allowed_origins: tuple[str, ...] = (),
                  screen_limits: ScreenLimits | None = None, at_risk_hours: float = 6.0) -> None:
         self.engine = engine

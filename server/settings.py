@@ -42,7 +42,7 @@ class Settings:
     kdniao_appkey: str = ""
     kuaidi100_salt: str = ""
     allowed_origins: tuple[str, ...] = ()
-    tick_ms: int = 100
+    tick_ms: int = 25
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"
     notify_url: str | None = None  # pre-live reminders are POSTed here, signed with `secret` (unset: kept queued)
@@ -90,7 +90,7 @@ class Settings:
             kdniao_appkey=env.get("LIVEROOM_KDNIAO_APPKEY", ""),
             kuaidi100_salt=env.get("LIVEROOM_KUAIDI100_SALT", ""),
             allowed_origins=_csv(env.get("LIVEROOM_ALLOWED_ORIGINS")),
-            tick_ms=int(env.get("LIVEROOM_TICK_MS", "100")),
+            tick_ms=int(env.get("LIVEROOM_TICK_MS", "25")),
             public_url=env.get("LIVEROOM_PUBLIC_URL", cls.public_url).rstrip("/"),
             notify_url=env.get("LIVEROOM_NOTIFY_URL") or None,
             header_timeout_s=float(env.get("LIVEROOM_HEADER_TIMEOUT_S", cls.header_timeout_s)),

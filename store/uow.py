@@ -14,22 +14,21 @@ transactions (about 2·log2 of the batch), never a transaction per command.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import DomainError
 from domain.events import Event, to_record
 from store import models
-from store.sequencer import SEQ_LOCK, Sequencer, move_pending
+from store.room_locks import WRITE_LOCK, lock_key, take_rooms
+from store.sequencer import Sequencer
 from store.tasks import cancel_and_wait
 from telemetry.metrics import (
     WRITER_BATCH,
@@ -45,50 +44,11 @@ log = logging.getLogger("liveroom.writer")
 
 R = TypeVar("R")
 Envelope = tuple[int, dict[str, Any]]  # (outbox seq, event record): what the relay publishes after commit
-# PostgreSQL (issue 15): an order's transaction names its room (`Command.rooms`) and takes _WRITE_LOCK shared plus
-# one exclusive lock per room (two-key advisory locks in namespace _ROOM_NS, sorted), so orders of different rooms
-# run side by side in every process; what rooms share (stock rows, carrier days) is updated in the transaction's
-# tail (`before_commit`), its events go to outbox_pending last, and the sequencer (store/sequencer.py) gives them
-# their outbox seqs after the commit. A command without rooms takes _WRITE_LOCK exclusive: it waits for every room
-# transaction in flight and holds everyone off (catalog, settlement, carriers: rare, short).
-_WRITE_LOCK = 7_411_002
-_ROOM_NS = 7_411
-# Rows of no room that room transactions read and move, locked by name to the commit, always visitors first, then
-# leaders, each set sorted (no deadlock between two room transactions): a visitor's binding (orders, visits,
-# presence) and a leader's points balance (presence).
-VISITOR_NS = 7_412
-LEADER_NS = 7_413
 # Room transactions a process runs at once by default (LIVEROOM_ROOM_PARALLEL; rooms dealt over them by hash, a
 # room's commands keep their order). Two measured best on 2 cores (bench/scaleout.py, 8 rooms, one process: 1 → 218
 # orders/s with the shared rows held 0.04 of the time, 2 → 349/s and 0.08, 4 → 235/s and 0.19, 8 → 127/s and
 # 0.24): more, smaller transactions each pay a commit with the shared rows held.
 PARALLEL = 2
-
-
-def lock_key(name: str) -> int:
-    """A stable int4 key for a two-key advisory lock (a collision only makes two names wait for each other)."""
-    return zlib.crc32(name.encode()) - 2**31
-
-
-async def try_lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> set[str]:
-    """The names whose (namespace, key) transaction lock was free and is now held by this transaction."""
-    by_key: dict[int, list[str]] = {}
-    for name in names:
-        by_key.setdefault(lock_key(name), []).append(name)
-    if not by_key:
-        return set()
-    got = await conn.execute(
-        text("SELECT k FROM unnest(CAST(:keys AS int[])) AS k WHERE pg_try_advisory_xact_lock(:ns, k)"),
-        {"ns": namespace, "keys": sorted(by_key)})
-    return {name for (key,) in got for name in by_key[key]}
-
-
-async def lock_names(conn: AsyncConnection, namespace: int, names: Sequence[str]) -> None:
-    """Exclusive transaction locks on (namespace, key) for each name, in ascending key order (no deadlock)."""
-    keys = sorted({lock_key(n) for n in names})
-    if keys:
-        await conn.execute(text("SELECT count(pg_advisory_xact_lock(:ns, k)) FROM unnest(CAST(:keys AS int[])) AS k"),
-                           {"ns": namespace, "keys": keys})
 
 
 @dataclass
@@ -167,7 +127,6 @@ class _Pending:
     deferred: int = 0  # times its room was busy in another process's transaction (it then waits the next time)
 
 
-_PATIENCE = 3  # times a command is deferred (its room busy in another process) before its transaction waits for it
 _RERUNS = 5  # times a room transaction is run again after deciding on rows another room changed meanwhile
 
 
@@ -366,8 +325,8 @@ class Writer:
                 runnable = commands
                 if rooms is not None:
                     tx.scoped = True
-                    await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _WRITE_LOCK})
-                    got = await _take_rooms(conn, commands, deferred)
+                    await conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": WRITE_LOCK})
+                    got = await take_rooms(conn, [_rooms_of(c) for c in commands], deferred)
                     runnable = [c for c in commands if _rooms_of(c) <= got]
                     if len(runnable) == len(commands):
                         runnable = commands
@@ -376,7 +335,7 @@ class Writer:
                     WRITER_ROOM_LOCK_WAIT_SECONDS.inc(room_granted - asked)
                 else:
                     if self.room_locks:
-                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+                        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
                     else:
                         # Take SQLite's write lock first: what the batch reads (stock, counters) then stays true
                         # until its commit, even with another process writing the same file, and waiting is safe.
@@ -410,21 +369,6 @@ class Writer:
             if room_granted:
                 self.room_lock_held_s += ended - room_granted
                 WRITER_ROOM_LOCK_HELD_SECONDS.inc(ended - room_granted)
-
-
-async def _take_rooms(conn: AsyncConnection, commands: list[Command[Any]], deferred: Sequence[int]) -> set[str]:
-    """The room locks of this transaction: tried, so a room whose transaction runs in another process right now is
-    left for this process's next one and orders of other rooms never wait for it; waited for when every room is
-    busy, or for a command deferred _PATIENCE times already (a room that another process keeps busy is not left
-    forever). Waited-for locks first, in key order, then the tries (which never wait): no deadlock."""
-    patient = sorted({r for c, d in zip(commands, deferred, strict=False) if d >= _PATIENCE for r in _rooms_of(c)})
-    await lock_names(conn, _ROOM_NS, patient)
-    wanted = {r for c in commands for r in _rooms_of(c)}
-    got = set(patient) | await try_lock_names(conn, _ROOM_NS, sorted(wanted - set(patient)))
-    if not got:
-        await lock_names(conn, _ROOM_NS, sorted(wanted))
-        got = wanted
-    return got
 
 
 def _rooms_of(command: Command[Any]) -> frozenset[str]:
@@ -469,39 +413,6 @@ async def _append_outbox(conn: AsyncConnection, tx: Tx) -> list[Envelope]:
         insert(models.outbox).returning(models.outbox.c.seq),
         [{"kind": r["kind"], "payload": r, "created_at": tx.now} for r in records])
     return list(zip(sorted(row.seq for row in result), records, strict=True))
-
-
-@contextlib.asynccontextmanager
-async def writers_held(engine: AsyncEngine, orphans_after_s: float = 3.0) -> AsyncIterator[None]:
-    """PostgreSQL: every writer held off (the global write lock, exclusive: the room transactions in flight finish
-    first) and every committed event given its outbox seq, for as long as the block runs. A snapshot begun inside
-    sees no committed change whose events lack their seq, so a read model loaded from the tables and the outbox seq
-    it starts from agree (Projections.load). Keep the block short: writing waits for it. SQLite: nothing to do.
-
-    The pending events are left to the sequencers of the processes that committed them (each publishes what it
-    moves); only what is still pending after `orphans_after_s` (a process died between its commit and its pass)
-    is moved here, for the Followers to find in the outbox."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    async with engine.connect() as hold:
-        await hold.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK})
-        await hold.commit()
-        try:
-            give_up = time.monotonic() + orphans_after_s
-            while (await hold.execute(select(models.outbox_pending.c.id).limit(1))).first() is not None:
-                await hold.commit()
-                if time.monotonic() < give_up:
-                    await asyncio.sleep(0.002)
-                    continue
-                async with hold.begin():
-                    await hold.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK})
-                    await move_pending(hold)
-            await hold.commit()
-            yield
-        finally:
-            await hold.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _WRITE_LOCK})
-            await hold.commit()
 
 
 async def _append_pending(conn: AsyncConnection, tx: Tx) -> None:

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # bench/ is not an installed package: it runs fro
     sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as bench_main  # noqa: E402
-from bench import common, fanout, flash_sale, ingest, latency, memory, rebuild, scaleout  # noqa: E402
+from bench import common, fanout, flash_sale, ingest, latency, memory, rebuild, scaleout, screen_bytes  # noqa: E402
 from bench.services import Unavailable  # noqa: E402
 
 
@@ -53,6 +53,14 @@ def test_fanout_counts_frames_received_from_the_hub_and_from_the_bare_loop() -> 
     result = fanout.run(clients=10, client_procs=1, warmup=0.3, duration=1.0, orders=5)
     assert result["fanout_frames_per_s"] > 0 and result["fanout_baseline_frames_per_s"] > 0
     assert result["details"]["hub"]["connections"] == result["details"]["baseline"]["connections"] == 10
+
+
+def test_screen_bytes_count_what_each_kind_of_screen_receives_while_orders_flow() -> None:
+    result = screen_bytes.run(leaders=5, hosts=1, ops=1, buyers=1, rate=20, warmup=0.3, duration=1.5)
+    assert result["leader_screen_kib_per_s"] > 0 and result["host_screen_kib_per_s"] > 0
+    screens = result["details"]["screens"]
+    assert screens["leader"]["connections"] == 5 and screens["host"]["frames_per_s"] > 0
+    assert set(result["details"]["statuses"]) == {201}
 
 
 def test_memory_per_idle_connection_is_measured_on_the_server_process() -> None:
@@ -101,7 +109,7 @@ def test_scaleout_measures_the_share_of_time_rows_shared_by_rooms_are_held_and_t
     for process in [*one["per_process"], *two["per_process"]]:
         assert process["transactions"] > 0 and process["wait_s"] >= 0
         assert 0 < process["held_s"] <= process["room_held_s"]  # the shared-row tail lies inside the room's span
-        assert 0 < process["sequencer_held_s"] and process["busy_s"] <= process["wall_s"] * 1.05
+        assert process["sequencer_held_s"] > 0 and process["busy_s"] <= process["wall_s"] * 1.05
     assert two["lock_utilization"] > 0 and two["sequencer_utilization"] > 0
 
 

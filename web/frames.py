@@ -6,6 +6,7 @@ nothing flickers: htmx swaps an element for one drawn by the same template from 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from web.i18n import locale_of
@@ -18,6 +19,11 @@ def family(topic: str) -> str:
     return parts[2] if parts[0] == "room" else parts[0]
 
 
+# A line's indentation: a screen on a data plan downloads it for nothing (a textarea's text is left as typed).
+_INDENT = re.compile(r"(<textarea\b.*?</textarea>)|\n\s+", re.S)
+
+
 def render_frame(topic: str, kind: str, data: dict[str, Any], lang: str) -> str:
-    return render(f"frames/{family(topic)}.html", locale_of(lang), topic=topic, kind=kind, data=data,
+    html = render(f"frames/{family(topic)}.html", locale_of(lang), topic=topic, kind=kind, data=data,
                   id=dom_id(topic), oob=True)
+    return _INDENT.sub(lambda m: m.group(1) or "\n", html)

@@ -49,8 +49,8 @@ from realtime.projections.order import TOUCHING, OrderTimelines
 from realtime.projections.stock import StockBoard
 from store import models
 from store.engine import create_engine
+from store.room_locks import writers_held
 from store.sql import snapshot_transaction
-from store.uow import writers_held
 
 __all__ = ["Projections"]
 

@@ -16,7 +16,8 @@ from domain.china_time import china_day
 from domain.deals import Deal
 from server.services import catalog_rows, waybill_rows
 from store import models
-from store.uow import VISITOR_NS, Tx, lock_names
+from store.room_locks import VISITOR_NS, lock_names
+from store.uow import Tx
 
 
 def _day_or_none(at: datetime) -> str | None:

@@ -30,8 +30,9 @@ from domain.events import Event, PointsEarned, TaskProgressed, VisitorEntered, V
 from server.context import AppContext
 from server.services.viewers import Viewer, load_viewers, new_viewer, seen_at
 from store import models
+from store.room_locks import LEADER_NS, VISITOR_NS, lock_names
 from store.sql import insert_many, upsert
-from store.uow import LEADER_NS, VISITOR_NS, Command, Tx, lock_names, log_failure
+from store.uow import Command, Tx, log_failure
 
 US = 1_000_000
 

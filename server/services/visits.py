@@ -22,8 +22,9 @@ from server.services import catalog_rows
 from server.services.order_book import load_leaders
 from server.services.viewers import clicked, load_viewers
 from store import models
+from store.room_locks import VISITOR_NS, lock_names
 from store.sql import accumulate, upsert
-from store.uow import VISITOR_NS, Command, Tx, lock_names, log_failure
+from store.uow import Command, Tx, log_failure
 
 
 @dataclass(frozen=True)

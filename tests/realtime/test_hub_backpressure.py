@@ -158,6 +158,7 @@ async def test_detaching_a_screen_with_a_send_in_flight_unwinds_that_send() -> N
     subscriber = await hub.attach(_Screen(), ("ops",), "json")
     subscriber.connection = stalled
     stalled.flowing.clear()
+    projections.state = 1  # a change: a screen is sent nothing when what it shows did not change
     hub.mark_dirty({"ops"})
     hub.flush()
     await _settle()

@@ -86,8 +86,12 @@ async def test_a_screen_that_takes_no_frames_on_a_busy_topic_is_cut_and_forgotte
         topics = ["room:room-1:stock", "room:room-1:feed"]
         healthy = await watch(live.ws_url, topics, token)
         await healthy.wait_for(lambda f: f["kind"] == "snapshot")
+        # Whole views (JSON, with the ops view: the largest) ten times a second. A wall's HTML gets only what
+        # changed, twice a second: it would take minutes of orders to fill the socket buffers; and at every beat
+        # its 64 unsent feed frames would have it told to reconnect (1013) before the 2 s that cut it.
+        live.hub.cadence_of = lambda role, fmt, topic: 0.1
         stalled = await _never_reading_client(
-            live, f"/ws?topic={topics[0]}&topic={topics[1]}&format=html&token={token}"
+            live, f"/ws?topic={topics[0]}&topic={topics[1]}&topic=ops&format=json&token={live.token('ops', '-')}"
         )
         await _until(lambda: _screens(live, topics[1]) == 2, "the never-reading screen subscribed")
         # Orders keep both topics busy until the server gives up on the screen that takes nothing.

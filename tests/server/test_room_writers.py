@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from store import models
 from store.migrate import upgrade
-from store.uow import _ROOM_NS, _WRITE_LOCK, lock_names
+from store.room_locks import ROOM_NS, WRITE_LOCK, lock_names
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -34,8 +34,8 @@ async def test_orders_visits_and_heartbeats_of_a_room_are_answered_while_another
     code = await share_code(service, "lead-a", room="room-2")
     async with service.ctx.engine.connect() as held:
         # What a long transaction of room-1 holds (in another process, say) until its commit.
-        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _WRITE_LOCK})
-        await lock_names(held, _ROOM_NS, ["room-1"])
+        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": WRITE_LOCK})
+        await lock_names(held, ROOM_NS, ["room-1"])
         other = await asyncio.wait_for(
             service.post("/api/v1/orders", in_room(order_body("o-2", "v-2", [("tea", 1)]), "room-2")), 10)
         assert other.status_code == 201, other.text
@@ -58,8 +58,8 @@ async def test_a_room_busy_in_another_process_leaves_the_other_rooms_of_the_same
     assert (await service.put("/api/v1/rooms/room-2", ROOM)).status_code in (200, 201)
     service.ctx.writer.parallel = 1
     async with service.ctx.engine.connect() as held:
-        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _WRITE_LOCK})
-        await lock_names(held, _ROOM_NS, ["room-1"])
+        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": WRITE_LOCK})
+        await lock_names(held, ROOM_NS, ["room-1"])
         busy = asyncio.create_task(service.post("/api/v1/orders", order_body("o-1", "v-1", [("tea", 1)])))
         free = asyncio.create_task(service.post(
             "/api/v1/orders", in_room(order_body("o-2", "v-2", [("tea", 1)]), "room-2")))
@@ -75,8 +75,8 @@ async def test_a_command_for_no_room_waits_for_room_transactions_and_then_runs(s
     with an order of any room."""
     await seed_catalog(service)
     async with service.ctx.engine.connect() as held:
-        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _WRITE_LOCK})
-        await lock_names(held, _ROOM_NS, ["room-1"])
+        await held.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": WRITE_LOCK})
+        await lock_names(held, ROOM_NS, ["room-1"])
         change = asyncio.create_task(service.put("/api/v1/carriers/SF", {"daily_capacity": 77}))
         await asyncio.sleep(0.5)
         assert not change.done()

@@ -34,7 +34,7 @@ async def test_a_new_products_tile_shows_reorder_now_once_it_sells_faster_than_i
 
     await place(live, "o-new-1", [("serum", 1)], leader=None)  # 0.2 units/min: under the plan
     await page.wait_for_function(
-        "document.querySelector('.tile[data-sku=\"serum\"]')?.dataset.available === '4'", timeout=WAIT)
+        "document.querySelector('.tile[data-sku=\"serum\"] .units')?.textContent === '4'", timeout=WAIT)
     assert await tile(page, "serum").get_attribute("data-follow-up") == "false"
 
     await place(live, "o-new-2", [("serum", 2)], leader=None)  # 0.6 units/min: above 0.4

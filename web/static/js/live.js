@@ -22,7 +22,7 @@
     document.dispatchEvent(new CustomEvent("liveroom:frame", { detail: event.detail }));
   });
   // --- frames morph in place (pages with <body data-morph>) ------------------------------------------------------
-  // A frame is a whole view again. Morphing it in (idiomorph) touches only what changed: what is typed in a form
+  // A frame piece is a whole element again. Morphing it in (idiomorph) touches only what changed: what is typed in a form
   // marked data-keep stays, hx-preserve and data-morph="skip" are left alone, data-morph="attrs" keeps children
   // drawn by a script. What changed catches the eye once: an added [data-arrive] slides in, a [data-rank] that
   // improved shows "moved-up", a [data-flash] whose text changed plays its flash ("updown": up or down).
@@ -38,10 +38,31 @@
     if (el && ENDS.test(event.animationName)) TRANSIENT.forEach(function (name) { el.classList.remove(name); });
   });
   function figure(text) { return parseFloat(text.replace(/[^\d.]/g, "")); }
+  // A stub with data-same="set" (or "attrs"): the element keeps its children and takes the stub's attributes (a
+  // row's new rank); "attrs" carries all of them, so those it lacks go.
+  function takeAttributes(old, next, all) {
+    var was = +old.dataset.rank || 0, now = next.dataset.rank === undefined ? was : +next.dataset.rank || 0;
+    if (next.hasAttribute("class")) {
+      TRANSIENT.forEach(function (name) { if (old.classList.contains(name)) next.classList.add(name); });
+    }
+    if (all) {
+      Array.prototype.slice.call(old.attributes).forEach(function (a) {
+        if (a.name !== "id" && !next.hasAttribute(a.name)) old.removeAttribute(a.name);
+      });
+    }
+    Array.prototype.forEach.call(next.attributes, function (a) {
+      if (a.name !== "data-same" && old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
+    });
+    if (old.dataset.rank !== undefined && now > 0 && (!was || now < was)) play(old, "moved-up");
+  }
   var pending = new Map();
   var MORPH = { morphStyle: "outerHTML", callbacks: {
     beforeNodeMorphed: function (old, next) {
       if (old.nodeType !== 1) return true;
+      if (next.nodeType === 1 && next.hasAttribute("data-same")) {  // a stub: what is shown stays
+        if (next.getAttribute("data-same")) takeAttributes(old, next, next.getAttribute("data-same") === "attrs");
+        return false;
+      }
       if (old.hasAttribute("hx-preserve") || old.getAttribute("data-morph") === "skip") return false;
       if (old.getAttribute("data-morph") === "attrs") {
         Array.prototype.forEach.call(next.attributes, function (a) { old.setAttribute(a.name, a.value); });
@@ -77,11 +98,15 @@
       return !((name === "value" || name === "selected") && el.closest && el.closest("[data-keep]"));
     }
   } };
+  // A frame carries only what changed (realtime/htmldiff.py): pieces swapped by id, rows added with afterbegin: or
+  // removed with delete, and a list whose rows moved comes with its unchanged rows as empty [data-same] stubs,
+  // which only a morph can honour (on every page, morphing or not).
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
     var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
-    if (!document.body.hasAttribute("data-morph") || !target || !/^t-/.test(target.id) || !incoming ||
-        incoming.id !== target.id) return;  // frames only (their ids: web/render.py dom_id)
+    if (!target || !/^t-/.test(target.id) || !incoming || incoming.id !== target.id) return;  // frames only
+    if (!document.body.hasAttribute("data-morph") && !incoming.hasAttribute("data-same") &&
+        !incoming.querySelector("[data-same]")) return;
     incoming.removeAttribute("hx-swap-oob");
     document.dispatchEvent(new CustomEvent("liveroom:morphing", { detail: { target: target } }));
     Idiomorph.morph(target, incoming, MORPH);
