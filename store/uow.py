@@ -169,7 +169,7 @@ class Writer:
         self.commands = 0  # commands answered from a committed transaction
         self.failed_transactions = 0  # transactions that failed as a whole and were split (or failed their one)
         # Cumulative seconds (also the liveroom_writer_*_seconds_total counters, telemetry/metrics.py): waiting for
-        # and holding what serializes every writer (SQLite's write lock; on PostgreSQL _WRITE_LOCK exclusive, or a
+        # and holding what serializes every writer (SQLite's write lock; on PostgreSQL WRITE_LOCK exclusive, or a
         # room transaction's shared-row tail), the room locks apart, busy (a batch taken → answered).
         self.lock_wait_s = 0.0
         self.lock_held_s = 0.0
