@@ -448,9 +448,13 @@ class Hub:
     def _feed_snapshot(self, topic: str, subscribers: set[Subscriber]) -> bool:
         """The whole feed again, as a state frame (a burst outran the ring buffer)."""
         data = self.projections.snapshot(topic) or {}
+        seq = self.projections.feed_seq(topic)
+        views: dict[Format, View] = {}  # rendered once per format, however many screens
         handed: dict[str, int] = {}
         for subscriber in list(subscribers):
-            view = self._view(topic, subscriber.fmt, data, self.projections.feed_seq(topic))
+            view = views.get(subscriber.fmt)
+            if view is None:
+                view = views[subscriber.fmt] = self._view(topic, subscriber.fmt, data, seq)
             subscriber.offer_state(topic, view, view.frame)
             handed[view.frame] = handed.get(view.frame, 0) + 1
         return self._count(topic, handed)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from live import LiveServer, SeedClient, live_server
 from realparts import redis_server
-from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START
+from seed import API_KEY, KDNIAO_APPKEY, KUAIDI100_SALT, SECRET, START, seed_catalog
 
 from liveroom.app import create_app
 from realtime.projections import Projections
@@ -96,3 +98,11 @@ def redis_url() -> Iterator[str]:
     """A real redis-server of this test's own on a free loopback port (skipped, with the reason, when none starts)."""
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A real `liveroom serve` on a fresh SQLite file, its catalog seeded through the API."""
+    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'live.db'}") as server:
+        await seed_catalog(SeedClient(server.http))
+        yield server

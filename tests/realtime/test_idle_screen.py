@@ -9,20 +9,10 @@ the ways the pages do and hold them to the frames they must receive.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Any
 
 import pytest
 import websockets
-from live import LiveServer, SeedClient, live_server, place_order, watch
-from seed import seed_catalog
-
-
-@pytest.fixture
-async def live(tmp_path: Path) -> Any:
-    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}") as server:
-        await seed_catalog(SeedClient(server.http))
-        yield server
+from live import LiveServer, place_order, watch
 
 
 async def test_a_screen_left_idle_after_its_snapshot_still_gets_the_next_orders_frames(

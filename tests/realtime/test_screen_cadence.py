@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
-from live import LiveServer, SeedClient, live_server, place_order, watch
-from seed import seed_catalog
+from live import LiveServer, place_order, watch
 
 from realtime.hub import Hub
 
@@ -94,12 +91,6 @@ async def test_a_leader_phone_is_sent_a_burst_after_its_second_is_up_and_a_wall_
     assert phone.frames[-1] == wall.frames[-1] == '<b id="t-me-figure">39</b>'  # both end on the final figure
     await hub.stop()
 
-
-@pytest.fixture
-async def live(tmp_path: Path) -> Any:
-    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'cadence.db'}") as server:
-        await seed_catalog(SeedClient(server.http))
-        yield server
 
 
 async def test_a_burst_of_orders_reaches_a_leader_phone_as_about_a_frame_a_second_with_the_final_figures(

@@ -9,23 +9,13 @@ that cannot take more is switched to the ordinary send, which waits for room, ra
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Any
 
 import pytest
-from live import LiveServer, SeedClient, live_server, place_order, watch
-from seed import seed_catalog
+from live import LiveServer, place_order, watch
 from websockets.frames import Opcode
 from wsframes import parse_frames
 
 from realtime.wire import Wire, encode_text
-
-
-@pytest.fixture
-async def live(tmp_path: Path) -> Any:
-    async with live_server(f"sqlite+aiosqlite:///{tmp_path / 'wire.db'}") as server:
-        await seed_catalog(SeedClient(server.http))
-        yield server
 
 
 @pytest.mark.parametrize("text", ["", "ok", "库存 ¥12.80 " * 10, "x" * 70_000])
